@@ -1,0 +1,56 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import os from 'node:os';
+import path from 'node:path';
+import { ClipTokenizer, cleanText } from '../models/tokenizer.ts';
+
+// Ids produced by the canonical openai/CLIP tokenizer (shared/fixtures/clip-bpe).
+const reference = JSON.parse(
+  readFileSync(new URL('./fixtures/clip-bpe/tokenizer-reference.json', import.meta.url), 'utf8'),
+) as { sot: number; eot: number; vocab_size: number; cases: { text: string; ids: number[] }[] };
+
+const tokenizer = ClipTokenizer.load();
+
+test('special tokens and vocabulary size match CLIP', () => {
+  assert.equal(tokenizer.sot, reference.sot);
+  assert.equal(tokenizer.eot, reference.eot);
+  assert.equal(tokenizer.vocabSize, reference.vocab_size);
+});
+
+for (const { text, ids } of reference.cases) {
+  test(`encodes ${JSON.stringify(text)} like the reference`, () => {
+    assert.deepEqual(tokenizer.encode(text), ids);
+  });
+}
+
+test('encoding twice (through the BPE cache) gives the same ids', () => {
+  const text = reference.cases[7].text;
+  assert.deepEqual(tokenizer.encode(text), tokenizer.encode(text));
+  assert.deepEqual(tokenizer.encode(text), reference.cases[7].ids);
+});
+
+test('text cleaning: entities, whitespace, case, typographic quotes, full-width forms', () => {
+  assert.equal(cleanText('  A&amp;amp;B \t\n C&#39;s &lt;x&gt;  '), "a&b c's <x>");
+  assert.equal(cleanText('\u2018it\u2019s\u2019 \u201cok\u201d'), `'it's' "ok"`);
+  assert.equal(cleanText('\uff21\uff22\uff43 \ufb01ne'), 'abc fine');
+  // Decomposed e + combining acute becomes the composed letter, as ftfy's NFC does.
+  assert.equal(cleanText('cafe\u0301'), 'caf\u00e9');
+});
+
+test('a curly apostrophe tokenises like the straight one', () => {
+  assert.deepEqual(tokenizer.encode('it\u2019s a bottle, isn\u2019t it?'), reference.cases[3].ids);
+});
+
+test('a file that is not a CLIP merges list is rejected with its name', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bpe-'));
+  try {
+    const bad = path.join(dir, 'bad.txt.gz');
+    writeFileSync(bad, gzipSync('#version: 0.2\ni n\n'));
+    assert.throws(() => ClipTokenizer.load(bad), /bad\.txt\.gz holds 1 merges/);
+    assert.throws(() => ClipTokenizer.load(path.join(dir, 'missing.gz')), /cannot read the CLIP BPE vocabulary .*missing\.gz/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
