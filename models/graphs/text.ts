@@ -1,0 +1,53 @@
+// text.onnx: free token embeddings -> text features, so learned prompts need no token ids.
+// prompt_embeds [P,S,W] (S <= context length), eot_index [P] -> text_embeds [P,E]
+//   = ln_final(transformer(prompt_embeds + pos[:S]))[eot] @ text_projection
+import type { ClipWeights } from '../weights/clip-weights.ts';
+import type { GraphBuilder } from '../onnx/graph-builder.ts';
+import { layerNorm, residualBlock } from '../onnx/transformer.ts';
+
+/** Causal mask [ctx, ctx]: 0 on and below the diagonal, -inf above. */
+export function causalMask(ctx: number): Float32Array {
+  const m = new Float32Array(ctx * ctx);
+  for (let i = 0; i < ctx; i++) for (let j = i + 1; j < ctx; j++) m[i * ctx + j] = -Infinity;
+  return m;
+}
+
+export interface TextGraphInputs {
+  promptEmbeds: string;
+  eotIndex: string;
+}
+
+/** Declares the text graph's inputs; shared by text.onnx and text_vjp.onnx. */
+export function declareTextInputs(g: GraphBuilder, w: ClipWeights): TextGraphInputs {
+  return {
+    promptEmbeds: g.input('prompt_embeds', 'float32', ['P', 'S', w.text.width]),
+    eotIndex: g.input('eot_index', 'int64', ['P']),
+  };
+}
+
+/** Adds the text forward pass to `g` and returns the name of text_embeds [P,E]. */
+export function textForward(g: GraphBuilder, w: ClipWeights, inp: TextGraphInputs): string {
+  const t = w.text;
+  const seqLen = g.node('Slice', [g.node('Shape', [inp.promptEmbeds]), g.constI([1]), g.constI([2])]);
+  const zero = g.constI([0]);
+  const pos = g.node('Slice', [g.weight('text_pos', t.positionalEmbedding.data, [t.contextLength, t.width]), zero, seqLen, zero]);
+  let x = g.node('Add', [inp.promptEmbeds, pos]);
+  const full = g.weight('causal_mask', causalMask(t.contextLength), [t.contextLength, t.contextLength]);
+  const mask = g.node('Slice', [full, g.constI([0, 0]), g.node('Concat', [seqLen, seqLen], { axis: 0 }), g.constI([0, 1])]);
+  t.blocks.forEach((b, i) => {
+    x = residualBlock(g, x, b, { heads: t.heads, mask, tokens: null, width: t.width, act: w.activation, eps: w.layerNormEps }, `txt${i}`).out;
+  });
+  // Pick the end-of-text position with a one-hot MatMul (differentiable, no Gather), then ln_final:
+  // LayerNorm acts per token, so normalising after the pick is the same and cheaper.
+  const depth = g.node('Reshape', [seqLen, g.constI([])]);
+  const onehot = g.node('OneHot', [inp.eotIndex, depth, g.constF([0, 1])], { axis: -1 }); // [P,S]
+  const picked = g.node('MatMul', [g.node('Unsqueeze', [onehot, g.constI([1])]), x]); // [P,1,W]
+  const eot = g.node('Squeeze', [picked, g.constI([1])]);
+  const normed = layerNorm(g, eot, t.lnFinal, w.layerNormEps, 'ln_final');
+  return g.node('MatMul', [normed, g.weight('text_proj', t.projection.data, [t.width, t.projection.cols])]);
+}
+
+export function buildTextGraph(g: GraphBuilder, w: ClipWeights): void {
+  const inp = declareTextInputs(g, w);
+  g.output(textForward(g, w, inp), 'text_embeds', 'float32', ['P', w.embedDim]);
+}

@@ -1,0 +1,77 @@
+// The CLIP transformer pieces as ONNX subgraphs, shared by the vision and text graphs.
+// Activations are [B, T, W]; weights come from `ClipWeights` (PyTorch [out, in] layout).
+import type { Activation, BlockWeights, LayerNormWeights, Matrix } from '../weights/clip-weights.ts';
+import type { GraphBuilder } from './graph-builder.ts';
+
+export function transpose(m: Matrix): Float32Array {
+  const t = new Float32Array(m.rows * m.cols);
+  for (let r = 0; r < m.rows; r++) for (let c = 0; c < m.cols; c++) t[c * m.rows + r] = m.data[r * m.cols + c];
+  return t;
+}
+
+export function layerNorm(g: GraphBuilder, x: string, w: LayerNormWeights, eps: number, hint: string): string {
+  const n = w.weight.length;
+  return g.node('LayerNormalization', [x, g.weight(`${hint}_g`, w.weight, [n]), g.weight(`${hint}_b`, w.bias, [n])], {
+    axis: -1,
+    epsilon: { float: eps },
+  });
+}
+
+/** x @ W^T + b for a PyTorch Linear weight [out, in]. */
+export function linear(g: GraphBuilder, x: string, weight: Matrix, bias: Float32Array | null, hint: string): string {
+  const y = g.node('MatMul', [x, g.weight(`${hint}_w`, transpose(weight), [weight.cols, weight.rows])]);
+  return bias ? g.node('Add', [y, g.weight(`${hint}_bias`, bias, [bias.length])]) : y;
+}
+
+export function activation(g: GraphBuilder, x: string, act: Activation): string {
+  if (act === 'quick_gelu') return g.node('Mul', [x, g.node('Sigmoid', [g.node('Mul', [x, g.constF([1.702], [])])])]);
+  // exact GELU: x * 0.5 * (1 + erf(x / sqrt 2)); Gelu itself is opset 20, beyond TensorRT's common support.
+  const erf = g.node('Erf', [g.node('Mul', [x, g.constF([Math.SQRT1_2], [])])]);
+  return g.node('Mul', [g.node('Mul', [x, g.constF([0.5], [])]), g.node('Add', [erf, g.constF([1], [])])]);
+}
+
+export interface AttentionOptions {
+  heads: number;
+  /** Additive mask broadcastable to [B, heads, T, T] (0 / -inf), or null. */
+  mask: string | null;
+  /** Shape hints: batch may be symbolic; tokens and width are static in the vision graph. */
+  tokens: number | null;
+  width: number;
+}
+
+export interface BlockOutput {
+  out: string;
+  /** Attention probabilities [B, heads, T, T] of this block. */
+  probs: string;
+}
+
+/** Multi-head self-attention; returns the output [B,T,W] and the probabilities. */
+export function attention(g: GraphBuilder, x: string, w: BlockWeights, o: AttentionOptions, hint: string): BlockOutput {
+  const d = o.width / o.heads;
+  const qkv = linear(g, x, w.qkvWeight, w.qkvBias, `${hint}_qkv`);
+  // [B, T, 3W] -> [B, T, 3, h, d] -> [3, B, h, T, d]
+  const split = g.node('Transpose', [g.node('Reshape', [qkv, g.constI([0, o.tokens ?? -1, 3, o.heads, d])])], {
+    perm: [2, 0, 3, 1, 4],
+  });
+  const [q, k, v] = g.nodeN('Split', [split, g.constI([1, 1, 1])], 3, { axis: 0 }).map((t) => g.node('Squeeze', [t, g.constI([0])]));
+  const qs = g.node('Mul', [q, g.constF([1 / Math.sqrt(d)], [])]);
+  let scores = g.node('MatMul', [qs, g.node('Transpose', [k], { perm: [0, 1, 3, 2] })]);
+  if (o.mask) scores = g.node('Add', [scores, o.mask]);
+  const probs = g.node('Softmax', [scores], { axis: -1 });
+  const ctx = g.node('MatMul', [probs, v]); // [B, h, T, d]
+  const merged = g.node('Reshape', [g.node('Transpose', [ctx], { perm: [0, 2, 1, 3] }), g.constI([0, o.tokens ?? -1, o.width])]);
+  return { out: linear(g, merged, w.outWeight, w.outBias, `${hint}_out`), probs };
+}
+
+export function residualBlock(
+  g: GraphBuilder,
+  x: string,
+  w: BlockWeights,
+  o: AttentionOptions & { act: Activation; eps: number },
+  hint: string,
+): BlockOutput {
+  const a = attention(g, layerNorm(g, x, w.ln1, o.eps, `${hint}_ln1`), w, o, hint);
+  const h = g.node('Add', [x, a.out]);
+  const fc = activation(g, linear(g, layerNorm(g, h, w.ln2, o.eps, `${hint}_ln2`), w.fcWeight, w.fcBias, `${hint}_fc`), o.act);
+  return { out: g.node('Add', [h, linear(g, fc, w.projWeight, w.projBias, `${hint}_proj`)]), probs: a.probs };
+}
