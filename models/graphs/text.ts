@@ -3,7 +3,7 @@
 //   = ln_final(transformer(prompt_embeds + pos[:S]))[eot] @ text_projection
 import type { ClipWeights } from '../weights/clip-weights.ts';
 import type { GraphBuilder } from '../onnx/graph-builder.ts';
-import { layerNorm, residualBlock } from '../onnx/transformer.ts';
+import { layerNorm, residualBlock, type BlockTrace } from '../onnx/transformer.ts';
 
 /** Causal mask [ctx, ctx]: 0 on and below the diagonal, -inf above. */
 export function causalMask(ctx: number): Float32Array {
@@ -25,8 +25,18 @@ export function declareTextInputs(g: GraphBuilder, w: ClipWeights): TextGraphInp
   };
 }
 
-/** Adds the text forward pass to `g` and returns the name of text_embeds [P,E]. */
-export function textForward(g: GraphBuilder, w: ClipWeights, inp: TextGraphInputs): string {
+/** The forward pass's named intermediates (the reverse pass in text_vjp.onnx reads them). */
+export interface TextTrace {
+  blocks: BlockTrace[];
+  /** One-hot of eot_index over positions [P,S]. */
+  onehot: string;
+  /** Transformer output at the end-of-text position, before ln_final [P,W]. */
+  eot: string;
+  textEmbeds: string;
+}
+
+/** Adds the text forward pass to `g`. */
+export function textForward(g: GraphBuilder, w: ClipWeights, inp: TextGraphInputs): TextTrace {
   const t = w.text;
   const seqLen = g.node('Slice', [g.node('Shape', [inp.promptEmbeds]), g.constI([1]), g.constI([2])]);
   const zero = g.constI([0]);
@@ -34,8 +44,10 @@ export function textForward(g: GraphBuilder, w: ClipWeights, inp: TextGraphInput
   let x = g.node('Add', [inp.promptEmbeds, pos]);
   const full = g.weight('causal_mask', causalMask(t.contextLength), [t.contextLength, t.contextLength]);
   const mask = g.node('Slice', [full, g.constI([0, 0]), g.node('Concat', [seqLen, seqLen], { axis: 0 }), g.constI([0, 1])]);
-  t.blocks.forEach((b, i) => {
-    x = residualBlock(g, x, b, { heads: t.heads, mask, tokens: null, width: t.width, act: w.activation, eps: w.layerNormEps }, `txt${i}`).out;
+  const blocks = t.blocks.map((b, i) => {
+    const trace = residualBlock(g, x, b, { heads: t.heads, mask, tokens: null, width: t.width, act: w.activation, eps: w.layerNormEps }, `txt${i}`);
+    x = trace.out;
+    return trace;
   });
   // Pick the end-of-text position with a one-hot MatMul (differentiable, no Gather), then ln_final:
   // LayerNorm acts per token, so normalising after the pick is the same and cheaper.
@@ -44,10 +56,13 @@ export function textForward(g: GraphBuilder, w: ClipWeights, inp: TextGraphInput
   const picked = g.node('MatMul', [g.node('Unsqueeze', [onehot, g.constI([1])]), x]); // [P,1,W]
   const eot = g.node('Squeeze', [picked, g.constI([1])]);
   const normed = layerNorm(g, eot, t.lnFinal, w.layerNormEps, 'ln_final');
-  return g.node('MatMul', [normed, g.weight('text_proj', t.projection.data, [t.width, t.projection.cols])]);
+  const textEmbeds = g.node('MatMul', [normed, g.weight('text_proj', t.projection.data, [t.width, t.projection.cols])]);
+  return { blocks, onehot, eot, textEmbeds };
 }
 
 export function buildTextGraph(g: GraphBuilder, w: ClipWeights): void {
   const inp = declareTextInputs(g, w);
-  g.output(textForward(g, w, inp), 'text_embeds', 'float32', ['P', w.embedDim]);
+  g.output(textForward(g, w, inp).textEmbeds, 'text_embeds', 'float32', ['P', w.embedDim]);
 }
+
+

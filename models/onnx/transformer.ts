@@ -3,9 +3,16 @@
 import type { Activation, BlockWeights, LayerNormWeights, Matrix } from '../weights/clip-weights.ts';
 import type { GraphBuilder } from './graph-builder.ts';
 
+// Cached so that graphs sharing one ExternalWeights file (text.onnx, text_vjp.onnx) store each
+// transposed matrix once: ExternalWeights deduplicates by array identity.
+const transposed = new WeakMap<Matrix, Float32Array>();
+
 export function transpose(m: Matrix): Float32Array {
+  const known = transposed.get(m);
+  if (known) return known;
   const t = new Float32Array(m.rows * m.cols);
   for (let r = 0; r < m.rows; r++) for (let c = 0; c < m.cols; c++) t[c * m.rows + r] = m.data[r * m.cols + c];
+  transposed.set(m, t);
   return t;
 }
 
@@ -39,14 +46,18 @@ export interface AttentionOptions {
   width: number;
 }
 
-export interface BlockOutput {
+export interface AttentionTrace {
   out: string;
-  /** Attention probabilities [B, heads, T, T] of this block. */
+  /** Attention probabilities [B, heads, T, T]. */
   probs: string;
+  /** Per-head queries (already scaled by 1/sqrt(d)), keys and values [B, heads, T, d]. */
+  q: string;
+  k: string;
+  v: string;
 }
 
-/** Multi-head self-attention; returns the output [B,T,W] and the probabilities. */
-export function attention(g: GraphBuilder, x: string, w: BlockWeights, o: AttentionOptions, hint: string): BlockOutput {
+/** Multi-head self-attention; returns the output [B,T,W] and the intermediates a reverse pass needs. */
+export function attention(g: GraphBuilder, x: string, w: BlockWeights, o: AttentionOptions, hint: string): AttentionTrace {
   const d = o.width / o.heads;
   const qkv = linear(g, x, w.qkvWeight, w.qkvBias, `${hint}_qkv`);
   // [B, T, 3W] -> [B, T, 3, h, d] -> [3, B, h, T, d]
@@ -60,7 +71,19 @@ export function attention(g: GraphBuilder, x: string, w: BlockWeights, o: Attent
   const probs = g.node('Softmax', [scores], { axis: -1 });
   const ctx = g.node('MatMul', [probs, v]); // [B, h, T, d]
   const merged = g.node('Reshape', [g.node('Transpose', [ctx], { perm: [0, 2, 1, 3] }), g.constI([0, o.tokens ?? -1, o.width])]);
-  return { out: linear(g, merged, w.outWeight, w.outBias, `${hint}_out`), probs };
+  return { out: linear(g, merged, w.outWeight, w.outBias, `${hint}_out`), probs, q: qs, k, v };
+}
+
+/** Everything a block computed, named, so the text gradient graph can run the reverse pass. */
+export interface BlockTrace {
+  input: string;
+  attn: AttentionTrace;
+  /** After the attention residual. */
+  mid: string;
+  /** MLP pre-activation. */
+  preAct: string;
+  out: string;
+  probs: string;
 }
 
 export function residualBlock(
@@ -69,9 +92,10 @@ export function residualBlock(
   w: BlockWeights,
   o: AttentionOptions & { act: Activation; eps: number },
   hint: string,
-): BlockOutput {
-  const a = attention(g, layerNorm(g, x, w.ln1, o.eps, `${hint}_ln1`), w, o, hint);
-  const h = g.node('Add', [x, a.out]);
-  const fc = activation(g, linear(g, layerNorm(g, h, w.ln2, o.eps, `${hint}_ln2`), w.fcWeight, w.fcBias, `${hint}_fc`), o.act);
-  return { out: g.node('Add', [h, linear(g, fc, w.projWeight, w.projBias, `${hint}_proj`)]), probs: a.probs };
+): BlockTrace {
+  const attn = attention(g, layerNorm(g, x, w.ln1, o.eps, `${hint}_ln1`), w, o, hint);
+  const mid = g.node('Add', [x, attn.out]);
+  const preAct = linear(g, layerNorm(g, mid, w.ln2, o.eps, `${hint}_ln2`), w.fcWeight, w.fcBias, `${hint}_fc`);
+  const out = g.node('Add', [mid, linear(g, activation(g, preAct, o.act), w.projWeight, w.projBias, `${hint}_proj`)]);
+  return { input: x, attn, mid, preAct, out, probs: attn.probs };
 }
