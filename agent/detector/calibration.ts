@@ -1,0 +1,28 @@
+// Turning the model's raw anomaly score into the 0..1 score and the decision the agent publishes.
+//
+// A prompt set's calibration { min, max, threshold } maps raw scores linearly onto 0..1
+// (min -> 0, max -> 1, clipped) and places the decision threshold on that normalised scale.
+// `sensitivity` (0..1) moves the threshold, 0.5 leaving it where calibration put it (t):
+//   sensitivity <= 0.5:  threshold = t + (1 - t) * (1 - 2 * sensitivity)   (0 -> 1: nothing is anomalous)
+//   sensitivity >= 0.5:  threshold = t * (2 - 2 * sensitivity)             (1 -> 0: anything above min is)
+// A score is anomalous when it is strictly above the threshold.
+
+export interface Calibration {
+  /** Raw score that normalises to 0. */
+  min: number;
+  /** Raw score that normalises to 1. */
+  max: number;
+  /** Decision threshold on the normalised scale, 0..1. */
+  threshold: number;
+}
+
+export function normaliseScore(raw: number, cal: Calibration): number {
+  const span = cal.max - cal.min;
+  const x = span > 0 ? (raw - cal.min) / span : raw > cal.min ? 1 : 0;
+  return Math.min(1, Math.max(0, x));
+}
+
+export function effectiveThreshold(cal: Calibration, sensitivity: number): number {
+  const t = cal.threshold;
+  return sensitivity <= 0.5 ? t + (1 - t) * (1 - 2 * sensitivity) : t * (2 - 2 * sensitivity);
+}
