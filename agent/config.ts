@@ -110,7 +110,8 @@ const REQUIRED = Symbol('required');
 
 class Field<T> {
   constructor(
-    readonly dflt: T | typeof REQUIRED,
+    /** The value used when the key is absent, written as in the file (it goes through `check`). */
+    readonly dflt: unknown,
     readonly check: Check<T>,
     /** Environment value is text as-is (not YAML); `null`/empty mean null when `nullable`. */
     readonly envText: { nullable: boolean } | null = null,
@@ -284,7 +285,7 @@ const schema = new Section<AgentConfig>({
   device_id: new Field(REQUIRED, text(TOPIC_WORD), TEXT),
   data_dir: new Field('./var', directory, TEXT),
   model: new Section({
-    bundle: new Field<BundleRef>({ kind: 'auto' }, bundle, TEXT),
+    bundle: new Field<BundleRef>('auto', bundle, TEXT),
     execution_providers: new Field<ExecutionProvider[]>(['tensorrt', 'cuda', 'cpu'], providers),
     threads: new Field(0, number({ min: 0, integer: true })),
   }),
@@ -511,7 +512,10 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   if (doc.errors.length > 0) {
     return err(
       doc.errors
-        .map((e) => `${file}:${e.linePos?.[0].line ?? '?'}:${e.linePos?.[0].col ?? '?'}: ${e.message.split('\n')[0]}`)
+        .map((e) => {
+          const at = lineCounter.linePos(e.pos[0]);
+          return `${file}:${at.line}:${at.col}: ${e.message.split('\n')[0]}`;
+        })
         .join('\n'),
     );
   }
