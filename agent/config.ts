@@ -346,6 +346,11 @@ function crossChecks(c: AgentConfig): [Segment[], string][] {
   if ((c.mqtt.cert === null) !== (c.mqtt.key === null)) {
     problems.push([['mqtt', c.mqtt.cert === null ? 'cert' : 'key'], 'mqtt.cert and mqtt.key go together']);
   }
+  for (const [name, cam] of Object.entries(c.cameras)) {
+    if (cam.watchdog_s * cam.fps < 2) {
+      problems.push([['cameras', name, 'watchdog_s'], `must span at least two frame intervals (>= ${2 / cam.fps} s at ${cam.fps} fps)`]);
+    }
+  }
   if (c.mqtt.password !== null && c.mqtt.username === null) {
     problems.push([['mqtt', 'username'], 'required when mqtt.password is set']);
   }

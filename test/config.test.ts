@@ -143,8 +143,14 @@ describe('configuration', () => {
   });
 
   test('keys that depend on each other are checked together', () => {
-    const file = writeConfig('cross.yaml', `device_id: t1\nretune:\n  min_normals: 32\n  max_normals: 8\n`);
-    assert.deepEqual(problems(file), ['retune.max_normals: must be >= retune.min_normals (32) (cross.yaml line 4)']);
+    const file = writeConfig(
+      'cross.yaml',
+      `device_id: t1\nretune:\n  min_normals: 32\n  max_normals: 8\ncameras:\n  slow:\n    source: dir:${tmp}\n    fps: 0.25\n    watchdog_s: 6\n`,
+    );
+    assert.deepEqual(problems(file), [
+      'retune.max_normals: must be >= retune.min_normals (32) (cross.yaml line 4)',
+      'cameras.slow.watchdog_s: must span at least two frame intervals (>= 8 s at 0.25 fps) (cross.yaml line 9)',
+    ]);
   });
 
   test('YAML syntax errors and duplicate keys give file, line and column', () => {

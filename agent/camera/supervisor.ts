@@ -1,0 +1,146 @@
+// Keeps one camera's source running: stamps its frames, watches for silence (no frame for
+// `watchdogMs` -> SIGTERM, then SIGKILL after `killGraceMs`), restarts it after it ends with
+// exponential backoff (reset once frames flow again) and reports online/offline transitions.
+import { createLogger, type Logger } from '../../util/log.ts';
+import type { Frame, FrameSize, SourceGeometry } from './frame.ts';
+
+/** A started source (an ffmpeg child, a folder reader). */
+export interface RunningSource {
+  /** Settles once the source has stopped for good, with a one-line reason. */
+  readonly ended: Promise<string>;
+  /** Polite stop (SIGTERM for a child process). */
+  terminate(): void;
+  /** Forced stop (SIGKILL). */
+  kill(): void;
+}
+
+/** Receives each frame's pixels (at the model input size) and the camera geometry they came from. */
+export type FrameSink = (rgb: Uint8Array, source: SourceGeometry) => void;
+export type SourceStarter = (sink: FrameSink) => RunningSource;
+
+export type CameraStatus = { state: 'online' } | { state: 'offline'; reason: string };
+
+export interface Backoff {
+  initialMs: number;
+  maxMs: number;
+}
+
+export interface SupervisorOptions {
+  camera: string;
+  size: FrameSize;
+  start: SourceStarter;
+  watchdogMs: number;
+  onFrame(frame: Frame): void;
+  onStatus(status: CameraStatus): void;
+  killGraceMs?: number;
+  backoff?: Backoff;
+}
+
+const DEFAULT_BACKOFF: Backoff = { initialMs: 1000, maxMs: 30_000 };
+const DEFAULT_KILL_GRACE_MS = 3000;
+
+/** Delay before restart number `attempt` (0-based): initial, 2x, 4x, ... capped at max. */
+export function backoffDelay(attempt: number, b: Backoff): number {
+  return Math.min(b.maxMs, b.initialMs * 2 ** attempt);
+}
+
+export class CameraSupervisor {
+  private readonly log: Logger;
+  private current: RunningSource | null = null;
+  /** Counts launches; frames from an earlier launch (still draining) are ignored. */
+  private generation = 0;
+  /** Set when we stopped the current source ourselves; it is the reason reported, not the exit code. */
+  private killReason: string | null = null;
+  private watchdog: NodeJS.Timeout | null = null;
+  private killTimer: NodeJS.Timeout | null = null;
+  private restartTimer: NodeJS.Timeout | null = null;
+  private stopping = false;
+  private online = false;
+  private attempt = 0;
+  private nextFrameId = 1;
+  private lastStatus = '';
+  private frameCount = 0;
+  private restartCount = 0;
+
+  constructor(private readonly opts: SupervisorOptions) {
+    this.log = createLogger(`camera ${opts.camera}`);
+  }
+
+  start(): void {
+    this.stopping = false;
+    if (!this.current && !this.restartTimer) this.launch();
+  }
+
+  /** Stops the source (SIGTERM, SIGKILL after the grace period) and does not restart it. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.clearTimer('restartTimer');
+    const src = this.current;
+    if (!src) return;
+    this.endSource(src, 'stopped');
+    await src.ended;
+  }
+
+  get stats(): { frames: number; restarts: number; online: boolean } {
+    return { frames: this.frameCount, restarts: this.restartCount, online: this.online };
+  }
+
+  private launch(): void {
+    this.restartTimer = null;
+    this.killReason = null;
+    const generation = ++this.generation;
+    const src = this.opts.start((rgb, source) => this.deliver(generation, rgb, source));
+    this.current = src;
+    this.watchdog = setTimeout(() => this.endSource(src, `no frame for ${this.opts.watchdogMs / 1000} s`), this.opts.watchdogMs);
+    void src.ended.then((reason) => this.onEnded(src, reason));
+  }
+
+  private deliver(generation: number, rgb: Uint8Array, source: SourceGeometry): void {
+    if (generation !== this.generation || this.killReason !== null) return;
+    this.watchdog?.refresh();
+    this.frameCount++;
+    if (!this.online) {
+      this.online = true;
+      this.attempt = 0;
+      this.setStatus({ state: 'online' });
+    }
+    const { camera, size } = this.opts;
+    this.opts.onFrame({ camera, frameId: this.nextFrameId++, ts: Date.now(), width: size.width, height: size.height, rgb, source });
+  }
+
+  private endSource(src: RunningSource, reason: string): void {
+    if (this.killReason !== null) return;
+    this.killReason = reason;
+    if (reason !== 'stopped') this.log.warn(`${reason}: stopping the source`);
+    this.clearTimer('watchdog');
+    src.terminate();
+    this.killTimer = setTimeout(() => src.kill(), this.opts.killGraceMs ?? DEFAULT_KILL_GRACE_MS);
+  }
+
+  private onEnded(src: RunningSource, reason: string): void {
+    if (src !== this.current) return;
+    this.clearTimer('watchdog');
+    this.clearTimer('killTimer');
+    this.current = null;
+    this.online = false;
+    if (this.stopping) return;
+    this.setStatus({ state: 'offline', reason: this.killReason ?? reason });
+    const delay = backoffDelay(this.attempt++, this.opts.backoff ?? DEFAULT_BACKOFF);
+    this.log.info(`restarting in ${delay} ms`);
+    this.restartCount++;
+    this.restartTimer = setTimeout(() => this.launch(), delay);
+  }
+
+  private setStatus(status: CameraStatus): void {
+    const key = JSON.stringify(status);
+    if (key === this.lastStatus) return;
+    this.lastStatus = key;
+    this.opts.onStatus(status);
+  }
+
+  private clearTimer(name: 'watchdog' | 'killTimer' | 'restartTimer'): void {
+    const t = this[name];
+    if (t) clearTimeout(t);
+    this[name] = null;
+  }
+}
