@@ -12,6 +12,7 @@ function maskToGrey(map: AnomalyMap, cal: Calibration): Uint8Array {
 
 export async function encodeMaskPng(map: AnomalyMap, cal: Calibration): Promise<Buffer> {
   return sharp(maskToGrey(map, cal), { raw: { width: map.width, height: map.height, channels: 1 } })
+    .toColourspace('b-w') // otherwise sharp writes one channel out as RGB
     .png({ compressionLevel: 6, adaptiveFiltering: false })
     .toBuffer();
 }
