@@ -25,9 +25,11 @@ export interface VisionGraphOptions {
 }
 
 /** CLIP's logit scale, fixed: the anomaly probability is softmax(100 * cos) over (normal, anomalous). */
-const LOGIT_SCALE = 100;
+export const LOGIT_SCALE = 100;
 /** Gaussian smoothing of the upsampled map, in pixels; the kernel reaches 3 sigma. */
-const SMOOTHING_SIGMA = 4;
+export const SMOOTHING_SIGMA = 4;
+/** Reflect padding by the kernel radius needs a map at least one pixel larger than it. */
+export const MIN_IMAGE_SIZE = Math.ceil(3 * SMOOTHING_SIGMA) + 1;
 /**
  * Masked logits. Finite rather than -inf so that reduced-precision engines (fp16 TensorRT) never
  * see inf - inf; exp(-1e4 + any real logit) is exactly 0 in float32 and float16 alike.

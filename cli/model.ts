@@ -1,0 +1,124 @@
+// `linewatch model build | check | pull`
+import { parseArgs } from 'node:util';
+import { buildBundle, type BuildOptions } from '../models/bundle/build.ts';
+import { checkBundle, formatReport } from '../models/bundle/check.ts';
+
+const usage = `usage:
+  linewatch model build --weights DIR --out DIR [--image-size N] [--layers a,b,c]
+                        [--laa-radius R] [--laa-from L] [--no-laa]
+  linewatch model check --bundle DIR --reference FILE [--json]
+  linewatch model pull REPO_ID [--revision R] [--out DIR]   (see 'linewatch model pull --help')
+
+build   writes a model bundle (vision.onnx, text.onnx, text_vjp.onnx, token embedding,
+        tokenizer, manifest.json) from CLIP weights in the OpenCLIP or Hugging Face layout.
+          --image-size N   input size in pixels, a multiple of the patch size (default: the weights')
+          --layers a,b,c   1-based blocks whose patch embeddings feed the anomaly head
+                           (default: four evenly spaced ending at the last block, e.g. 3,6,9,12)
+          --laa-radius R   locality-aware attention radius in patches (default 1)
+          --laa-from L     first block with locality-aware attention (default: last three blocks)
+          --no-laa         plain CLIP attention in every block
+check   runs the bundle on a reference file's inputs and compares every applicable output;
+        exit code 0 only when all are within tolerance.
+          --json           machine-readable report on stdout
+
+Exit codes: 0 success, 1 failure, 2 usage error.
+`;
+
+class UsageError extends Error {}
+
+function wholeNumber(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value.trim())) throw new UsageError(`--${name} takes a whole number, not '${value}'`);
+  return Number(value);
+}
+
+function layerList(value: string | undefined): number[] | undefined {
+  if (value === undefined) return undefined;
+  const parts = value.split(',').map((s) => s.trim());
+  if (parts.some((p) => !/^\d+$/.test(p))) throw new UsageError(`--layers takes block numbers separated by commas (e.g. 3,6,9,12), not '${value}'`);
+  return parts.map(Number);
+}
+
+function required(name: string, value: string | undefined): string {
+  if (!value) throw new UsageError(`--${name} is required`);
+  return value;
+}
+
+async function build(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      weights: { type: 'string' },
+      out: { type: 'string' },
+      'image-size': { type: 'string' },
+      layers: { type: 'string' },
+      'laa-radius': { type: 'string' },
+      'laa-from': { type: 'string' },
+      'no-laa': { type: 'boolean' },
+    },
+  });
+  const options: BuildOptions = {
+    weights: required('weights', values.weights),
+    out: required('out', values.out),
+    imageSize: wholeNumber('image-size', values['image-size']),
+    layers: layerList(values.layers),
+    laaRadius: wholeNumber('laa-radius', values['laa-radius']),
+    laaFrom: wholeNumber('laa-from', values['laa-from']),
+    laa: values['no-laa'] ? false : undefined,
+  };
+  // one line per step with the time it started: the steps are few and long (a large checkpoint
+  // takes seconds to read and to write), so a redrawn bar would say less than this
+  const started = Date.now();
+  const result = await buildBundle({
+    ...options,
+    onProgress: (done, total, step) => {
+      const at = `${((Date.now() - started) / 1000).toFixed(1)}s`;
+      process.stderr.write(done < total ? `[${done + 1}/${total}] ${step} (${at})\n` : `built in ${at}\n`);
+    },
+  });
+  if (!result.ok) {
+    process.stderr.write(`linewatch model build: ${result.error}\n`);
+    return 1;
+  }
+  const m = result.value;
+  const laa = m.vision.laa.enabled ? `LAA radius ${m.vision.laa.radius} from block ${m.vision.laa.from}` : 'no LAA';
+  process.stderr.write(`bundle: ${m.vision.imageSize}px, ${m.vision.grid}x${m.vision.grid} patches, layers ${m.vision.layers.join(',')}, ${laa}\n`);
+  process.stdout.write(`${options.out}\n`);
+  return 0;
+}
+
+async function check(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { bundle: { type: 'string' }, reference: { type: 'string' }, json: { type: 'boolean' } },
+  });
+  const result = await checkBundle(required('bundle', values.bundle), required('reference', values.reference));
+  if (!result.ok) {
+    if (values.json) process.stdout.write(JSON.stringify({ pass: false, error: result.error }, null, 2) + '\n');
+    process.stderr.write(`linewatch model check: ${result.error}\n`);
+    return 1;
+  }
+  process.stdout.write(values.json ? JSON.stringify(result.value, null, 2) + '\n' : formatReport(result.value));
+  return result.value.pass ? 0 : 1;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === 'pull') return import('./model-pull.ts').then((m) => m.run(rest));
+  if (sub === '--help' || sub === '-h' || sub === 'help') {
+    process.stdout.write(usage);
+    return 0;
+  }
+  const commands: Record<string, (a: string[]) => Promise<number>> = { build, check };
+  const command = sub ? commands[sub] : undefined;
+  try {
+    if (!command) throw new UsageError(sub ? `unknown subcommand '${sub}'` : 'missing subcommand');
+    return await command(rest);
+  } catch (e) {
+    // parseArgs reports unknown options and missing values as TypeError with an ERR_PARSE_ARGS_* code
+    const parseError = (e as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS');
+    if (!(e instanceof UsageError) && !parseError) throw e;
+    process.stderr.write(`linewatch model: ${(e as Error).message}\n\n${usage}`);
+    return 2;
+  }
+}
