@@ -132,7 +132,7 @@ type Node<T> = Field<T> | Section<T> | (T extends Record<string, infer V> ? MapO
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
-const show = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : String(JSON.stringify(v) ?? v));
+const show = (v: unknown): string => JSON.stringify(v) ?? String(v);
 const withGot = <T>(reason: string, v: unknown): Result<T> => err(`${reason} (got ${show(v)})`);
 
 // ---- value checks -----------------------------------------------------------------------------
@@ -281,6 +281,12 @@ const cameraSchema = new Section<CameraConfig>({
   watchdog_s: new Field(10, number({ minExclusive: 0 })),
 });
 
+const camerasSchema = new MapOf(
+  cameraSchema,
+  (name) => (/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(name) ? null : 'camera names are part of MQTT topics: 1-64 letters, digits, _ or -, starting with a letter or digit'),
+  (name) => name.toUpperCase().replace(/-/g, '_'),
+);
+
 const schema = new Section<AgentConfig>({
   device_id: new Field(REQUIRED, text(TOPIC_WORD), TEXT),
   data_dir: new Field('./var', directory, TEXT),
@@ -306,11 +312,7 @@ const schema = new Section<AgentConfig>({
     ),
     outbox_max_mb: new Field(64, number({ minExclusive: 0 })),
   }),
-  cameras: new MapOf(
-    cameraSchema,
-    (name) => (/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(name) ? null : 'camera names are part of MQTT topics: 1-64 letters, digits, _ or -, starting with a letter or digit'),
-    (name) => name.toUpperCase().replace(/-/g, '_'),
-  ),
+  cameras: camerasSchema,
   detector: new Section({
     sensitivity: new Field(0.5, number({ min: 0, max: 1 })),
     event_open_frames: new Field(3, number({ min: 1, integer: true })),
@@ -350,6 +352,15 @@ function crossChecks(c: AgentConfig): [Segment[], string][] {
     if (cam.watchdog_s * cam.fps < 2) {
       problems.push([['cameras', name, 'watchdog_s'], `must span at least two frame intervals (>= ${2 / cam.fps} s at ${cam.fps} fps)`]);
     }
+  }
+  const envNames = new Map<string, string>();
+  for (const name of Object.keys(c.cameras)) {
+    const envName = camerasSchema.envName(name);
+    const other = envNames.get(envName);
+    if (other !== undefined) {
+      problems.push([['cameras', name], `clashes with camera '${other}' in environment variable names (LINEWATCH_CAMERAS_${envName}_*)`]);
+    }
+    envNames.set(envName, name);
   }
   if (c.mqtt.password !== null && c.mqtt.username === null) {
     problems.push([['mqtt', 'username'], 'required when mqtt.password is set']);

@@ -145,11 +145,20 @@ describe('configuration', () => {
   test('keys that depend on each other are checked together', () => {
     const file = writeConfig(
       'cross.yaml',
-      `device_id: t1\nretune:\n  min_normals: 32\n  max_normals: 8\ncameras:\n  slow:\n    source: dir:${tmp}\n    fps: 0.25\n    watchdog_s: 6\n`,
+      [
+        'device_id: t1',
+        'retune: { min_normals: 32, max_normals: 8 }',
+        'cameras:',
+        `  slow: { source: "dir:${tmp}", fps: 0.25, watchdog_s: 6 }`,
+        `  line-1: { source: "dir:${tmp}" }`,
+        `  line_1: { source: "dir:${tmp}" }`,
+        '',
+      ].join('\n'),
     );
     assert.deepEqual(problems(file), [
-      'retune.max_normals: must be >= retune.min_normals (32) (cross.yaml line 4)',
-      'cameras.slow.watchdog_s: must span at least two frame intervals (>= 8 s at 0.25 fps) (cross.yaml line 9)',
+      'retune.max_normals: must be >= retune.min_normals (32) (cross.yaml line 2)',
+      'cameras.slow.watchdog_s: must span at least two frame intervals (>= 8 s at 0.25 fps) (cross.yaml line 4)',
+      "cameras.line_1: clashes with camera 'line-1' in environment variable names (LINEWATCH_CAMERAS_LINE_1_*) (cross.yaml line 6)",
     ]);
   });
 
