@@ -1,0 +1,103 @@
+import type { IClientPublishOptions } from 'mqtt';
+import { createLogger } from '../../util/log.ts';
+import type { Result } from '../../util/result.ts';
+import type { MqttConnection } from './connection.ts';
+import type { Outbox } from './outbox.ts';
+import type { CameraState, CameraStatusPayload, EventPayload, ResultPayload, RetuneStatePayload, StatsPayload } from './payloads.ts';
+import type { Topics } from './topics.ts';
+
+const log = createLogger('publisher');
+
+export interface ContractPublisherOptions {
+  connection: MqttConnection;
+  topics: Topics;
+  /** Where events wait for the broker. */
+  outbox: Outbox;
+  /** `detector.result_rate_hz` per camera; 0 = every result. */
+  resultRateHz: number;
+  /** MQTT 5 message expiry of results and masks: a frame older than this is not worth delivering. */
+  expirySeconds?: number;
+  now?: () => number;
+}
+
+/** One helper per row of the MQTT contract table, with that row's QoS, retain flag and properties. */
+export interface ContractPublisher {
+  /** QoS 1, retained. Kept by the client while the link is down. */
+  cameraStatus(camera: string, state: CameraState, reason?: string): Promise<void>;
+  /**
+   * QoS 0 with expiry, at most `resultRateHz` per camera; a result whose `anomalous` differs from
+   * the last one published for the camera always goes out. False when dropped (rate, no link).
+   */
+  result(camera: string, result: ResultPayload): boolean;
+  /** 8-bit grey PNG, QoS 0 with expiry; MQTT 5: content type image/png, user property frame_id. */
+  mask(camera: string, png: Buffer, frameId: number): boolean;
+  /** QoS 1 through the outbox: resolves once it is on disk. */
+  event(event: EventPayload): Promise<Result<void>>;
+  /** QoS 0. */
+  stats(stats: StatsPayload): boolean;
+  /** QoS 1, retained. */
+  retuneState(state: RetuneStatePayload): Promise<void>;
+  /** Gives the outbox up to `timeoutMs` to empty, then publishes `stopped` and disconnects. */
+  stop(timeoutMs: number): Promise<void>;
+}
+
+export function createContractPublisher(opts: ContractPublisherOptions): ContractPublisher {
+  const { connection, topics, outbox } = opts;
+  const now = opts.now ?? Date.now;
+  const expiry = opts.expirySeconds ?? 10;
+  const minIntervalMs = opts.resultRateHz > 0 ? 1000 / opts.resultRateHz : 0;
+  const lastResult = new Map<string, { at: number; anomalous: boolean }>();
+
+  const deliver = (topic: string, payload: Buffer) => connection.publish(topic, payload, { qos: 1 });
+  const followLink = (connected: boolean) => (connected ? outbox.resume(deliver) : outbox.pause());
+  const unfollow = connection.onConnectionChange(followLink);
+  followLink(connection.connected);
+
+  const volatile = (extra: NonNullable<IClientPublishOptions['properties']> = {}): IClientPublishOptions => ({
+    qos: 0,
+    retain: false,
+    properties: { messageExpiryInterval: expiry, ...extra },
+  });
+  const json = (value: unknown) => Buffer.from(JSON.stringify(value));
+  const retainedQos1: IClientPublishOptions = { qos: 1, retain: true };
+
+  return {
+    cameraStatus(camera, state, reason) {
+      const payload: CameraStatusPayload = { state, ...(reason ? { reason } : {}), ts: now() };
+      return connection.publish(topics.cameraStatus(camera), json(payload), retainedQos1);
+    },
+    result(camera, result) {
+      const t = now();
+      const last = lastResult.get(camera);
+      if (last && last.anomalous === result.anomalous && t - last.at < minIntervalMs) return false;
+      if (!connection.publishIfConnected(topics.result(camera), json(result), volatile({ contentType: 'application/json' }))) return false;
+      lastResult.set(camera, { at: t, anomalous: result.anomalous });
+      return true;
+    },
+    mask(camera, png, frameId) {
+      return connection.publishIfConnected(
+        topics.mask(camera),
+        png,
+        volatile({ contentType: 'image/png', userProperties: { frame_id: String(frameId) } }),
+      );
+    },
+    event(event) {
+      return outbox.enqueue(topics.events(event.camera), json(event));
+    },
+    stats(stats) {
+      return connection.publishIfConnected(topics.stats, json(stats), { qos: 0, retain: false });
+    },
+    retuneState(state) {
+      return connection.publish(topics.retuneState, json(state), retainedQos1);
+    },
+    async stop(timeoutMs) {
+      if (connection.connected) {
+        const left = await outbox.drain(timeoutMs);
+        if (left > 0) log.warn('stopping with events still in the outbox; they go out on the next start', { depth: left });
+      }
+      unfollow();
+      await outbox.close();
+      await connection.stop(timeoutMs);
+    },
+  };
+}

@@ -1,0 +1,68 @@
+import { err, ok, type Result } from '../../util/result.ts';
+
+/** Every topic of the MQTT contract, rooted at P = `<topic_prefix>/<device_id>`. */
+export interface Topics {
+  readonly root: string;
+  /** `P/status`: online / stopped, `offline` is the Will. */
+  readonly status: string;
+  readonly stats: string;
+  readonly retuneState: string;
+  /** `P/cmd/+`: what the agent subscribes to; `+` is one level, so replies below it never loop back. */
+  readonly commandFilter: string;
+  cameraStatus(camera: string): string;
+  result(camera: string): string;
+  mask(camera: string): string;
+  events(camera: string): string;
+  command(name: string): string;
+  /** Where 3.1.1 clients (or MQTT 5 requests without a response topic) get their reply. */
+  commandReply(name: string): string;
+  /** The command name of a topic under `P/cmd/`, or null when the topic is something else. */
+  commandName(topic: string): string | null;
+}
+
+/**
+ * Why `segment` cannot be one topic level (device id, camera name), or null when it can.
+ * Wildcards and separators would make topics that match other devices or other cameras.
+ */
+export function topicSegmentProblem(segment: string): string | null {
+  if (segment.length === 0) return 'must not be empty';
+  if (/[/+#\u0000]/.test(segment)) return 'must not contain "/", "+", "#" or NUL (it is one MQTT topic level)';
+  return null;
+}
+
+/** The prefix may span several levels (`plant/hall2/linewatch`) but none may be empty or a wildcard. */
+function prefixProblem(prefix: string): string | null {
+  for (const level of prefix.split('/')) {
+    const problem = topicSegmentProblem(level);
+    if (problem) return `every level ${problem}`;
+  }
+  return null;
+}
+
+/** Camera names are checked once by the configuration (`topicSegmentProblem`); these builders trust them. */
+export function createTopics(topicPrefix: string, deviceId: string): Result<Topics> {
+  const prefixIssue = prefixProblem(topicPrefix);
+  if (prefixIssue) return err(`mqtt.topic_prefix "${topicPrefix}": ${prefixIssue}`);
+  const deviceIssue = topicSegmentProblem(deviceId);
+  if (deviceIssue) return err(`device_id "${deviceId}": ${deviceIssue}`);
+  const root = `${topicPrefix}/${deviceId}`;
+  const commandRoot = `${root}/cmd/`;
+  return ok({
+    root,
+    status: `${root}/status`,
+    stats: `${root}/stats`,
+    retuneState: `${root}/retune/state`,
+    commandFilter: `${commandRoot}+`,
+    cameraStatus: (camera) => `${root}/${camera}/status`,
+    result: (camera) => `${root}/${camera}/result`,
+    mask: (camera) => `${root}/${camera}/mask`,
+    events: (camera) => `${root}/${camera}/events`,
+    command: (name) => `${commandRoot}${name}`,
+    commandReply: (name) => `${commandRoot}${name}/reply`,
+    commandName: (topic) => {
+      if (!topic.startsWith(commandRoot)) return null;
+      const name = topic.slice(commandRoot.length);
+      return name.length > 0 && !name.includes('/') ? name : null;
+    },
+  });
+}
