@@ -1,0 +1,53 @@
+import type { BoundingBox, CameraState, RetuneStatePayload } from '../mqtt/payloads.ts';
+
+/** What the live page shows of one camera. */
+export interface CameraSnapshot {
+  name: string;
+  status: CameraState;
+  status_reason?: string;
+  /** Changes with every new frame; the page reloads the images when it does. null before the first. */
+  frame_id: number | null;
+  score: number | null;
+  threshold: number | null;
+  anomalous: boolean;
+  prompt_set: string | null;
+  /** Recent scores, oldest first; the provider bounds its length. */
+  history: Array<{ ts: number; score: number }>;
+  /**
+   * Where the anomaly mask lies on the frame, in frame pixels (the ROI that was scored);
+   * null = the whole frame.
+   */
+  overlay_box: BoundingBox | null;
+}
+
+/** `/api/state`. */
+export interface AgentState {
+  device_id: string;
+  /** The demo bundle with generated weights is in use: its scores mean nothing. */
+  demo: boolean;
+  bundle: string;
+  mqtt_connected: boolean;
+  retune: RetuneStatePayload;
+  cameras: CameraSnapshot[];
+}
+
+export interface CameraImage {
+  bytes: Buffer;
+  contentType: 'image/png' | 'image/jpeg';
+}
+
+export interface HealthReport {
+  healthy: boolean;
+  /** e.g. { mqtt: { ok: true }, "camera cam1": { ok: false, detail: "no frame for 12 s" } } */
+  checks: Record<string, { ok: boolean; detail?: string }>;
+}
+
+/** What the HTTP server reads from the running agent. Implemented by the agent (the lead). */
+export interface AgentView {
+  state(): AgentState;
+  /** The latest frame of `camera` (as scored, before the overlay), or null when there is none yet. */
+  frame(camera: string): CameraImage | null;
+  /** The 8-bit grey PNG anomaly map of that frame (the MQTT mask), or null. */
+  mask(camera: string): Buffer | null;
+  health(): HealthReport;
+}

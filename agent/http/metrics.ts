@@ -1,0 +1,68 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { RETUNE_STATES, type RetuneStateName } from '../mqtt/payloads.ts';
+
+/**
+ * Every Prometheus metric of the agent, in one registry of its own (so two agents in one test
+ * process do not collide). All names start with `linewatch_`; the agent sets them, `/metrics` reads them.
+ */
+export interface AgentMetrics {
+  readonly registry: Registry;
+  readonly framesProcessed: Counter<'camera'>;
+  /** Frames dropped because inference was behind (latest frame wins). */
+  readonly framesSkipped: Counter<'camera'>;
+  readonly inferenceLatency: Histogram<'camera'>;
+  /** Latest normalised anomaly score, 0..1. */
+  readonly score: Gauge<'camera'>;
+  readonly events: Counter<'camera' | 'type'>;
+  readonly outboxDepth: Gauge;
+  readonly outboxEvicted: Counter;
+  readonly mqttConnected: Gauge;
+  /** 1 for the current re-tuning state, 0 for the others. */
+  setRetuneState(state: RetuneStateName): void;
+}
+
+export interface AgentMetricsOptions {
+  /** Node process metrics (memory, event-loop lag, GC) under the same prefix; on by default. */
+  processMetrics?: boolean;
+}
+
+export function createAgentMetrics(opts: AgentMetricsOptions = {}): AgentMetrics {
+  const registry = new Registry();
+  const registers = [registry];
+  if (opts.processMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'linewatch_' });
+
+  const retuneState = new Gauge({
+    name: 'linewatch_retune_state',
+    help: 'Re-tuning job state: 1 for the current state',
+    labelNames: ['state'],
+    registers,
+  });
+  const setRetuneState = (state: RetuneStateName) => {
+    for (const s of RETUNE_STATES) retuneState.set({ state: s }, s === state ? 1 : 0);
+  };
+  setRetuneState('idle');
+
+  return {
+    registry,
+    framesProcessed: new Counter({ name: 'linewatch_frames_processed_total', help: 'Frames scored', labelNames: ['camera'], registers }),
+    framesSkipped: new Counter({
+      name: 'linewatch_frames_skipped_total',
+      help: 'Frames dropped because inference was behind',
+      labelNames: ['camera'],
+      registers,
+    }),
+    inferenceLatency: new Histogram({
+      name: 'linewatch_inference_latency_seconds',
+      help: 'Model time per frame',
+      labelNames: ['camera'],
+      buckets: [0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2],
+      registers,
+    }),
+    score: new Gauge({ name: 'linewatch_anomaly_score', help: 'Latest normalised anomaly score (0..1)', labelNames: ['camera'], registers }),
+    events: new Counter({ name: 'linewatch_events_total', help: 'Anomaly events by type (new, update, end)', labelNames: ['camera', 'type'], registers }),
+    outboxDepth: new Gauge({ name: 'linewatch_outbox_depth', help: 'Events on disk waiting for the broker', registers }),
+    outboxEvicted: new Counter({ name: 'linewatch_outbox_evicted_total', help: 'Events evicted from a full outbox', registers }),
+    mqttConnected: new Gauge({ name: 'linewatch_mqtt_connected', help: '1 while connected to the MQTT broker', registers }),
+    setRetuneState,
+  };
+}
