@@ -19,6 +19,7 @@ import { BUNDLE_FILES, BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, MANIFEST_FILE, type
 /** CLIP's BPE vocabulary size; a model with another vocabulary cannot use the shipped tokenizer. */
 const CLIP_VOCAB_SIZE = 49408;
 const VOCAB_LICENSE = 'LICENSE-clip-bpe';
+const DEFAULT_TEXT_EMBEDS_FILE = 'default_text_embeds.safetensors';
 
 export interface BuildOptions {
   /** Weights directory (OpenCLIP or Hugging Face layout). */
@@ -35,7 +36,7 @@ export interface BuildOptions {
   laaFrom?: number;
   /** false builds plain CLIP attention everywhere. Default true. */
   laa?: boolean;
-  /** vision.onnx's default `text_embeds` [2, E] (e.g. meta-prompt embeddings); zeros when absent. */
+  /** Text embeddings [2, E] to ship as the default `text_embeds` (e.g. meta-prompt embeddings) and what they are. */
   defaultTextEmbeds?: { data: Float32Array; source: string };
   onProgress?: (done: number, total: number, step: string) => void;
 }
@@ -135,12 +136,7 @@ async function writeBundleFiles(dir: string, w: ClipWeights, r: ResolvedOptions,
   step('vision graph');
   const visionWeights = new ExternalWeights(BUNDLE_FILES.visionWeights);
   const vision = new GraphBuilder('vision', visionWeights);
-  buildVisionGraph(vision, w, {
-    imageSize: r.imageSize,
-    layers: r.layers,
-    laa: r.laa,
-    defaultTextEmbeds: o.defaultTextEmbeds?.data ?? new Float32Array(2 * w.embedDim),
-  });
+  buildVisionGraph(vision, w, { imageSize: r.imageSize, layers: r.layers, laa: r.laa });
   await writeGraph(dir, BUNDLE_FILES.vision, vision, 'linewatch vision graph');
   await visionWeights.write(dir);
 
@@ -165,6 +161,10 @@ async function writeBundleFiles(dir: string, w: ClipWeights, r: ResolvedOptions,
   await fs.writeFile(path.join(dir, BUNDLE_FILES.tokenEmbedding), table);
   await fs.copyFile(defaultVocabPath, path.join(dir, BUNDLE_FILES.vocab));
   await fs.copyFile(path.join(path.dirname(defaultVocabPath), VOCAB_LICENSE), path.join(dir, VOCAB_LICENSE));
+  if (o.defaultTextEmbeds) {
+    const defaults = encodeSafetensors({ text_embeds: { dtype: 'F32', shape: [2, w.embedDim], data: o.defaultTextEmbeds.data } });
+    await fs.writeFile(path.join(dir, DEFAULT_TEXT_EMBEDS_FILE), defaults);
+  }
 
   step('checksums');
   const checksums: Record<string, string> = {};
@@ -191,7 +191,7 @@ async function writeBundleFiles(dir: string, w: ClipWeights, r: ResolvedOptions,
     anomalyHead: {
       logitScale: LOGIT_SCALE,
       smoothingSigma: SMOOTHING_SIGMA,
-      defaultTextEmbeds: o.defaultTextEmbeds?.source ?? 'zeros (no default prompts: feed text_embeds)',
+      defaultTextEmbeds: o.defaultTextEmbeds ? { file: DEFAULT_TEXT_EMBEDS_FILE, source: o.defaultTextEmbeds.source } : null,
     },
     preprocess: { mean: w.mean, std: w.std },
     text: { width: t.width, blocks: t.blocks.length, heads: t.heads, contextLength: t.contextLength, vocabSize: t.vocabSize, sot, eot },

@@ -91,7 +91,9 @@ function checkApplicable(bundle: Bundle, ref: SafetensorsFile): Result<void> {
 
 async function checkVision(session: ort.InferenceSession, bundle: Bundle, ref: SafetensorsFile): Promise<TensorCheck[]> {
   const px = ref.tensors.get('pixel_values')!.shape;
-  const out = await session.run({ pixel_values: new ort.Tensor('float32', tensorF32(ref, 'pixel_values'), px) });
+  // the anomaly head has no reference; any text embeddings do
+  const text = new ort.Tensor('float32', new Float32Array(2 * bundle.manifest.embedDim), [2, bundle.manifest.embedDim]);
+  const out = await session.run({ pixel_values: new ort.Tensor('float32', tensorF32(ref, 'pixel_values'), px), text_embeds: text });
   const need = requiredTensors(bundle);
   const checks = Object.entries(need.vision).map(([output, name]) => compare(name, out[output].data as Float32Array, tensorF32(ref, name), 'abs'));
   // patch_embeds [B,K,N,E] against one [B,N,E] reference per layer

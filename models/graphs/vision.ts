@@ -1,8 +1,11 @@
 // vision.onnx: normalised images -> image and selected-layer patch embeddings, class-token
 // attention, and the anomaly head (anomaly map + score) against two text embeddings.
-//   pixel_values [B,3,H,W], text_embeds [2,E] (optional: row 0 normal, row 1 anomalous)
+//   pixel_values [B,3,H,W], text_embeds [2,E] (row 0 normal, row 1 anomalous)
 //   -> image_embeds [B,E], patch_embeds [B,K,N,E], cls_attention [B,N], anomaly_map [B,H,W], anomaly_score [B]
 // Shapes are static except the batch, so TensorRT can build one engine per batch profile.
+// text_embeds is a required input: an ONNX input with an initializer as default value cannot be
+// fed through onnxruntime-node (its binding only passes inputs without initializers), so a
+// default would silently win over the caller's prompts. Bundles carry defaults as a file instead.
 import type { ClipWeights } from '../weights/clip-weights.ts';
 import type { GraphBuilder } from '../onnx/graph-builder.ts';
 import { layerNorm, residualBlock } from '../onnx/transformer.ts';
@@ -20,8 +23,6 @@ export interface VisionGraphOptions {
   /** Blocks (1-based, ascending) whose patch tokens become `patch_embeds`. */
   layers: number[];
   laa: LaaSettings | null;
-  /** [2, E] used when the caller does not feed `text_embeds`. */
-  defaultTextEmbeds: Float32Array;
 }
 
 /** CLIP's logit scale, fixed: the anomaly probability is softmax(100 * cos) over (normal, anomalous). */
@@ -125,7 +126,7 @@ export function buildVisionGraph(g: GraphBuilder, w: ClipWeights, o: VisionGraph
   const grid = o.imageSize / v.patchSize;
   const tokens = 1 + grid * grid;
   const pixels = g.input('pixel_values', 'float32', ['B', 3, o.imageSize, o.imageSize]);
-  const textEmbeds = g.inputWithDefault('text_embeds', { type: 'float32', dims: [2, w.embedDim], data: o.defaultTextEmbeds });
+  const textEmbeds = g.input('text_embeds', 'float32', [2, w.embedDim]);
 
   let x = layerNorm(g, embed(g, w, pixels, grid), v.lnPre, w.layerNormEps, 'ln_pre');
   const mask = o.laa ? g.weight('laa_mask', laaMask(grid, o.laa.radius), [tokens, tokens]) : null;
