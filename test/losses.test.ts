@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { anomalyProbabilities, promptLosses, unitPatchFeatures, type PatchFeatures, type TaskTargets } from '../tuning/losses.ts';
-import { patchCoverage } from '../tuning/patch-targets.ts';
+import { buildTaskTargets, patchCoverage } from '../tuning/patch-targets.ts';
 import { createRng } from '../tuning/rng.ts';
 
 const close = (actual: number, expected: number, tol: number, what: string) =>
@@ -120,4 +120,11 @@ test('patch coverage is the covered fraction of each cell', () => {
   mask[4 * 5 + 4] = 1; // one pixel of the 2x2 bottom-right cell
   const c = patchCoverage(mask, 5, 5, 2);
   assert.deepEqual(Array.from(c), [1 / 3, 0, 1 / 3, 1 / 4].map(Math.fround));
+});
+
+test('task targets: coverage per image in order, zeros and label 0 for normal images', () => {
+  const mask = new Uint8Array([1, 0, 0, 0]); // 2 x 2 mask, grid 2: only the first cell covered
+  const t = buildTaskTargets([{ mask: null, width: 2, height: 2 }, { mask, width: 2, height: 2 }], 2);
+  assert.deepEqual(Array.from(t.labels), [0, 1]);
+  assert.deepEqual(Array.from(t.coverage), [0, 0, 0, 0, 1, 0, 0, 0]);
 });

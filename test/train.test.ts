@@ -101,11 +101,13 @@ test('the token gradient from vjp + scatter matches finite differences of the ta
   }
 });
 
-test('a text encoder whose width does not match the features is a clear error', async () => {
+test('a text encoder whose width does not match the features, or no images, is a clear error', async () => {
   const encoder = new TinyTextEncoderDouble(W, 12, E - 1, 16, 3);
   await assert.rejects(
     trainPrompts(encoder, tinyVocabulary(W), syntheticData(), null, { ...options, guidance: 'none' }),
     /text encoder output has 10 values, expected 2 x 6 .*bundle mismatch/,
   );
   await assert.rejects(trainPrompts(encoder, tinyVocabulary(W), syntheticData(), null, options), /MPTS needs the meta-prompt text embeddings/);
+  const empty: TrainData = { features: unitPatchFeatures(new Float32Array(0), 0, K, N, E), targets: { coverage: new Float32Array(0), labels: new Float32Array(0) } };
+  await assert.rejects(trainPrompts(encoder, tinyVocabulary(W), empty, null, { guidance: 'none' }), /at least one training image/);
 });

@@ -96,6 +96,7 @@ export async function trainPrompts(
 ): Promise<TrainResult> {
   const options = { ...defaultTrainOptions, ...input };
   const { features, targets } = data;
+  if (features.B === 0) throw new RangeError('prompt tuning needs at least one training image');
   if (options.guidance === 'mpts' && !metaTextEmbeds) throw new RangeError('MPTS needs the meta-prompt text embeddings');
   const width = vocab.tokenEmbedding(vocab.sot).length;
   const layout: PromptLayout = { ...options.layout, width };
