@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { existsSync, promises as fs } from 'node:fs';
+import { existsSync, promises as fs, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import { createCommandDispatcher } from '../agent/commands/dispatcher.ts';
-import type { CommandHandlers } from '../agent/commands/types.ts';
+import type { CommandDispatcher, CommandHandlers } from '../agent/commands/types.ts';
 import { startEmbeddedBroker } from '../agent/mqtt/embedded-broker.ts';
-import { openMqttLink, type MqttLink } from '../agent/mqtt/mqtt-link.ts';
+import { openMqttLink, type MqttLink, type MqttSettings } from '../agent/mqtt/mqtt-link.ts';
 import type { EventPayload, ResultPayload } from '../agent/mqtt/payloads.ts';
 import { ok } from '../util/result.ts';
 
@@ -54,14 +54,29 @@ async function waitForPort(port: number): Promise<void> {
   }
 }
 
-function findMosquitto(): string | null {
+/** mosquitto lives in /usr/sbin, which a non-root PATH often lacks. */
+function findExecutable(name: string): string | null {
   const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/usr/local/sbin'];
-  for (const d of dirs) if (d && existsSync(path.join(d, 'mosquitto'))) return path.join(d, 'mosquitto');
+  for (const d of dirs) if (d && existsSync(path.join(d, name))) return path.join(d, name);
   return null;
 }
 
-/** A real mosquitto on a free loopback port, with persistence so a restart keeps sessions. */
-async function startMosquitto(bin: string) {
+/** A private CA and a server certificate for 127.0.0.1 (EC keys: quick to make). */
+function makeCertificates(openssl: string, dir: string) {
+  const run = (...args: string[]) => execFileSync(openssl, args, { cwd: dir, stdio: 'ignore' });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  run('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=linewatch test CA');
+  run('req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
+  writeFileSync(path.join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n');
+  run('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '1', '-extfile', 'san.ext');
+  return { ca: path.join(dir, 'ca.crt'), cert: path.join(dir, 'server.crt'), key: path.join(dir, 'server.key') };
+}
+
+/**
+ * A real mosquitto on a free loopback port, with persistence so a restart keeps sessions.
+ * `security` replaces anonymous access (TLS files, password file).
+ */
+async function startMosquitto(bin: string, security: string[] = ['allow_anonymous true'], scheme = 'mqtt') {
   const dir = await tempDir();
   const port = await freePort();
   const conf = path.join(dir, 'mosquitto.conf');
@@ -69,7 +84,7 @@ async function startMosquitto(bin: string) {
     conf,
     [
       `listener ${port} 127.0.0.1`,
-      'allow_anonymous true',
+      ...security,
       'persistence true',
       `persistence_location ${dir}/`,
       // Run as root, mosquitto would switch to the "mosquitto" user, which cannot write our temp dir.
@@ -92,7 +107,7 @@ async function startMosquitto(bin: string) {
     await exited;
   };
   await start();
-  return { url: `mqtt://127.0.0.1:${port}`, start, stop };
+  return { url: `${scheme}://127.0.0.1:${port}`, start, stop };
 }
 
 interface Received {
@@ -154,9 +169,8 @@ function signedBody(name: string, requestId: string, ts = Date.now()): string {
   return JSON.stringify({ request_id: requestId, ts, sig });
 }
 
-async function openAgent(url: string, deviceId: string) {
-  const { calls, handlers } = recordingHandlers();
-  const link = await openMqttLink({
+function openLink(url: string, deviceId: string, dataDir: string, dispatcher: CommandDispatcher, settings: Partial<MqttSettings> = {}) {
+  return openMqttLink({
     mqtt: {
       url,
       port: 0,
@@ -168,13 +182,19 @@ async function openAgent(url: string, deviceId: string) {
       protocol_version: 5,
       topic_prefix: PREFIX,
       outbox_max_mb: 1,
+      ...settings,
     },
     deviceId,
-    dataDir: await tempDir(),
+    dataDir,
     resultRateHz: 0,
-    dispatcher: createCommandDispatcher(handlers, { secret: SECRET }),
+    dispatcher,
     reconnectPeriodMs: 200,
   });
+}
+
+async function openAgent(url: string, deviceId: string, settings: Partial<MqttSettings> = {}) {
+  const { calls, handlers } = recordingHandlers();
+  const link = await openLink(url, deviceId, await tempDir(), createCommandDispatcher(handlers, { secret: SECRET }), settings);
   assert.ok(link.ok, link.ok ? '' : link.error);
   await untilConnected(link.value, true);
   return { link: link.value, calls };
@@ -357,7 +377,33 @@ describe('MQTT contract on aedes (speaks 3.1.1 only, so the agent falls back fro
   });
 });
 
-const mosquittoBin = findMosquitto();
+describe('embedded broker and configuration errors', () => {
+  test('url "embedded" starts aedes on loopback and connects to it; a taken port or a missing TLS file is an error naming the key', TEST_TIMEOUT, async () => {
+    const dispatcher = createCommandDispatcher(recordingHandlers().handlers, { secret: null });
+    const link = await openLink('embedded', 'dev-embedded', await tempDir(), dispatcher);
+    assert.ok(link.ok, link.ok ? '' : link.error);
+    try {
+      await untilConnected(link.value, true);
+      assert.equal(link.value.broker?.host, '127.0.0.1');
+      assert.equal(link.value.connection.protocolVersion, 4);
+      const taken = await startEmbeddedBroker({ port: link.value.broker?.port ?? 0 });
+      assert.equal(taken.ok, false);
+      assert.match((taken as { error: string }).error, /cannot listen on 127\.0\.0\.1:\d+: the port is already in use/);
+    } finally {
+      await link.value.stop(2000);
+    }
+    const missing = await openLink('mqtts://127.0.0.1:8883', 'dev-tls', await tempDir(), dispatcher, { ca: '/nonexistent/ca.crt' });
+    assert.deepEqual(missing, { ok: false, error: 'mqtt.ca: cannot read "/nonexistent/ca.crt": no such file' });
+    const plain = await openLink('mqtt://127.0.0.1:1883', 'dev-tls', await tempDir(), dispatcher, { ca: '/etc/hostname' });
+    assert.match((plain as { error: string }).error, /mqtt\.ca is set but mqtt\.url "mqtt:\/\/127\.0\.0\.1:1883" is not mqtts:\/\//);
+    const half = await openLink('mqtts://127.0.0.1:8883', 'dev-tls', await tempDir(), dispatcher, { cert: '/etc/hostname' });
+    assert.match((half as { error: string }).error, /mqtt\.cert and mqtt\.key go together/);
+  });
+});
+
+const mosquittoBin = findExecutable('mosquitto');
+const opensslBin = findExecutable('openssl');
+const passwdBin = findExecutable('mosquitto_passwd');
 const skipMosquitto = mosquittoBin ? false : 'mosquitto is not installed (Debian: apt-get install mosquitto)';
 
 describe('MQTT contract on mosquitto (MQTT 5)', { skip: skipMosquitto }, () => {
@@ -404,4 +450,38 @@ describe('MQTT contract on mosquitto (MQTT 5)', { skip: skipMosquitto }, () => {
       await broker.stop();
     }
   });
+
+  test(
+    'TLS with a private CA and a password: the agent connects with the configured files, a wrong password is refused',
+    { ...TEST_TIMEOUT, skip: opensslBin && passwdBin ? false : 'openssl or mosquitto_passwd is not installed' },
+    async () => {
+      const dir = await tempDir();
+      const files = makeCertificates(opensslBin as string, dir);
+      const passwords = path.join(dir, 'passwords');
+      execFileSync(passwdBin as string, ['-b', '-c', passwords, 'agent', 's3cret'], { stdio: 'ignore' });
+      const security = [`cafile ${files.ca}`, `certfile ${files.cert}`, `keyfile ${files.key}`, 'allow_anonymous false', `password_file ${passwords}`];
+      const broker = await startMosquitto(mosquittoBin as string, security, 'mqtts');
+      try {
+        const ca = readFileSync(files.ca);
+        const refusal = await new Promise<unknown>((resolve) => {
+          const c = mqtt.connect(broker.url, { ca, username: 'agent', password: 'wrong', protocolVersion: 5, reconnectPeriod: 0 });
+          c.once('error', (e: Error & { code?: unknown }) => (c.end(true), resolve(e.code)));
+        });
+        // mosquitto 2.0 answers 135 "not authorized"; 134 "bad user name or password" would do as well.
+        assert.ok(refusal === 134 || refusal === 135, `refused with reason code ${refusal}`);
+
+        const { link } = await openAgent(broker.url, 'dev-tls', { ca: files.ca, username: 'agent', password: 's3cret' });
+        try {
+          assert.equal(link.connection.protocolVersion, 5);
+          const watcher = await observer(broker.url, { ca, username: 'agent', password: 's3cret', protocolVersion: 5 }, [`${PREFIX}/dev-tls/status`]);
+          assert.equal((await watcher.next((m) => m.topic === `${PREFIX}/dev-tls/status`)).payload.toString(), 'online');
+          watcher.client.end(true);
+        } finally {
+          await link.stop(2000);
+        }
+      } finally {
+        await broker.stop();
+      }
+    },
+  );
 });
