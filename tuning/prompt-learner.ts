@@ -29,8 +29,6 @@ export interface PromptTokens {
  */
 export type PromptInit = { kind: 'random'; std?: number } | { kind: 'words'; shared: string; normal?: string; anomalous?: string; std?: number };
 
-export const defaultPromptLayout = { shared: 4, state: 4 };
-
 export function promptLength(layout: PromptLayout): number {
   return layout.shared + layout.state + 2;
 }
