@@ -109,7 +109,10 @@ export function connectMqtt(opts: MqttConnectionOptions): MqttConnection {
 
   const open = (v: ProtocolVersion): MqttClient => {
     const c = mqtt.connect(opts.url, clientOptions(v));
+    // A client given up for the fallback may still report its own end; only the current one counts.
+    const current = () => c === client;
     c.on('connect', () => {
+      if (!current()) return;
       everConnected = true;
       lastError = '';
       log.info('connected to MQTT broker', { url: opts.url, protocol_version: v });
@@ -120,10 +123,12 @@ export function connectMqtt(opts: MqttConnectionOptions): MqttConnection {
       setConnected(true);
     });
     c.on('close', () => {
+      if (!current()) return;
       if (connected && !stopping) log.warn('lost the MQTT broker; reconnecting', { url: opts.url });
       setConnected(false);
     });
     c.on('error', (e: Error & { code?: unknown }) => {
+      if (!current()) return;
       if (!everConnected && v === 5 && isProtocolRefusal(e)) {
         log.warn('the broker refused MQTT 5; falling back to MQTT 3.1.1', { url: opts.url });
         c.end(true);
@@ -142,7 +147,8 @@ export function connectMqtt(opts: MqttConnectionOptions): MqttConnection {
     return c;
   };
 
-  let client = open(version);
+  let client: MqttClient;
+  client = open(version);
 
   const forVersion = (o: IClientPublishOptions): IClientPublishOptions => {
     if (version === 5 || o.properties === undefined) return o;
