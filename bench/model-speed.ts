@@ -1,0 +1,236 @@
+// `npm run bench:model`: CPU speed of the bundle graphs against the same runtime's dense MatMul.
+// Builds ViT-B/16 @224 and ViT-L/14 @336 bundles from random weights (speed does not depend on
+// the values) and prints, for 1 and 2 intra-op threads: vision ms/image at batch 1 and 4, the
+// effective GFLOP/s from an analytic FLOP count, the dense-MatMul GFLOP/s measured in the same
+// process, their ratio, text_vjp and text ms per tuning step at S = 16, and peak RSS.
+//
+// Each model is measured in a child process so its peak RSS is that of inference alone (the build
+// holds the whole checkpoint in memory several times over), and sessions are opened one at a
+// time: idle onnxruntime thread pools keep spinning and would steal the cores from the next one.
+import { execFile } from 'node:child_process';
+import { existsSync, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ort from 'onnxruntime-node';
+import { buildBundle } from '../models/bundle/build.ts';
+import { loadBundle } from '../models/bundle/load.ts';
+import { GraphBuilder } from '../models/onnx/graph-builder.ts';
+import { VIT_B_16, VIT_L_14_336, writeRandomClip, type ClipDims } from '../models/weights/random-weights.ts';
+
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+const workDir = path.join(repoRoot, '.bench-out', 'model-speed');
+const THREADS = [1, 2];
+/** Tuning runs the text graphs for 4 prompts per step (normal/anomalous x 2 meta prompts). */
+const PROMPTS_PER_STEP = 4;
+const PROMPT_TOKENS = 16;
+
+interface ModelCase {
+  name: string;
+  dims: ClipDims;
+  /** Timed runs per batch size (after warm-up runs): small for the heavy model. */
+  runs: Record<number, number>;
+}
+
+const CASES: ModelCase[] = [
+  { name: 'ViT-B/16@224', dims: VIT_B_16, runs: { 1: 5, 4: 3 } },
+  { name: 'ViT-L/14@336', dims: VIT_L_14_336, runs: { 1: 2, 4: 1 } },
+];
+
+// ---------------------------------------------------------------------------------------------
+// FLOP counts (multiply-add = 2 FLOP)
+
+interface FlopCount {
+  patchEmbedding: number;
+  blocks: number;
+  projections: number;
+  head: number;
+  total: number;
+}
+
+/** Vision graph FLOPs per image for `layers` selected blocks. */
+export function visionFlops(d: ClipDims, layers: number): FlopCount {
+  const { imageSize: size, patchSize: p, width: w, layers: depth } = d.vision;
+  const n = (size / p) ** 2;
+  const t = n + 1;
+  const e = d.embedDim;
+  const patchEmbedding = 2 * n * w * 3 * p * p;
+  // per block: q,k,v (3 w^2), output (w^2) and MLP (8 w^2) per token, plus scores and weighted sum (2 t^2 w)
+  const blocks = depth * (2 * t * 12 * w * w + 2 * 2 * t * t * w);
+  const projections = 2 * (layers * n + 1) * w * e;
+  // cosine against the text direction per layer, then separable 25-tap smoothing of the upsampled map
+  const taps = 2 * Math.ceil(3 * 4) + 1;
+  const head = 2 * layers * n * e + 2 * taps * ((size + taps - 1) * size + size * size);
+  return { patchEmbedding, blocks, projections, head, total: patchEmbedding + blocks + projections + head };
+}
+
+// ---------------------------------------------------------------------------------------------
+// child process: measure one bundle
+
+interface Measurement {
+  threads: number;
+  denseGflops: number;
+  vision: { batch: number; msPerImage: number; gflops: number }[];
+  textVjpMs: number;
+  textMs: number;
+}
+
+interface ChildReport {
+  measurements: Measurement[];
+  peakRssMiB: number;
+}
+
+/**
+ * Best of `runs` timed runs after `warmups` untimed ones; the minimum is the least disturbed by
+ * the shared machine. A fresh session's first runs are slow (arena growth, page faults), more so
+ * right after another session was released, hence more than one warm-up where runs are cheap.
+ */
+async function bestMs(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>, runs: number, warmups = 1): Promise<number> {
+  for (let i = 0; i < warmups; i++) await session.run(feeds);
+  let best = Infinity;
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await session.run(feeds);
+    best = Math.min(best, performance.now() - t0);
+  }
+  return best;
+}
+
+async function openSession(file: string, threads: number): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(file, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', logSeverityLevel: 3 });
+}
+
+/** ViT-MLP-shaped dense chain: [1024,768] x [768,3072] x [3072,768], four times over. */
+const DENSE = { m: 1024, k: 768, n: 3072, pairs: 4 };
+
+async function writeDenseGraph(file: string): Promise<number> {
+  const g = new GraphBuilder('dense');
+  const { m, k, n, pairs } = DENSE;
+  let x = g.input('x', 'float32', [m, k]);
+  const scaled = (rows: number, cols: number) => Float32Array.from({ length: rows * cols }, (_, i) => ((i % 17) - 8) / (8 * Math.sqrt(rows)));
+  const up = g.weight('up', scaled(k, n), [k, n]);
+  const down = g.weight('down', scaled(n, k), [n, k]);
+  for (let i = 0; i < pairs; i++) x = g.node('MatMul', [g.node('MatMul', [x, up]), down]);
+  g.output(x, 'y', 'float32', [m, k]);
+  await fs.writeFile(file, g.encode());
+  return pairs * 2 * (2 * m * k * n);
+}
+
+async function measure(bundleDir: string, runs: Record<number, number>, flopsPerImage: number): Promise<ChildReport> {
+  const bundle = await loadBundle(bundleDir, { verify: false });
+  if (!bundle.ok) throw new Error(bundle.error);
+  const m = bundle.value.manifest;
+  const denseFile = path.join(workDir, 'dense.onnx');
+  const denseFlops = await writeDenseGraph(denseFile);
+  const measurements: Measurement[] = [];
+  for (const threads of THREADS) {
+    let session = await openSession(denseFile, threads);
+    const denseMs = await bestMs(session, { x: new ort.Tensor('float32', new Float32Array(DENSE.m * DENSE.k).fill(0.5), [DENSE.m, DENSE.k]) }, 5, 3);
+    await session.release();
+
+    const vision: Measurement['vision'] = [];
+    session = await openSession(bundle.value.paths.vision, threads);
+    const text = new ort.Tensor('float32', Float32Array.from({ length: 2 * m.embedDim }, (_, i) => Math.sin(i)), [2, m.embedDim]);
+    for (const batch of [1, 4]) {
+      const size = m.vision.imageSize;
+      const pixels = Float32Array.from({ length: batch * 3 * size * size }, (_, i) => Math.sin(i * 0.37));
+      const ms = (await bestMs(session, { pixel_values: new ort.Tensor('float32', pixels, [batch, 3, size, size]), text_embeds: text }, runs[batch], batch === 1 ? 2 : 1)) / batch;
+      vision.push({ batch, msPerImage: ms, gflops: flopsPerImage / ms / 1e6 });
+    }
+    await session.release();
+
+    const prompts = {
+      prompt_embeds: new ort.Tensor('float32', Float32Array.from({ length: PROMPTS_PER_STEP * PROMPT_TOKENS * m.text.width }, (_, i) => 0.02 * Math.cos(i)), [PROMPTS_PER_STEP, PROMPT_TOKENS, m.text.width]),
+      eot_index: new ort.Tensor('int64', BigInt64Array.from({ length: PROMPTS_PER_STEP }, () => BigInt(PROMPT_TOKENS - 1)), [PROMPTS_PER_STEP]),
+    };
+    session = await openSession(bundle.value.paths.text, threads);
+    const textMs = await bestMs(session, prompts, 10, 3);
+    await session.release();
+    session = await openSession(bundle.value.paths.textVjp, threads);
+    const upstream = new ort.Tensor('float32', new Float32Array(PROMPTS_PER_STEP * m.embedDim).fill(0.1), [PROMPTS_PER_STEP, m.embedDim]);
+    const textVjpMs = await bestMs(session, { ...prompts, upstream_grad: upstream }, 10, 3);
+    await session.release();
+
+    measurements.push({ threads, denseGflops: denseFlops / denseMs / 1e6, vision, textVjpMs, textMs });
+  }
+  return { measurements, peakRssMiB: process.resourceUsage().maxRSS / 1024 };
+}
+
+// ---------------------------------------------------------------------------------------------
+// parent: weights, bundles, children, report
+
+function child(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), ...args], { cwd: repoRoot, maxBuffer: 1 << 24 }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`${args[0]} failed: ${stderr || error.message}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+async function prepareBundle(c: ModelCase, key: string): Promise<{ bundle: string; buildSeconds: number }> {
+  const weights = path.join(workDir, `${key}-weights`);
+  const marker = path.join(weights, 'dims.json');
+  const want = JSON.stringify(c.dims);
+  if (!existsSync(marker) || (await fs.readFile(marker, 'utf8')) !== want) {
+    process.stderr.write(`${c.name}: writing random weights\n`);
+    await writeRandomClip(weights, c.dims, 1);
+    await fs.writeFile(marker, want);
+  }
+  const bundle = path.join(workDir, `${key}-bundle`);
+  const t0 = performance.now();
+  const built = await buildBundle({
+    weights,
+    out: bundle,
+    onProgress: (done, total, step) => process.stderr.write(`${c.name}: [${Math.min(done + 1, total)}/${total}] ${step}\n`),
+  });
+  if (!built.ok) throw new Error(built.error);
+  return { bundle, buildSeconds: (performance.now() - t0) / 1000 };
+}
+
+const fmt = (v: number, digits = 1) => v.toFixed(digits);
+
+function report(c: ModelCase, flops: FlopCount, layers: number, buildSeconds: number, r: ChildReport): string {
+  const g = (v: number) => fmt(v / 1e9, 2);
+  const lines = [
+    `${c.name}  (${c.dims.vision.layers} blocks, width ${c.dims.vision.width}, ${(c.dims.vision.imageSize / c.dims.vision.patchSize) ** 2 + 1} tokens, ${layers} selected layers, LAA on)`,
+    `  FLOP/image: ${g(flops.total)} G = blocks ${g(flops.blocks)} + patch embedding ${g(flops.patchEmbedding)} + ln_post/proj ${g(flops.projections)} + anomaly head ${g(flops.head)}`,
+    `  bundle build: ${fmt(buildSeconds)} s`,
+    '  threads | dense MatMul | vision b=1: ms/img  GFLOP/s  ratio | vision b=4: ms/img  GFLOP/s  ratio | text S=16 P=4 | text_vjp S=16 P=4',
+  ];
+  for (const m of r.measurements) {
+    const cells = m.vision.map((v) => `${fmt(v.msPerImage).padStart(9)}  ${fmt(v.gflops).padStart(7)}  ${(100 * v.gflops / m.denseGflops).toFixed(0).padStart(4)}%`);
+    lines.push(`  ${String(m.threads).padStart(7)} | ${fmt(m.denseGflops).padStart(7)} GF/s | ${cells[0]} | ${cells[1]} | ${fmt(m.textMs).padStart(8)} ms | ${fmt(m.textVjpMs).padStart(10)} ms`);
+  }
+  lines.push(`  peak RSS while measuring: ${fmt(r.peakRssMiB, 0)} MiB (bundle loaded, sessions opened one at a time)`);
+  return lines.join('\n');
+}
+
+async function main(argv: string[]): Promise<void> {
+  if (argv[0] === '--measure') {
+    const [bundle, runs, flops] = [argv[1], JSON.parse(argv[2]) as Record<number, number>, Number(argv[3])];
+    process.stdout.write(JSON.stringify(await measure(bundle, runs, flops)));
+    return;
+  }
+  await fs.mkdir(workDir, { recursive: true });
+  const only = argv[0];
+  const out: string[] = [`onnxruntime-node ${ort.env.versions.common}, CPU provider, best of N runs (shared machine: the minimum is the least disturbed)`];
+  for (const c of CASES) {
+    if (only && !c.name.toLowerCase().startsWith(only.toLowerCase())) continue;
+    const key = c.name.replace(/[^A-Za-z0-9]+/g, '-').toLowerCase();
+    const { bundle, buildSeconds } = await prepareBundle(c, key);
+    const manifest = JSON.parse(await fs.readFile(path.join(bundle, 'manifest.json'), 'utf8'));
+    const layers = manifest.vision.layers.length;
+    const flops = visionFlops(c.dims, layers);
+    process.stderr.write(`${c.name}: measuring\n`);
+    const measured = JSON.parse(await child(['--measure', bundle, JSON.stringify(c.runs), String(flops.total)])) as ChildReport;
+    const text = report(c, flops, layers, buildSeconds, measured);
+    process.stdout.write(text + '\n\n');
+    out.push(text);
+  }
+  await fs.writeFile(path.join(workDir, 'last-report.txt'), out.join('\n\n') + '\n');
+}
+
+main(process.argv.slice(2)).catch((e: unknown) => {
+  process.stderr.write(`bench:model: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exitCode = 1;
+});
