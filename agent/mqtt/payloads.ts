@@ -62,9 +62,14 @@ export type RetuneStateName = (typeof RETUNE_STATES)[number];
 /** `P/retune/state`, QoS 1, retained. */
 export interface RetuneStatePayload {
   state: RetuneStateName;
-  /** 0..1 within the current state. */
+  /** 0..1 over the whole job. */
   progress: number;
+  /** Which camera's normal frames the job learns from; absent = all cameras. */
   camera?: string;
+  job_id?: string;
+  trigger?: 'cron' | 'command' | 'http' | 'cli';
+  /** The prompt set the job produced (accepted or rejected). */
+  prompt_set?: string;
   /** Gate metrics, losses: whatever explains the outcome. */
   metrics?: Record<string, number>;
   message?: string;

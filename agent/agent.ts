@@ -1,0 +1,362 @@
+// The running agent: assembles the modules (config -> bundle -> inference worker -> cameras ->
+// detector -> MQTT/HTTP) and owns their lifecycle. Commands from MQTT and from the page go through
+// one dispatcher into the handlers defined here.
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import cron, { type ScheduledTask } from 'node-cron';
+import { loadBundle, type Bundle } from '../models/bundle/load.ts';
+import { PromptStore } from '../tuning/prompt-store.ts';
+import { createLogger } from '../util/log.ts';
+import { err, ok, type Result } from '../util/result.ts';
+import { loadActivePrompts, type ActivePrompts } from './active-prompts.ts';
+import { createCamera } from './camera/camera.ts';
+import { CameraRuntime } from './camera-runtime.ts';
+import { createCommandDispatcher } from './commands/dispatcher.ts';
+import type { CommandDispatcher, CommandHandlers, SetArgs } from './commands/types.ts';
+import type { AgentConfig } from './config.ts';
+import { Engine } from './engine/engine.ts';
+import { InferencePipeline } from './engine/pipeline.ts';
+import type { AgentView } from './http/agent-view.ts';
+import { createAgentMetrics, type AgentMetrics } from './http/metrics.ts';
+import { startHttpServer, type RunningHttpServer } from './http/server.ts';
+import { metaTextEmbedsFor } from './meta-text-embeds.ts';
+import { resolveBundle } from './model-resolver.ts';
+import { openMqttLink, type MqttLink } from './mqtt/mqtt-link.ts';
+import type { RetuneStatePayload, StatsPayload } from './mqtt/payloads.ts';
+import { NormalReservoir } from './retune/reservoir.ts';
+import { RetuneRunner } from './retune/retune-job.ts';
+
+const log = createLogger('agent');
+const STATS_INTERVAL_MS = 10_000;
+const STOP_TIMEOUT_MS = 5_000;
+/** Least time between two frames admitted to a camera's normal reservoir. */
+const RESERVOIR_INTERVAL_MS = 5_000;
+
+function percentile(values: number[], p: number): number {
+  if (!values.length) return 0;
+  const sorted = values.slice().sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+}
+
+export class Agent {
+  readonly metrics: AgentMetrics = createAgentMetrics();
+  private bundle!: Bundle;
+  private demo = false;
+  private prompts!: ActivePrompts;
+  private readonly engine = new Engine();
+  private readonly pipeline: InferencePipeline;
+  private readonly cameras = new Map<string, CameraRuntime>();
+  private readonly store: PromptStore;
+  private readonly reservoir: NormalReservoir;
+  private readonly runner: RetuneRunner;
+  private readonly dispatcher: CommandDispatcher;
+  private link: MqttLink | null = null;
+  private http: RunningHttpServer | null = null;
+  private cronTask: ScheduledTask | null = null;
+  private statsTimer: NodeJS.Timeout | null = null;
+  private lastRetuneEnd = 0;
+  /** Counters at the previous stats tick, for rates and Prometheus increments. */
+  private readonly lastProcessed = new Map<string, number>();
+  private readonly lastSkipped = new Map<string, number>();
+
+  constructor(private readonly cfg: AgentConfig) {
+    this.store = new PromptStore(path.join(cfg.data_dir, 'prompts'), { keep: 5 });
+    this.reservoir = new NormalReservoir({ dir: path.join(cfg.data_dir, 'reservoir'), maxFrames: cfg.retune.max_normals, minIntervalMs: RESERVOIR_INTERVAL_MS });
+    this.pipeline = new InferencePipeline(
+      this.engine,
+      (s) => {
+        const received = Date.now();
+        void this.cameras.get(s.frame.camera)?.handle(s, received).catch((e) => log.error(`camera ${s.frame.camera}: ${(e as Error).message}`));
+      },
+      (e) => log.error(`inference failed: ${e.message}`),
+    );
+    this.runner = new RetuneRunner({
+      promptsDir: path.join(cfg.data_dir, 'prompts'),
+      workDir: path.join(cfg.data_dir, 'retune'),
+      reservoir: this.reservoir,
+      minNormals: cfg.retune.min_normals,
+      maxNormals: cfg.retune.max_normals,
+      steps: cfg.retune.steps,
+      log: createLogger('retune'),
+      onState: (s) => this.onRetuneState(s),
+    });
+    this.dispatcher = createCommandDispatcher(this.handlers(), { secret: cfg.mqtt.command_secret });
+  }
+
+  get isDemo(): boolean {
+    return this.demo;
+  }
+
+  /** Starts everything; an error here is a start-up failure worth exiting for. */
+  async start(): Promise<Result<void>> {
+    await fs.mkdir(this.cfg.data_dir, { recursive: true });
+    const model = await this.loadModel();
+    if (!model.ok) return model;
+
+    const link = await openMqttLink({
+      mqtt: this.cfg.mqtt,
+      deviceId: this.cfg.device_id,
+      dataDir: this.cfg.data_dir,
+      resultRateHz: this.cfg.detector.result_rate_hz,
+      dispatcher: this.dispatcher,
+      onEvicted: (n) => this.metrics.outboxEvicted.inc(n),
+    });
+    if (!link.ok) return err(`mqtt: ${link.error}`);
+    this.link = link.value;
+    link.value.connection.onConnectionChange((up) => this.metrics.mqttConnected.set(up ? 1 : 0));
+    void this.link.publisher.retuneState(this.runner.state);
+
+    if (this.cfg.http.enabled) {
+      const http = await startHttpServer({ host: this.cfg.http.host, port: this.cfg.http.port, view: this.view(), dispatcher: this.dispatcher, metrics: this.metrics });
+      if (!http.ok) return err(`http: ${http.error}`);
+      this.http = http.value;
+      log.info(`live page on http://${http.value.host}:${http.value.port}/`);
+    }
+
+    this.pipeline.start();
+    for (const [name, camCfg] of Object.entries(this.cfg.cameras)) this.addCamera(name, camCfg.enabled);
+    this.statsTimer = setInterval(() => this.publishStats(), STATS_INTERVAL_MS);
+    if (this.cfg.retune.cron) {
+      this.cronTask = cron.schedule(this.cfg.retune.cron, () => this.scheduledRetune(), { noOverlap: true });
+    }
+    if (this.demo) log.warn('DEMO model with random weights: scores mean nothing until real CLIP weights are used (model.bundle)');
+    return ok(undefined);
+  }
+
+  get httpAddress(): { host: string; port: number } | null {
+    return this.http ? { host: this.http.host, port: this.http.port } : null;
+  }
+
+  get mqttUrl(): string | null {
+    const b = this.link?.broker;
+    return b ? `mqtt://${b.host}:${b.port}` : this.cfg.mqtt.url;
+  }
+
+  private async loadModel(): Promise<Result<void>> {
+    const resolved = await resolveBundle(this.cfg.model.bundle, this.cfg.data_dir, log);
+    if (!resolved.ok) return err(`model: ${resolved.error}`);
+    const bundle = await loadBundle(resolved.value.dir);
+    if (!bundle.ok) return err(`model: ${bundle.error}`);
+    this.bundle = bundle.value;
+    this.demo = resolved.value.demo;
+    this.runner.setBundle(this.bundle.dir);
+    this.prompts = await this.loadPrompts();
+    const m = this.bundle.manifest;
+    const provider = await this.engine.load(
+      { visionPath: this.bundle.paths.vision, imageSize: m.vision.imageSize, mean: m.preprocess.mean, std: m.preprocess.std, providers: this.cfg.model.execution_providers, threads: this.cfg.model.threads },
+      this.prompts.textEmbeds,
+    );
+    log.info(`model ${this.bundle.dir} on ${provider}, prompt set ${this.prompts.id}`);
+    return ok(undefined);
+  }
+
+  private loadPrompts(): Promise<ActivePrompts> {
+    return loadActivePrompts({
+      store: this.store,
+      bundleSha: this.bundle.manifest.checksums[this.bundle.manifest.files.vision],
+      metaTextEmbeds: () => metaTextEmbedsFor(this.bundle),
+      log,
+    });
+  }
+
+  /** Applies the store's current prompt set (after a re-tune or a rollback) without stopping inference. */
+  private async swapPrompts(): Promise<ActivePrompts> {
+    const next = await this.loadPrompts();
+    await this.engine.setTextEmbeds(next.textEmbeds);
+    this.prompts = next;
+    log.info(`prompt set ${next.id} active`);
+    return next;
+  }
+
+  private addCamera(name: string, enabled: boolean): void {
+    const c = this.cfg.cameras[name];
+    const d = this.cfg.detector;
+    const runtime = new CameraRuntime(
+      name,
+      c,
+      { publisher: () => this.link?.publisher ?? null, metrics: this.metrics, reservoir: this.reservoir, prompts: () => this.prompts, publishMasks: d.publish_masks },
+      { sensitivity: d.sensitivity, rules: { openFrames: d.event_open_frames, closeFrames: d.event_close_frames, updateIntervalMs: d.event_update_interval_s * 1000 } },
+    );
+    this.cameras.set(name, runtime);
+    if (enabled) this.startCamera(runtime);
+    else runtime.setStatus({ state: 'disabled', reason: 'disabled in the configuration' });
+  }
+
+  private startCamera(runtime: CameraRuntime): void {
+    const size = { width: this.bundle.manifest.vision.imageSize, height: this.bundle.manifest.vision.imageSize };
+    runtime.supervisor = createCamera(runtime.name, runtime.cfg, size, {
+      onFrame: (frame) => this.pipeline.offer(frame),
+      onStatus: (s) => runtime.setStatus(s),
+    });
+    runtime.supervisor.start();
+  }
+
+  private async setCameraEnabled(runtime: CameraRuntime, enabled: boolean): Promise<void> {
+    if (enabled && !runtime.supervisor) this.startCamera(runtime);
+    if (!enabled && runtime.supervisor) {
+      const sup = runtime.supervisor;
+      runtime.supervisor = null;
+      await sup.stop();
+      runtime.setStatus({ state: 'disabled', reason: 'disabled by command' });
+    }
+  }
+
+  private onRetuneState(s: RetuneStatePayload): void {
+    this.metrics.setRetuneState(s.state);
+    void this.link?.publisher.retuneState(s);
+    if (s.state === 'done' || s.state === 'rejected' || s.state === 'failed') {
+      this.lastRetuneEnd = Date.now();
+      if (s.message) log.info(`re-tune ${s.state}: ${s.message}`);
+    }
+    if (s.state === 'done') void this.swapPrompts().catch((e) => log.error(`could not apply the new prompt set: ${(e as Error).message}`));
+  }
+
+  private scheduledRetune(): void {
+    const since = (Date.now() - this.lastRetuneEnd) / 1000;
+    if (this.lastRetuneEnd && since < this.cfg.retune.min_interval_s) {
+      log.info(`scheduled re-tune skipped: the last one ended ${Math.round(since)} s ago (retune.min_interval_s ${this.cfg.retune.min_interval_s})`);
+      return;
+    }
+    const started = this.runner.start({ trigger: 'cron' });
+    if (!started.ok) log.info(`scheduled re-tune skipped: ${started.error}`);
+  }
+
+  private camera(name: string): Result<CameraRuntime> {
+    const c = this.cameras.get(name);
+    return c ? ok(c) : err(`unknown camera '${name}' (cameras: ${[...this.cameras.keys()].join(', ')})`);
+  }
+
+  private handlers(): CommandHandlers {
+    return {
+      retune: async (args) => {
+        if (args.camera) {
+          const c = this.camera(args.camera);
+          if (!c.ok) return c;
+        }
+        const started = this.runner.start({ trigger: 'command', camera: args.camera });
+        return started.ok ? ok({ job_id: started.value.jobId }) : started;
+      },
+      rollback: async () => {
+        const r = await this.store.rollback();
+        if (!r.ok) return r;
+        const active = await this.swapPrompts();
+        return ok({ prompt_set: active.id });
+      },
+      reload: async () => {
+        const r = await this.loadModel();
+        return r.ok ? ok({ bundle: this.bundle.dir, prompt_set: this.prompts.id, provider: this.engine.provider }) : r;
+      },
+      set: async (args) => this.applySet(args),
+      snapshot: async (args) => {
+        const c = this.camera(args.camera);
+        if (!c.ok) return c;
+        const snap = await c.value.snapshotPng();
+        if (!snap) return err(`camera '${args.camera}' has not delivered a frame yet`);
+        const file = path.join(this.cfg.data_dir, 'snapshots', `${args.camera}-${snap.ts}-${snap.frameId}.png`);
+        await fs.mkdir(path.dirname(file), { recursive: true });
+        await fs.writeFile(file, snap.png);
+        return ok({ path: file, frame_id: snap.frameId, ts: snap.ts, score: snap.score, anomalous: snap.anomalous });
+      },
+      status: async () => ok(this.stats()),
+    };
+  }
+
+  private async applySet(args: SetArgs): Promise<Result<unknown>> {
+    const targets = args.camera ? [this.camera(args.camera)] : [...this.cameras.values()].map((c) => ok(c));
+    const bad = targets.find((t) => !t.ok);
+    if (bad && !bad.ok) return bad;
+    const runtimes = targets.map((t) => (t as { ok: true; value: CameraRuntime }).value);
+    for (const c of runtimes) {
+      if (args.sensitivity !== undefined) {
+        c.tuning.sensitivity = args.sensitivity;
+        const d = this.cfg.detector;
+        c.detector.setSettings({ sensitivity: args.sensitivity, rules: { openFrames: d.event_open_frames, closeFrames: d.event_close_frames, updateIntervalMs: d.event_update_interval_s * 1000 } });
+      }
+      if (args.threshold !== undefined) c.tuning.threshold = args.threshold;
+      if (args.enabled !== undefined) await this.setCameraEnabled(c, args.enabled);
+    }
+    return ok(Object.fromEntries(runtimes.map((c) => [c.name, { ...c.tuning, enabled: c.status.state !== 'disabled' }])));
+  }
+
+  private stats(): StatsPayload {
+    const outbox = this.link?.outbox;
+    const mem = process.memoryUsage();
+    const last = this.runner.state;
+    const window = STATS_INTERVAL_MS / 1000;
+    return {
+      ts: Date.now(),
+      cameras: Object.fromEntries(
+        [...this.cameras.values()].map((c) => {
+          const slot = this.pipeline.slot(c.name);
+          const fps = (c.processed - (this.lastProcessed.get(c.name) ?? 0)) / window;
+          return [c.name, { fps: Math.round(fps * 100) / 100, processed: c.processed, skipped: slot.dropped }];
+        }),
+      ),
+      inference_ms: { p50: percentile(this.pipeline.inferMs, 0.5), p95: percentile(this.pipeline.inferMs, 0.95) },
+      provider: this.engine.provider,
+      prompt_set: this.prompts?.id ?? null,
+      last_retune: this.lastRetuneEnd ? { ts: this.lastRetuneEnd, outcome: last.state } : null,
+      outbox: { depth: outbox?.depth ?? 0, bytes: outbox?.bytes ?? 0, evicted: outbox?.evicted ?? 0 },
+      memory: { rss_mb: Math.round(mem.rss / 2 ** 20), heap_mb: Math.round(mem.heapUsed / 2 ** 20) },
+    };
+  }
+
+  private publishStats(): void {
+    const s = this.stats();
+    for (const c of this.cameras.values()) {
+      const skippedBefore = this.lastSkipped.get(c.name) ?? 0;
+      const skipped = this.pipeline.slot(c.name).dropped;
+      this.metrics.framesSkipped.inc({ camera: c.name }, skipped - skippedBefore);
+      this.lastSkipped.set(c.name, skipped);
+      this.lastProcessed.set(c.name, c.processed);
+    }
+    this.metrics.outboxDepth.set(s.outbox.depth);
+    this.link?.publisher.stats(s);
+  }
+
+  private view(): AgentView {
+    return {
+      state: () => ({
+        device_id: this.cfg.device_id,
+        demo: this.demo,
+        bundle: this.bundle.dir,
+        mqtt_connected: this.link?.connection.connected ?? false,
+        retune: this.runner.state,
+        cameras: [...this.cameras.values()].map((c) => c.snapshot()),
+      }),
+      frame: (cam) => {
+        const b = this.cameras.get(cam)?.viewFrame();
+        return b ? { bytes: b, contentType: 'image/jpeg' } : null;
+      },
+      mask: (cam) => this.cameras.get(cam)?.viewMask() ?? null,
+      health: () => {
+        const checks: Record<string, { ok: boolean; detail?: string }> = {
+          mqtt: { ok: this.link?.connection.connected ?? false },
+          inference: { ok: this.engine.provider !== 'none', detail: this.engine.provider },
+        };
+        for (const c of this.cameras.values()) {
+          if (c.status.state === 'disabled') continue;
+          checks[`camera ${c.name}`] = { ok: c.status.state === 'online', ...(c.status.reason ? { detail: c.status.reason } : {}) };
+        }
+        return { healthy: Object.values(checks).every((c) => c.ok), checks };
+      },
+    };
+  }
+
+  /** Graceful stop: cameras ended, open events closed, outbox flushed, `stopped` published. */
+  async stop(): Promise<void> {
+    this.cronTask?.stop();
+    if (this.statsTimer) clearInterval(this.statsTimer);
+    await Promise.all([...this.cameras.values()].map(async (c) => {
+      const sup = c.supervisor;
+      c.supervisor = null;
+      await sup?.stop();
+    }));
+    await this.pipeline.stop();
+    await Promise.all([...this.cameras.values()].map((c) => c.closeEvent()));
+    this.runner.abort();
+    await this.http?.stop();
+    await this.link?.stop(STOP_TIMEOUT_MS);
+    await this.engine.close();
+  }
+}

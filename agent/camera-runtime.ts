@@ -1,0 +1,169 @@
+// One camera inside the running agent: its source, detector and what the page shows of it.
+// A scored frame goes through here to the detector, MQTT (result, mask, events), the normal
+// reservoir and the metrics.
+import sharp from 'sharp';
+import type { Frame } from './camera/frame.ts';
+import type { CameraStatus } from './camera/supervisor.ts';
+import type { CameraSupervisor } from './camera/supervisor.ts';
+import type { CameraConfig } from './config.ts';
+import { CameraDetector, type DetectorSettings } from './detector/camera-detector.ts';
+import type { DetectorEvent } from './detector/events.ts';
+import { encodeMaskPng } from './detector/mask-png.ts';
+import type { ScoredFrame } from './engine/pipeline.ts';
+import type { CameraSnapshot } from './http/agent-view.ts';
+import type { AgentMetrics } from './http/metrics.ts';
+import type { CameraState, EventPayload } from './mqtt/payloads.ts';
+import type { ContractPublisher } from './mqtt/publisher.ts';
+import type { ActivePrompts } from './active-prompts.ts';
+import type { NormalReservoir } from './retune/reservoir.ts';
+
+const HISTORY = 300;
+/** Frames at most this fraction of the threshold feed the normal reservoir: clearly normal, not borderline. */
+const NORMAL_MARGIN = 0.5;
+/** The page's picture is refreshed at most this often (encoding costs CPU that inference needs). */
+const VIEW_INTERVAL_MS = 500;
+
+export interface CameraContext {
+  publisher: () => ContractPublisher | null;
+  metrics: AgentMetrics;
+  reservoir: NormalReservoir;
+  prompts: () => ActivePrompts;
+  publishMasks: 'always' | 'on_anomaly' | 'never';
+}
+
+export interface CameraTuning {
+  sensitivity: number;
+  /** Overrides the prompt set's threshold (normalised scale) when set by command. */
+  threshold: number | null;
+}
+
+function toEventPayload(e: DetectorEvent): EventPayload {
+  const bbox = e.bbox ? { x: e.bbox[0], y: e.bbox[1], w: e.bbox[2], h: e.bbox[3] } : null;
+  return { ...e, bbox };
+}
+
+export class CameraRuntime {
+  readonly detector: CameraDetector;
+  supervisor: CameraSupervisor | null = null;
+  status: { state: CameraState; reason?: string } = { state: 'offline', reason: 'starting' };
+  tuning: CameraTuning;
+  processed = 0;
+  lastStatusChange = Date.now();
+  private latest: { frame: Frame; score: number; threshold: number; anomalous: boolean } | null = null;
+  private view: { frame: Buffer | null; mask: Buffer | null; at: number } = { frame: null, mask: null, at: 0 };
+  private readonly history: { ts: number; score: number }[] = [];
+
+  constructor(
+    readonly name: string,
+    readonly cfg: CameraConfig,
+    private readonly ctx: CameraContext,
+    settings: DetectorSettings,
+  ) {
+    this.detector = new CameraDetector(name, cfg.ignore, settings);
+    this.tuning = { sensitivity: settings.sensitivity, threshold: null };
+  }
+
+  setStatus(s: CameraStatus | { state: 'disabled'; reason: string }): void {
+    this.status = s.state === 'online' ? { state: 'online' } : { state: s.state, reason: s.reason };
+    this.lastStatusChange = Date.now();
+    void this.ctx.publisher()?.cameraStatus(this.name, this.status.state, this.status.reason);
+    if (s.state !== 'online') void this.closeEvent();
+  }
+
+  /** Ends an open event (camera offline, agent stopping); resolves once it is in the outbox. */
+  async closeEvent(): Promise<void> {
+    await this.publishEvent(this.detector.events.close());
+  }
+
+  private async publishEvent(e: DetectorEvent | null): Promise<void> {
+    if (!e) return;
+    this.ctx.metrics.events.inc({ camera: this.name, type: e.type });
+    await this.ctx.publisher()?.event(toEventPayload(e));
+  }
+
+  /** Handles one scored frame; `receivedAt` is when its result came back from the worker. */
+  async handle(s: ScoredFrame, receivedAt: number): Promise<void> {
+    const prompts = this.ctx.prompts();
+    const calibration = this.tuning.threshold === null ? prompts.calibration : { ...prompts.calibration, threshold: this.tuning.threshold };
+    const { frame } = s;
+    const map = { values: s.map, width: frame.width, height: frame.height };
+    const { verdict, event } = this.detector.process(frame.ts, map, frame.source, calibration);
+    this.processed++;
+    this.ctx.metrics.framesProcessed.inc({ camera: this.name });
+    this.ctx.metrics.inferenceLatency.observe({ camera: this.name }, s.latencyMs.infer / 1000);
+    this.ctx.metrics.score.set({ camera: this.name }, verdict.score);
+    this.latest = { frame, score: verdict.score, threshold: verdict.threshold, anomalous: verdict.anomalous };
+    this.history.push({ ts: frame.ts, score: verdict.score });
+    if (this.history.length > HISTORY) this.history.shift();
+
+    const pub = this.ctx.publisher();
+    pub?.result(this.name, {
+      ts: frame.ts,
+      frame_id: frame.frameId,
+      score: verdict.score,
+      raw_score: verdict.rawScore,
+      anomalous: verdict.anomalous,
+      threshold: verdict.threshold,
+      prompt_set: prompts.id,
+      latency_ms: { pre: s.latencyMs.pre, infer: s.latencyMs.infer, post: Date.now() - receivedAt },
+    });
+    void this.publishEvent(event);
+
+    const wantMask = this.ctx.publishMasks === 'always' || (this.ctx.publishMasks === 'on_anomaly' && verdict.anomalous);
+    const refreshView = Date.now() - this.view.at >= VIEW_INTERVAL_MS;
+    if (wantMask || refreshView) {
+      const png = await encodeMaskPng(map, calibration);
+      if (wantMask) pub?.mask(this.name, png, frame.frameId);
+      if (refreshView) {
+        this.view = { frame: await this.encodeFrame(frame), mask: png, at: Date.now() };
+      }
+    }
+    if (!verdict.anomalous && !this.detector.events.isOpen && verdict.score <= NORMAL_MARGIN * verdict.threshold) {
+      void this.ctx.reservoir.offer(this.name, frame.rgb, frame.width, frame.height, frame.ts);
+    }
+  }
+
+  private encodeFrame(frame: Frame): Promise<Buffer> {
+    return sharp(Buffer.from(frame.rgb.buffer, frame.rgb.byteOffset, frame.rgb.byteLength), {
+      raw: { width: frame.width, height: frame.height, channels: 3 },
+    })
+      .jpeg({ quality: 85 })
+      .toBuffer();
+  }
+
+  /** The latest frame as PNG, for `snapshot`. */
+  async snapshotPng(): Promise<{ png: Buffer; frameId: number; ts: number; score: number; anomalous: boolean } | null> {
+    if (!this.latest) return null;
+    const { frame, score, anomalous } = this.latest;
+    const png = await sharp(Buffer.from(frame.rgb.buffer, frame.rgb.byteOffset, frame.rgb.byteLength), {
+      raw: { width: frame.width, height: frame.height, channels: 3 },
+    })
+      .png()
+      .toBuffer();
+    return { png, frameId: frame.frameId, ts: frame.ts, score, anomalous };
+  }
+
+  viewFrame(): Buffer | null {
+    return this.view.frame;
+  }
+
+  viewMask(): Buffer | null {
+    return this.view.mask;
+  }
+
+  snapshot(): CameraSnapshot {
+    const prompts = this.ctx.prompts();
+    return {
+      name: this.name,
+      status: this.status.state,
+      ...(this.status.reason ? { status_reason: this.status.reason } : {}),
+      frame_id: this.latest?.frame.frameId ?? null,
+      score: this.latest?.score ?? null,
+      threshold: this.latest?.threshold ?? null,
+      anomalous: this.latest?.anomalous ?? false,
+      prompt_set: prompts.id,
+      history: this.history.slice(),
+      overlay_box: null,
+    };
+  }
+}

@@ -1,0 +1,73 @@
+// Main-thread handle on the inference worker: typed, promise-based, one request in flight at a
+// time per caller (the worker serialises them anyway).
+import { Worker } from 'node:worker_threads';
+import type { FrameOutput, VisionModelSpec, WorkerReply, WorkerRequest } from './protocol.ts';
+
+type Pending = { resolve: (r: WorkerReply) => void; reject: (e: Error) => void };
+type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
+
+export interface InferenceBatch {
+  outputs: FrameOutput[];
+  preMs: number;
+  inferMs: number;
+}
+
+export class Engine {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  provider = 'none';
+
+  constructor() {
+    // The worker runs TypeScript through tsx's loader, resolved absolutely so the agent can be started from any directory.
+    this.worker = new Worker(new URL('./inference-worker.ts', import.meta.url), {
+      execArgv: ['--import', import.meta.resolve('tsx')],
+    });
+    this.worker.on('message', (msg: WorkerReply) => {
+      const p = this.pending.get(msg.id);
+      if (!p) return;
+      this.pending.delete(msg.id);
+      if (msg.type === 'error') p.reject(new Error(msg.message));
+      else p.resolve(msg);
+    });
+    this.worker.on('error', (e) => this.failAll(e));
+    this.worker.on('exit', (code) => this.failAll(new Error(`inference worker exited with code ${code}`)));
+  }
+
+  private failAll(e: Error): void {
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
+  }
+
+  private request(req: WithoutId<WorkerRequest>, transfer: ArrayBuffer[] = []): Promise<WorkerReply> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ ...req, id }, transfer);
+    });
+  }
+
+  /** Loads (or hot-swaps) the vision model; the previous one serves until the new one is ready. */
+  async load(model: VisionModelSpec, textEmbeds: Float32Array | null): Promise<string> {
+    const r = await this.request({ type: 'load', model, textEmbeds });
+    if (r.type !== 'loaded') throw new Error(`unexpected reply ${r.type}`);
+    this.provider = r.provider;
+    return r.provider;
+  }
+
+  /** Swaps the text embeddings ([2,E], normal then anomalous) used by the anomaly head. */
+  async setTextEmbeds(textEmbeds: Float32Array): Promise<void> {
+    await this.request({ type: 'text', textEmbeds: textEmbeds.slice() });
+  }
+
+  /** Scores a batch of rgb24 frames at the model's input size; the buffers are transferred and come back in the outputs. */
+  async infer(frames: ArrayBuffer[]): Promise<InferenceBatch> {
+    const r = await this.request({ type: 'infer', frames }, frames);
+    if (r.type !== 'inferred') throw new Error(`unexpected reply ${r.type}`);
+    return { outputs: r.outputs, preMs: r.preMs, inferMs: r.inferMs };
+  }
+
+  async close(): Promise<void> {
+    await this.worker.terminate();
+  }
+}

@@ -1,0 +1,149 @@
+// One re-tune at a time: snapshot the normal reservoir, run `linewatch tune` as a low-priority
+// child process (the same code path as the CLI; inference keeps the CPU it needs), follow its
+// progress, and report the prompt set it produced. The caller hot-swaps an accepted set.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { err, ok, type Result } from '../../util/result.ts';
+import type { Logger } from '../../util/log.ts';
+import type { NormalReservoir } from './reservoir.ts';
+import type { RetuneStatePayload } from '../mqtt/payloads.ts';
+import type { TuneProgressLine } from './retune-state.ts';
+
+type RetuneState = RetuneStatePayload;
+const idle = (): RetuneState => ({ state: 'idle', progress: 0, ts: Date.now() });
+
+const CLI = fileURLToPath(new URL('../../bin/linewatch.js', import.meta.url));
+const PHASE_SPAN: Record<string, [number, number]> = {
+  synthesis: [0.05, 0.15],
+  features: [0.15, 0.35],
+  steps: [0.35, 0.9],
+  calibration: [0.9, 0.97],
+};
+
+export interface RetuneJobOptions {
+  promptsDir: string;
+  workDir: string;
+  reservoir: NormalReservoir;
+  minNormals: number;
+  maxNormals: number;
+  steps: number;
+  log: Logger;
+  onState: (s: RetuneState) => void;
+}
+
+export interface RetuneRequest {
+  trigger: NonNullable<RetuneState['trigger']>;
+  camera?: string;
+  steps?: number;
+}
+
+export class RetuneRunner {
+  private current: RetuneState = idle();
+  private running = false;
+  private bundleDir = '';
+  private child: ChildProcess | null = null;
+
+  constructor(private readonly opts: RetuneJobOptions) {}
+
+  /** The bundle the next job tunes for (the one inference runs). */
+  setBundle(dir: string): void {
+    this.bundleDir = dir;
+  }
+
+  /** Ends a running job's tuner (agent shutdown); the job reports `failed`. */
+  abort(): void {
+    this.child?.kill('SIGTERM');
+  }
+
+  get state(): RetuneState {
+    return this.current;
+  }
+
+  private set(patch: Partial<RetuneState>): void {
+    this.current = { ...this.current, ...patch, ts: Date.now() };
+    this.opts.onState(this.current);
+  }
+
+  /** Starts a job unless one is running; resolves when it has ended (check `state`). */
+  start(req: RetuneRequest): Result<{ jobId: string; done: Promise<RetuneState> }> {
+    if (this.running) return err(`a re-tune is already running (job ${this.current.job_id}, ${this.current.state})`);
+    this.running = true;
+    const jobId = new Date().toISOString().replace(/[:.]/g, '-');
+    this.current = { state: 'collecting', progress: 0, job_id: jobId, trigger: req.trigger, ...(req.camera ? { camera: req.camera } : {}), ts: Date.now() };
+    this.opts.onState(this.current);
+    const done = this.run(jobId, req)
+      .catch((e: unknown) => this.finish('failed', { message: e instanceof Error ? e.message : String(e) }))
+      .finally(() => {
+        this.running = false;
+      })
+      .then(() => this.current);
+    return ok({ jobId, done });
+  }
+
+  private finish(state: 'done' | 'rejected' | 'failed', patch: Partial<RetuneState>): void {
+    this.set({ ...patch, state, progress: 1 });
+  }
+
+  private async run(jobId: string, req: RetuneRequest): Promise<void> {
+    const normals = (await this.opts.reservoir.list(req.camera)).slice(-this.opts.maxNormals);
+    if (normals.length < this.opts.minNormals) {
+      return this.finish('failed', {
+        message: `not enough normal frames${req.camera ? ` from camera ${req.camera}` : ''}: ${normals.length} collected, ${this.opts.minNormals} needed (retune.min_normals)`,
+      });
+    }
+    const dir = path.join(this.opts.workDir, jobId, 'normals');
+    await fs.mkdir(dir, { recursive: true });
+    // A snapshot: the reservoir keeps rotating while the job runs.
+    await Promise.all(normals.map((f, i) => fs.copyFile(f, path.join(dir, `${String(i).padStart(4, '0')}-${path.basename(f)}`))));
+    this.set({ state: 'tuning', progress: 0.05, message: `${normals.length} normal frames` });
+    const result = await this.runTune(dir, req.steps ?? this.opts.steps);
+    await fs.rm(path.join(this.opts.workDir, jobId), { recursive: true, force: true });
+    if (!result.ok) return this.finish('failed', { message: result.error });
+    const r = result.value;
+    if (r.status === 'accepted') this.finish('done', { prompt_set: r.id, metrics: r.metrics, message: `prompt set ${r.id} accepted` });
+    else this.finish('rejected', { prompt_set: r.id, metrics: r.metrics, message: r.reason ?? 'the gate kept the current prompt set' });
+  }
+
+  private runTune(normalsDir: string, steps: number): Promise<Result<Extract<TuneProgressLine, { type: 'result' }>>> {
+    const args = [CLI, 'tune', '--bundle', this.bundleDir, '--normals', normalsDir, '--out', this.opts.promptsDir, '--steps', String(steps), '--progress', 'json'];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    try {
+      if (child.pid) os.setPriority(child.pid, 10);
+    } catch {
+      this.opts.log.warn('could not lower the re-tune priority');
+    }
+    let result: Extract<TuneProgressLine, { type: 'result' }> | null = null;
+    const stderr: string[] = [];
+    readline.createInterface({ input: child.stderr! }).on('line', (l) => {
+      stderr.push(l);
+      if (stderr.length > 20) stderr.shift();
+    });
+    readline.createInterface({ input: child.stdout! }).on('line', (line) => {
+      let msg: TuneProgressLine;
+      try {
+        msg = JSON.parse(line);
+      } catch {
+        return;
+      }
+      if (msg.type === 'result') result = msg;
+      else if (msg.type === 'progress') {
+        const [a, b] = PHASE_SPAN[msg.phase] ?? [0, 1];
+        const state = msg.phase === 'calibration' ? 'validating' : 'tuning';
+        this.set({ state, progress: a + ((b - a) * msg.done) / Math.max(1, msg.total) });
+      }
+    });
+    return new Promise((resolve) => {
+      child.on('error', (e) => resolve(err(`could not start the tuner: ${e.message}`)));
+      child.on('close', (code) => {
+        this.child = null;
+        if (result) resolve(ok(result));
+        else resolve(err(`tuner exited with code ${code}: ${stderr.slice(-3).join(' | ') || 'no output'}`));
+      });
+    });
+  }
+}
