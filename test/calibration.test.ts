@@ -13,17 +13,34 @@ function errorOf(r: { ok: true } | { ok: false; error: string }): string {
   return r.error;
 }
 
-test('calibration normalises by the held-out range and puts the threshold at the highest normal', () => {
-  // min 1, max 6; at 0.5 % of 4 normals no normal may be above: raw threshold 4 -> (4-1)/5 = 0.6.
-  const { calibration, metrics } = valueOf(calibrate([1, 2, 3, 4], [3.5, 5, 6]));
-  assert.deepEqual(calibration, { min: 1, max: 6, threshold: 0.6, targetFpr: 0.005 });
-  assert.equal(metrics.normalFpr, 0);
-  assert.equal(metrics.syntheticTpr, 2 / 3);
+test('calibration normalises by the held-out range and puts the threshold at the empirical normal quantile', () => {
+  // min 1, max 6; at 25 % of 4 normals one normal may be above: raw threshold 3 -> (3-1)/5 = 0.4.
+  const { calibration, metrics } = valueOf(calibrate([1, 2, 3, 4], [3.5, 5, 6], 0.25));
+  assert.deepEqual(calibration, { min: 1, max: 6, threshold: 0.4, targetFpr: 0.25 });
+  assert.equal(metrics.normalFpr, 0.25);
+  assert.equal(metrics.syntheticTpr, 1);
   assert.equal(metrics.syntheticAuroc, 11 / 12); // 3.5 beats 3 normals, 5 and 6 beat all 4
   assert.equal(normaliseScore(3.5, calibration), 0.5);
   assert.equal(normaliseScore(11, calibration), 2); // not clipped
-  assert.equal(isAnomalous(4, calibration), false);
-  assert.equal(isAnomalous(4.01, calibration), true);
+  assert.equal(isAnomalous(3, calibration), false);
+  assert.equal(isAnomalous(3.01, calibration), true);
+});
+
+test('with fewer than 1/target normals the threshold is the Gaussian prediction bound', () => {
+  // normals 1, 2, 3: mean 2, sd 1, n - 1 = 2 degrees of freedom, where the t quantile has the
+  // closed form (2p - 1) / sqrt(2p(1 - p)); p = 0.9 -> 0.8 / sqrt(0.18).
+  const bound = 2 + (0.8 / Math.sqrt(0.18)) * Math.sqrt(4 / 3); // 4.1773...
+  const inside = valueOf(calibrate([1, 2, 3], [2.5, 9], 0.1));
+  assert.ok(Math.abs(inside.calibration.threshold - (bound - 1) / 8) < 1e-9, `threshold ${inside.calibration.threshold}`);
+  assert.equal(inside.calibration.max, 9);
+  assert.equal(inside.metrics.syntheticTpr, 0.5);
+  // Above every held-out score: the scale is stretched so that the threshold sits at 1 / 1.25.
+  const above = valueOf(calibrate([1, 2, 3], [2.5, 4], 0.1));
+  assert.ok(Math.abs(above.calibration.max - (bound + 0.25 * (bound - 1))) < 1e-9);
+  assert.ok(Math.abs(above.calibration.threshold - 0.8) < 1e-12);
+  assert.equal(above.metrics.syntheticTpr, 0);
+  // One normal: no spread to estimate, the threshold is that normal.
+  assert.equal(valueOf(calibrate([2], [1, 4])).calibration.threshold, 1 / 3);
 });
 
 test('the threshold allows floor(target * n) normals above it, and tied normals count as below', () => {

@@ -1,0 +1,86 @@
+// `linewatch tune`: learn a prompt set from a folder of normal images (tuning/tune-job.ts).
+import { UserError } from '../util/result.ts';
+import { MIN_NORMALS, runTuneJob } from '../tuning/tune-job.ts';
+import { oneOf, parseOptions, realNumber, required, runCommand, wholeNumber } from './args.ts';
+import { createPhaseProgress, defaultProgressMode, PROGRESS_MODES } from './phase-progress.ts';
+
+const usage = `usage: linewatch tune --bundle DIR --normals DIR --out DIR [--steps N] [--seed S]
+                      [--no-mpts] [--lambda X] [--progress bar|plain|json]
+
+Learns normal/anomalous prompts from normal images alone (OAGM synthetic anomalies, MPTS
+meta-guided prompt learning), calibrates them on held-out normals and anomalies, and commits the
+set to the prompt store --out (<id>.json + current) if the gate accepts it.
+
+  --bundle DIR      model bundle (linewatch model build)
+  --normals DIR     normal images (png, jpg, jpeg, bmp, tif, webp; not recursive), at least ${MIN_NORMALS}
+  --out DIR         prompt store directory (created if missing)
+  --steps N         prompt learning steps (default 300)
+  --seed S          seed for the split, synthesis and initialisation (default 0)
+  --no-mpts         task loss only, no meta-guided projection (ablation)
+  --lambda X        MPTS projection strength (default 1)
+  --progress MODE   bar (default on a terminal), plain (default otherwise), or json: JSON lines
+                    on stdout, {"type":"progress",...} then {"type":"result",...}
+
+Exit codes: 0 a set was produced (accepted or rejected by the gate), 1 failure, 2 usage error.
+`;
+
+export async function run(argv: string[]): Promise<number> {
+  return runCommand('tune', usage, async () => {
+    const values = parseOptions(argv, {
+      bundle: { type: 'string' },
+      normals: { type: 'string' },
+      out: { type: 'string' },
+      steps: { type: 'string' },
+      seed: { type: 'string' },
+      'no-mpts': { type: 'boolean' },
+      lambda: { type: 'string' },
+      progress: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    });
+    if (values.help) {
+      process.stdout.write(usage);
+      return 0;
+    }
+    const bundleDir = required('bundle', values.bundle);
+    const normalsDir = required('normals', values.normals);
+    const outDir = required('out', values.out);
+    const steps = wholeNumber('steps', values.steps);
+    const seed = wholeNumber('seed', values.seed);
+    const lambda = realNumber('lambda', values.lambda, (x) => x >= 0, 'a number >= 0');
+    const mode = oneOf('progress', values.progress, PROGRESS_MODES) ?? defaultProgressMode();
+    const json = mode === 'json';
+
+    const progress = createPhaseProgress(mode, { synthesis: 'synthesis', features: 'features', steps: 'prompt steps', calibration: 'calibration' });
+    const result = await runTuneJob({
+      bundleDir,
+      normalsDir,
+      outDir,
+      steps,
+      seed,
+      lambda,
+      guidance: values['no-mpts'] ? 'none' : 'mpts',
+      onProgress: progress.update,
+      onWarning: (message) => process.stderr.write(`linewatch tune: warning: ${message}\n`),
+    }).catch((e: unknown) => {
+      progress.close(false);
+      throw e;
+    });
+    progress.close(result.ok);
+    if (!result.ok) throw new UserError(result.error);
+
+    const { set, path, status, reasons } = result.value;
+    if (json) {
+      const line = { type: 'result', id: set.id, path, status, metrics: set.metrics, ...(reasons.length ? { reason: reasons.join('; ') } : {}) };
+      process.stdout.write(JSON.stringify(line) + '\n');
+      return 0;
+    }
+    process.stdout.write(`${path}\n`);
+    process.stdout.write(`status: ${status}${status === 'accepted' ? ' (now current)' : ` (${reasons.join('; ')}; the current set stays)`}\n`);
+    for (const [key, value] of Object.entries(set.metrics)) process.stdout.write(`  ${key.padEnd(24)} ${formatMetric(value)}\n`);
+    return 0;
+  });
+}
+
+function formatMetric(value: number): string {
+  return Number.isInteger(value) ? String(value) : value.toFixed(4);
+}

@@ -1,0 +1,284 @@
+// One tuning run, as `linewatch tune` (and through it the agent's re-tune) performs it:
+//
+//   normals -> vision.onnx (attention, patch features, scores under the current prompts)
+//   -> split: train / calibration / gate normals
+//   -> OAGM anomalies from the training normals and, separately, from the held-out normals
+//   -> patch features of the training anomalies -> prompt learning (MPTS or task loss only)
+//   -> vision.onnx with the new text embeddings on the held-out normals and anomalies
+//   -> calibration (threshold from the calibration normals only)
+//   -> gate (synthetic AUROC on all held-out images; normal FPR on the gate normals, which the
+//      threshold never saw) against the current set measured on the SAME held-out images
+//   -> prompt store commit (accepted sets become current; rejected ones are kept with reasons).
+//
+// The split. Held out: max(2, floor(n / 3)) normals, half of them (rounded down) gate normals,
+// the rest calibration normals; the others train. So 3 normals is the minimum (1 train, 1
+// calibration, 1 gate); 16 give 11 / 3 / 2. Measuring the false-positive rate on the normals the
+// threshold was set from would meet any target by construction; on gate normals it is a real
+// check, however coarse with a handful of frames. Held-out anomalies come from held-out normals
+// so that no training image (or a perturbed copy of it) is scored.
+import path from 'node:path';
+import type { SessionFactoryOptions } from '../models/session.ts';
+import { err, ok, type Result } from '../util/result.ts';
+import { bundleMismatch } from './bundle-identity.ts';
+import { calibrate, defaultTargetFpr, isAnomalous, type Calibration } from './calibration.ts';
+import { defaultGateOptions, gate, type GateMetrics } from './gate.ts';
+import { listImageFiles, readRgbImages } from './images.ts';
+import { derivedSeed, emptyTimings, learnPrompts, synthesizeFrom, syntheticCount, timed, type AnalysedNormals, type PhaseTimings } from './learn-prompts.ts';
+import { imageMetrics } from './metrics.ts';
+import type { OagmOptionsInput } from './oagm.ts';
+import { newPromptSetId, textEmbedRows, textEmbedsOf, tokenRows, type PromptSet, type PromptSetStatus } from './prompt-set.ts';
+import { PromptStore } from './prompt-store.ts';
+import { createRng } from './rng.ts';
+import { defaultTrainOptions, type Guidance } from './train.ts';
+import { openTuningModels, type TuningModels } from './tuning-models.ts';
+
+export const MIN_NORMALS = 3;
+
+export type TunePhase = 'synthesis' | 'features' | 'steps' | 'calibration';
+
+export interface TuneJobOptions {
+  bundleDir: string;
+  normalsDir: string;
+  /** Prompt store directory. */
+  outDir: string;
+  steps?: number;
+  seed?: number;
+  guidance?: Guidance;
+  lambda?: number;
+  oagm?: OagmOptionsInput;
+  targetFpr?: number;
+  /** Gate: how much lower the synthetic AUROC may be than the current set's. */
+  epsilon?: number;
+  sessions?: SessionFactoryOptions;
+  onProgress?: (phase: TunePhase, done: number, total: number) => void;
+  /** Problems that do not stop the run (a current set for another bundle). */
+  onWarning?: (message: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface TuneJobResult {
+  set: PromptSet;
+  path: string;
+  status: PromptSetStatus;
+  /** Why the gate rejected the set (empty when accepted). */
+  reasons: string[];
+  timings: PhaseTimings;
+}
+
+/** The normals split: indices into the normal images. */
+export interface NormalSplit {
+  train: number[];
+  calibration: number[];
+  gate: number[];
+}
+
+/** The split described at the top of this file, shuffled by `seed`. */
+export function splitNormals(n: number, seed: number): NormalSplit {
+  if (n < MIN_NORMALS) throw new RangeError(`tuning needs at least ${MIN_NORMALS} normal images, got ${n}`);
+  const order = Array.from({ length: n }, (_, i) => i);
+  const rng = createRng(seed, SPLIT_STREAM);
+  for (let i = n - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  const held = Math.max(2, Math.floor(n / 3));
+  const gateCount = Math.floor(held / 2);
+  const byIndex = (a: number, b: number) => a - b;
+  return {
+    gate: order.slice(0, gateCount).sort(byIndex),
+    calibration: order.slice(gateCount, held).sort(byIndex),
+    train: order.slice(held).sort(byIndex),
+  };
+}
+
+// Independent random streams of one run's seed.
+const SPLIT_STREAM = 1;
+const TRAIN_SYNTHESIS_STREAM = 2;
+const HELD_OUT_SYNTHESIS_STREAM = 3;
+
+interface HeldOutScores {
+  calibration: Float32Array;
+  gate: Float32Array;
+  anomalies: Float32Array;
+}
+
+interface Evaluated {
+  calibration: Calibration;
+  gate: GateMetrics;
+  syntheticTpr: number;
+}
+
+/** Threshold from the calibration normals; FPR on the gate normals; AUROC on all held-out images. */
+function evaluateHeldOut(scores: HeldOutScores, targetFpr: number): Result<Evaluated> {
+  const calibrated = calibrate(scores.calibration, scores.anomalies, targetFpr);
+  if (!calibrated.ok) return calibrated;
+  const normals = [...scores.calibration, ...scores.gate];
+  const auroc = imageMetrics([...normals, ...scores.anomalies], [...normals.map(() => 0), ...Array.from(scores.anomalies, () => 1)]);
+  if (!auroc.ok) return auroc;
+  const { calibration } = calibrated.value;
+  const falsePositives = scores.gate.reduce((c, s) => c + (isAnomalous(s, calibration) ? 1 : 0), 0);
+  return ok({
+    calibration,
+    gate: { syntheticAuroc: auroc.value.auroc, normalFpr: falsePositives / scores.gate.length },
+    syntheticTpr: calibrated.value.metrics.syntheticTpr,
+  });
+}
+
+function pick(values: Float32Array, indices: number[]): Float32Array {
+  return Float32Array.from(indices, (i) => values[i]);
+}
+
+export async function runTuneJob(options: TuneJobOptions): Promise<Result<TuneJobResult>> {
+  const files = await listImageFiles(options.normalsDir);
+  if (!files.ok) return err(`normal images: ${files.error}`);
+  if (files.value.length < MIN_NORMALS) {
+    return err(`tuning needs at least ${MIN_NORMALS} normal images (1 to train on, 1 to calibrate, 1 to check the gate); found ${files.value.length} in ${options.normalsDir}`);
+  }
+  const models = await openTuningModels(options.bundleDir, { sessions: options.sessions ?? { providers: ['cpu'] } });
+  if (!models.ok) return err(models.error);
+  try {
+    return await tune(models.value, files.value, options);
+  } finally {
+    await models.value.release();
+  }
+}
+
+async function tune(models: TuningModels, files: string[], options: TuneJobOptions): Promise<Result<TuneJobResult>> {
+  const seed = options.seed ?? defaultTrainOptions.seed;
+  const steps = options.steps ?? defaultTrainOptions.steps;
+  const guidance = options.guidance ?? 'mpts';
+  const lambda = options.lambda ?? defaultTrainOptions.lambda;
+  const targetFpr = options.targetFpr ?? defaultTargetFpr;
+  const epsilon = options.epsilon ?? defaultGateOptions.epsilon;
+  const progress = options.onProgress ?? (() => {});
+  const timings = emptyTimings();
+  const { vision } = models;
+
+  const store = new PromptStore(path.resolve(options.outDir));
+  const current = await currentSet(store, models, options.onWarning);
+
+  const images = await readRgbImages(files, vision.size);
+  if (!images.ok) return images;
+  const n = files.length;
+  const split = splitNormals(n, seed);
+  const held = [...split.calibration, ...split.gate];
+  const trainCount = syntheticCount(split.train.length);
+  const heldCount = syntheticCount(held.length);
+  const synthesisTotal = n + trainCount + heldCount;
+
+  // One pass over every normal: attention for OAGM, patch features for training, and the scores
+  // of the current prompts on the held-out normals.
+  const scoringEmbeds = current ? textEmbedsOf(current) : models.metaTextEmbeds;
+  const normals: AnalysedNormals = {
+    images: images.value,
+    vision: await timed(timings, 'features', () =>
+      vision.run(images.value, scoringEmbeds, { patchEmbeds: true, onImages: (done) => progress('synthesis', done, synthesisTotal) }),
+    ),
+  };
+  const oagm = options.oagm ?? {};
+  const trainSynthetic = await timed(timings, 'synthesis', () => synthesizeFrom(normals, split.train, trainCount, derivedSeed(seed, TRAIN_SYNTHESIS_STREAM), oagm));
+  progress('synthesis', n + trainCount, synthesisTotal);
+  const heldSynthetic = await timed(timings, 'synthesis', () => synthesizeFrom(normals, held, heldCount, derivedSeed(seed, HELD_OUT_SYNTHESIS_STREAM), oagm));
+  progress('synthesis', synthesisTotal, synthesisTotal);
+
+  const featureTotal = trainCount + (current ? heldCount : 0);
+  const trained = await learnPrompts(
+    models,
+    normals,
+    split.train,
+    trainSynthetic,
+    { steps, seed, guidance, lambda, onFeatures: (done) => progress('features', done, featureTotal), onStep: (r) => progress('steps', r.step, r.steps), signal: options.signal },
+    timings,
+  );
+
+  let currentEvaluation: Evaluated | null = null;
+  if (current) {
+    const anomalies = await timed(timings, 'features', () =>
+      vision.run(
+        heldSynthetic.map((s) => s.image),
+        textEmbedsOf(current),
+        { onImages: (done) => progress('features', trainCount + done, featureTotal) },
+      ),
+    );
+    const scores = normals.vision.anomalyScores;
+    const evaluated = evaluateHeldOut({ calibration: pick(scores, split.calibration), gate: pick(scores, split.gate), anomalies: anomalies.anomalyScores }, targetFpr);
+    // A current set that cannot even be calibrated on this data is no bar to clear.
+    if (evaluated.ok) currentEvaluation = evaluated.value;
+    else options.onWarning?.(`the current prompt set ${current.id} could not be measured on the held-out images (${evaluated.error}); gating without it`);
+  }
+
+  const heldImages = [...held.map((i) => images.value[i]), ...heldSynthetic.map((s) => s.image)];
+  const scored = await timed(timings, 'calibration', () =>
+    vision.run(heldImages, trained.textEmbeds, { onImages: (done) => progress('calibration', done, heldImages.length) }),
+  );
+  const candidateScores = scored.anomalyScores;
+  const calibrationCount = split.calibration.length;
+  const evaluated = evaluateHeldOut(
+    {
+      calibration: candidateScores.subarray(0, calibrationCount),
+      gate: candidateScores.subarray(calibrationCount, held.length),
+      anomalies: candidateScores.subarray(held.length),
+    },
+    targetFpr,
+  );
+  if (!evaluated.ok) return err(`the learned prompts cannot be calibrated: ${evaluated.error}`);
+  const decision = gate(evaluated.value.gate, currentEvaluation?.gate ?? null, { epsilon, targetFpr });
+
+  const name = (i: number) => path.basename(files[i]);
+  const set: PromptSet = {
+    id: newPromptSetId(),
+    created: new Date().toISOString(),
+    status: decision.accepted ? 'accepted' : 'rejected',
+    reasons: decision.reasons,
+    bundle: models.identity,
+    tokens: tokenRows(trained.tokens),
+    text_embeds: textEmbedRows(trained.textEmbeds),
+    calibration: evaluated.value.calibration,
+    metrics: {
+      synthetic_auroc: evaluated.value.gate.syntheticAuroc,
+      normal_fpr: evaluated.value.gate.normalFpr,
+      synthetic_tpr: evaluated.value.syntheticTpr,
+      ...(currentEvaluation ? { current_synthetic_auroc: currentEvaluation.gate.syntheticAuroc, current_normal_fpr: currentEvaluation.gate.normalFpr } : {}),
+      ...(trained.last ? { task_loss: trained.last.task, ...(trained.last.meta !== null ? { meta_loss: trained.last.meta } : {}) } : {}),
+      conflicting_steps: trained.conflicts,
+    },
+    config: {
+      steps,
+      seed,
+      guidance,
+      lambda,
+      layout: trained.tokens.layout,
+      init: defaultTrainOptions.init,
+      target_fpr: targetFpr,
+      gate_epsilon: epsilon,
+      object_mask: oagm.object?.useObjectMask ?? true,
+      compared_with: currentEvaluation ? current!.id : null,
+    },
+    data: {
+      normals_dir: path.resolve(options.normalsDir),
+      train: split.train.map(name),
+      calibration: split.calibration.map(name),
+      gate: split.gate.map(name),
+      train_synthetic: trainSynthetic.length,
+      held_out_synthetic: heldSynthetic.length,
+    },
+  };
+  const committed = await store.commit(set);
+  if (!committed.ok) return committed;
+  return ok({ set, path: committed.value.path, status: set.status, reasons: decision.reasons, timings });
+}
+
+/** The store's current set when it fits this bundle; otherwise null (with a warning). */
+async function currentSet(store: PromptStore, models: TuningModels, warn: ((message: string) => void) | undefined): Promise<PromptSet | null> {
+  const loaded = await store.loadCurrent();
+  if (!loaded.ok) return null; // an empty store: the first set
+  if (loaded.value.warning) warn?.(loaded.value.warning);
+  const mismatch = bundleMismatch(loaded.value.set, models.identity);
+  if (mismatch) {
+    // The agent scores with the meta prompts until a set for its bundle exists, so re-tuning is
+    // how it recovers from a bundle change: the old set is no comparison, not a failure.
+    warn?.(`${mismatch}; the new set is gated without comparing to it`);
+    return null;
+  }
+  return loaded.value.set;
+}

@@ -1,0 +1,56 @@
+// Everything tuning and evaluation need from a bundle, opened once: the checksum-verified bundle,
+// its identity, the vision runner, the text encoder, the vocabulary and the meta-prompt
+// embeddings (which also score images until a tuned set exists).
+import { loadBundle, type Bundle } from '../models/bundle/load.ts';
+import type { SessionFactoryOptions } from '../models/session.ts';
+import { ok, type Result } from '../util/result.ts';
+import { bundleIdentity } from './bundle-identity.ts';
+import { bundleVocabulary } from './bundle-vocabulary.ts';
+import { defaultMetaTemplates, encodeMetaPrompts, type MetaTemplates } from './meta-prompts.ts';
+import { OnnxTextEncoder } from './onnx-text-encoder.ts';
+import type { PromptSet } from './prompt-set.ts';
+import type { PromptVocabulary } from './text-encoder.ts';
+import { VisionFeatures } from './vision-features.ts';
+
+export interface TuningModels {
+  bundle: Bundle;
+  identity: PromptSet['bundle'];
+  vision: VisionFeatures;
+  text: OnnxTextEncoder;
+  vocab: PromptVocabulary;
+  /** Meta-prompt text embeddings [2,E] (normal, anomalous). */
+  metaTextEmbeds: Float32Array;
+  release(): Promise<void>;
+}
+
+export interface OpenModelsOptions {
+  sessions: SessionFactoryOptions;
+  templates?: MetaTemplates;
+}
+
+/** Errors (a missing or corrupt bundle) are values; session failures throw UserError. */
+export async function openTuningModels(bundleDir: string, options: OpenModelsOptions): Promise<Result<TuningModels>> {
+  const bundle = await loadBundle(bundleDir);
+  if (!bundle.ok) return bundle;
+  const vocab = await bundleVocabulary(bundle.value);
+  if (!vocab.ok) return vocab;
+  const identity = await bundleIdentity(bundle.value);
+  const text = await OnnxTextEncoder.open(bundle.value, options.sessions);
+  let vision: VisionFeatures;
+  try {
+    vision = await VisionFeatures.open(bundle.value, options.sessions);
+  } catch (e) {
+    await text.release();
+    throw e;
+  }
+  const release = async () => {
+    await Promise.all([text.release(), vision.release()]);
+  };
+  try {
+    const metaTextEmbeds = await encodeMetaPrompts(text, vocab.value, options.templates ?? defaultMetaTemplates, bundle.value.manifest.text.contextLength);
+    return ok({ bundle: bundle.value, identity, vision, text, vocab: vocab.value, metaTextEmbeds, release });
+  } catch (e) {
+    await release();
+    throw e;
+  }
+}
