@@ -26,6 +26,11 @@ Exit codes: 0 success, 1 failure, 2 usage error.
 
 class UsageError extends Error {}
 
+function help(): number {
+  process.stdout.write(usage);
+  return 0;
+}
+
 function wholeNumber(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   if (!/^\d+$/.test(value.trim())) throw new UsageError(`--${name} takes a whole number, not '${value}'`);
@@ -55,8 +60,10 @@ async function build(argv: string[]): Promise<number> {
       'laa-radius': { type: 'string' },
       'laa-from': { type: 'string' },
       'no-laa': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
     },
   });
+  if (values.help) return help();
   const options: BuildOptions = {
     weights: required('weights', values.weights),
     out: required('out', values.out),
@@ -90,8 +97,9 @@ async function build(argv: string[]): Promise<number> {
 async function check(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { bundle: { type: 'string' }, reference: { type: 'string' }, json: { type: 'boolean' } },
+    options: { bundle: { type: 'string' }, reference: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
   });
+  if (values.help) return help();
   const result = await checkBundle(required('bundle', values.bundle), required('reference', values.reference));
   if (!result.ok) {
     if (values.json) process.stdout.write(JSON.stringify({ pass: false, error: result.error }, null, 2) + '\n');
@@ -105,10 +113,7 @@ async function check(argv: string[]): Promise<number> {
 export async function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === 'pull') return import('./model-pull.ts').then((m) => m.run(rest));
-  if (sub === '--help' || sub === '-h' || sub === 'help') {
-    process.stdout.write(usage);
-    return 0;
-  }
+  if (sub === '--help' || sub === '-h' || sub === 'help') return help();
   const commands: Record<string, (a: string[]) => Promise<number>> = { build, check };
   const command = sub ? commands[sub] : undefined;
   try {

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
-import { buildBundle } from '../models/bundle/build.ts';
+import { buildBundle, defaultLaa, defaultLayers } from '../models/bundle/build.ts';
 import { loadBundle, readDefaultTextEmbeds, readTokenEmbedding } from '../models/bundle/load.ts';
 import { resizePositionalEmbedding } from '../models/graphs/positional-resize.ts';
 import { encodeSafetensors, readSafetensors, tensorF32, tensorI64, type TensorToWrite } from '../models/weights/safetensors.ts';
@@ -104,6 +104,20 @@ for (const layout of ['openclip', 'hf'] as const) {
     });
   }
 }
+
+test('default layers and LAA settings: four evenly spaced layers ending at the last block, LAA radius 1 in the last three', async () => {
+  assert.deepEqual(defaultLayers(12), [3, 6, 9, 12]);
+  assert.deepEqual(defaultLayers(24), [6, 12, 18, 24]);
+  assert.deepEqual(defaultLayers(4), [1, 2, 3, 4]);
+  assert.deepEqual(defaultLayers(2), [1, 2]);
+  assert.deepEqual(defaultLaa(12), { radius: 1, from: 10 });
+  assert.deepEqual(defaultLaa(2), { radius: 1, from: 1 });
+  const bundle = await build('defaults', FIXTURE);
+  const manifest = JSON.parse(await fs.readFile(path.join(bundle, 'manifest.json'), 'utf8'));
+  assert.deepEqual(manifest.vision.layers, [1, 2, 3, 4]);
+  assert.deepEqual(manifest.vision.laa, { enabled: true, radius: 1, from: 2 });
+  assert.equal(manifest.vision.imageSize, 64);
+});
 
 test('model check fails on outputs outside tolerance, on other LAA settings and on missing tensors', async () => {
   const bundle = path.join(work, 'openclip-laa');

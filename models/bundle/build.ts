@@ -72,7 +72,7 @@ interface ResolvedOptions {
 const isWhole = (v: number, min: number) => Number.isInteger(v) && v >= min;
 
 /** Checks that need no weights, so bad options fail before a large checkpoint is read. */
-export function checkOptions(o: BuildOptions): Result<void> {
+function checkOptions(o: BuildOptions): Result<void> {
   const problems: string[] = [];
   if (o.imageSize !== undefined && !isWhole(o.imageSize, 1)) problems.push(`image size must be a positive whole number (got ${o.imageSize})`);
   if (o.layers !== undefined) {

@@ -42,7 +42,7 @@ const MASKED = -1e4;
  * everything; patch i attends to patch j iff their Chebyshev distance is <= radius, never to the
  * class token. Every row keeps at least its own token, so no softmax row is fully masked.
  */
-export function laaMask(grid: number, radius: number): Float32Array {
+function laaMask(grid: number, radius: number): Float32Array {
   const t = 1 + grid * grid;
   const m = new Float32Array(t * t);
   for (let i = 1; i < t; i++) {
@@ -57,7 +57,7 @@ export function laaMask(grid: number, radius: number): Float32Array {
 }
 
 /** Normalised 1-D Gaussian taps over [-3 sigma, 3 sigma]. */
-export function gaussianKernel(sigma: number): Float32Array {
+function gaussianKernel(sigma: number): Float32Array {
   const radius = Math.ceil(3 * sigma);
   const taps = Array.from({ length: 2 * radius + 1 }, (_, i) => Math.exp(-((i - radius) ** 2) / (2 * sigma * sigma)));
   const sum = taps.reduce((a, b) => a + b, 0);
