@@ -53,7 +53,7 @@ export async function run(argv: string[]): Promise<number> {
     const progress = createPhaseProgress(mode, { synthesis: 'synthesis', features: 'features', steps: 'prompt steps', calibration: 'calibration' });
     const result = await runTuneJob({
       bundleDir,
-      normalsDir,
+      normals: normalsDir,
       outDir,
       steps,
       seed,

@@ -38,7 +38,8 @@ export type TunePhase = 'synthesis' | 'features' | 'steps' | 'calibration';
 
 export interface TuneJobOptions {
   bundleDir: string;
-  normalsDir: string;
+  /** A folder of normal images (not recursive), or the image files themselves. */
+  normals: string | string[];
   /** Prompt store directory. */
   outDir: string;
   steps?: number;
@@ -129,10 +130,11 @@ function pick(values: Float32Array, indices: number[]): Float32Array {
 }
 
 export async function runTuneJob(options: TuneJobOptions): Promise<Result<TuneJobResult>> {
-  const files = await listImageFiles(options.normalsDir);
+  const files = typeof options.normals === 'string' ? await listImageFiles(options.normals) : ok(options.normals);
   if (!files.ok) return err(`normal images: ${files.error}`);
   if (files.value.length < MIN_NORMALS) {
-    return err(`tuning needs at least ${MIN_NORMALS} normal images (1 to train on, 1 to calibrate, 1 to check the gate); found ${files.value.length} in ${options.normalsDir}`);
+    const where = typeof options.normals === 'string' ? ` in ${options.normals}` : '';
+    return err(`tuning needs at least ${MIN_NORMALS} normal images (1 to train on, 1 to calibrate, 1 to check the gate); found ${files.value.length}${where}`);
   }
   const models = await openTuningModels(options.bundleDir, { sessions: options.sessions ?? { providers: ['cpu'] } });
   if (!models.ok) return err(models.error);
@@ -255,7 +257,7 @@ async function tune(models: TuningModels, files: string[], options: TuneJobOptio
       compared_with: currentEvaluation ? current!.id : null,
     },
     data: {
-      normals_dir: path.resolve(options.normalsDir),
+      ...(typeof options.normals === 'string' ? { normals_dir: path.resolve(options.normals) } : {}),
       train: split.train.map(name),
       calibration: split.calibration.map(name),
       gate: split.gate.map(name),
