@@ -41,7 +41,8 @@ export function emptyTimings(): PhaseTimings {
   return { synthesis: 0, features: 0, steps: 0, calibration: 0 };
 }
 
-export async function timed<T>(timings: PhaseTimings, phase: keyof PhaseTimings, work: () => Promise<T> | T): Promise<T> {
+/** Runs `work`, adding its wall time to `timings[phase]`. */
+export async function timed<T, K extends string>(timings: Record<K, number>, phase: K, work: () => Promise<T> | T): Promise<T> {
   const start = performance.now();
   try {
     return await work();

@@ -1,0 +1,128 @@
+// `linewatch eval`: every category of an MVTec-AD-layout dataset through evaluate-category.ts,
+// then metrics.json (per category and mean, with timings), scores.csv (path,label,score per test
+// image) and report.html in the output folder.
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { SessionFactoryOptions } from '../../models/session.ts';
+import { writeFileAtomic } from '../../util/atomic-file.ts';
+import { err, ok, type Result } from '../../util/result.ts';
+import { bundleMismatch } from '../bundle-identity.ts';
+import { validatePromptSet, type PromptSet } from '../prompt-set.ts';
+import type { Guidance } from '../train.ts';
+import { openTuningModels } from '../tuning-models.ts';
+import { evaluateCategory, METRIC_KEYS, type CategoryMetrics, type CategoryResult, type EvalTimings } from './evaluate-category.ts';
+import { discoverCategories } from './mvtec-dataset.ts';
+import { renderReport } from './report-html.ts';
+
+export interface EvalJobOptions {
+  bundleDir: string;
+  datasetDir: string;
+  /** Category names to evaluate; empty = all. */
+  categories: string[];
+  shots: number;
+  seed: number;
+  steps: number;
+  guidance: Guidance;
+  lambda: number;
+  useObjectMask: boolean;
+  /** A prompt set file to score with instead of tuning. */
+  promptsFile: string | null;
+  outDir: string;
+  sessions?: SessionFactoryOptions;
+  onProgress?: (category: string, phase: string, done: number, total: number) => void;
+}
+
+export interface EvalJobResult {
+  categories: CategoryResult[];
+  mean: CategoryMetrics;
+  files: { metrics: string; scores: string; report: string };
+  totalMs: number;
+}
+
+export const THUMBNAILS_PER_CATEGORY = 12;
+export const THUMBNAIL_SIZE = 160;
+
+async function readPromptSet(file: string): Promise<Result<PromptSet>> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await fs.readFile(file, 'utf8'));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return err(code ? `${file}: cannot be read (${code})` : `${file}: not valid JSON (${(e as Error).message})`);
+  }
+  return validatePromptSet(json, file);
+}
+
+export async function runEvalJob(o: EvalJobOptions): Promise<Result<EvalJobResult>> {
+  const started = performance.now();
+  const set = o.promptsFile ? await readPromptSet(o.promptsFile) : null;
+  if (set && !set.ok) return set;
+  const categories = await discoverCategories(o.datasetDir, o.categories);
+  if (!categories.ok) return categories;
+  const models = await openTuningModels(o.bundleDir, { sessions: o.sessions ?? { providers: ['cpu'] } });
+  if (!models.ok) return models;
+  try {
+    if (set) {
+      const mismatch = bundleMismatch(set.value, models.value.identity);
+      if (mismatch) return err(`${mismatch}: scores from it would mean nothing`);
+    }
+    const results: CategoryResult[] = [];
+    for (const category of categories.value) {
+      const result = await evaluateCategory(models.value, category, {
+        shots: o.shots,
+        seed: o.seed,
+        steps: o.steps,
+        guidance: o.guidance,
+        lambda: o.lambda,
+        useObjectMask: o.useObjectMask,
+        promptSet: set?.value ?? null,
+        thumbnails: THUMBNAILS_PER_CATEGORY,
+        thumbnailSize: THUMBNAIL_SIZE,
+        onProgress: (phase, done, total) => o.onProgress?.(category.name, phase, done, total),
+      });
+      if (!result.ok) return result;
+      results.push(result.value);
+    }
+    const mean = Object.fromEntries(METRIC_KEYS.map((k) => [k, results.reduce((s, r) => s + r.metrics[k], 0) / results.length])) as CategoryMetrics;
+    const totalMs = performance.now() - started;
+    const root = path.resolve(o.datasetDir);
+    const settings = {
+      bundle: `${models.value.identity.id} (manifest sha256 ${models.value.identity.sha256.slice(0, 12)}…)`,
+      laa: models.value.bundle.manifest.vision.laa.enabled,
+      image_size: models.value.vision.size,
+      prompts: set ? path.resolve(o.promptsFile!) : `tuned on ${o.shots} shot(s) per category`,
+      steps: set ? null : o.steps,
+      guidance: set ? null : o.guidance,
+      lambda: set ? null : o.lambda,
+      object_mask: set ? null : o.useObjectMask,
+      seed: o.seed,
+    };
+
+    await fs.mkdir(o.outDir, { recursive: true });
+    const files = { metrics: path.join(o.outDir, 'metrics.json'), scores: path.join(o.outDir, 'scores.csv'), report: path.join(o.outDir, 'report.html') };
+    const metricsJson = {
+      dataset: root,
+      settings,
+      categories: Object.fromEntries(results.map((r) => [r.name, { ...r.metrics, test_images: r.scores.length, shots: r.shots.map((s) => path.relative(root, s)), timings_s: seconds(r.timings) }])),
+      mean,
+      timings_s: { total: totalMs / 1000 },
+    };
+    await writeFileAtomic(files.metrics, JSON.stringify(metricsJson, null, 2) + '\n');
+    const csv = ['path,label,score', ...results.flatMap((r) => r.scores.map((s) => `${csvField(path.relative(root, s.path))},${s.label},${s.score}`))];
+    await writeFileAtomic(files.scores, csv.join('\n') + '\n');
+    await writeFileAtomic(files.report, renderReport({ title: `linewatch eval: ${path.basename(root)}`, settings, categories: results, mean, datasetRoot: root }));
+    return ok({ categories: results, mean, files, totalMs });
+  } finally {
+    await models.value.release();
+  }
+}
+
+/** Timings in seconds (eval has no calibration phase; its tuning uses every shot). */
+function seconds(t: EvalTimings): Record<string, number> {
+  const { synthesis, features, steps, inference, metrics } = t;
+  return Object.fromEntries(Object.entries({ synthesis, features, steps, inference, metrics }).map(([k, v]) => [k, Math.round(v) / 1000]));
+}
+
+function csvField(value: string): string {
+  return /[",\n\r]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+}
