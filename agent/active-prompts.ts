@@ -2,7 +2,8 @@
 // before the first tuning, the meta prompts ("a photo of a flawless / damaged object") zero-shot,
 // with the identity calibration (raw anomaly probabilities, threshold 0.5): usable, not calibrated.
 import type { Calibration } from './detector/calibration.ts';
-import { textEmbedsOf } from '../tuning/prompt-set.ts';
+import { bundleMismatch } from '../tuning/bundle-identity.ts';
+import { textEmbedsOf, type PromptSet } from '../tuning/prompt-set.ts';
 import type { PromptStore } from '../tuning/prompt-store.ts';
 import type { Logger } from '../util/log.ts';
 
@@ -18,8 +19,8 @@ export interface ActivePrompts {
 
 export interface PromptSource {
   store: PromptStore;
-  /** sha256 identifying the bundle in use: a prompt set tuned for another bundle does not fit. */
-  bundleSha: string;
+  /** The bundle in use: a prompt set tuned for another bundle does not fit. */
+  bundle: PromptSet['bundle'];
   /** The meta prompts encoded by this bundle's text model, [2,E]. */
   metaTextEmbeds(): Promise<Float32Array>;
   log: Logger;
@@ -30,10 +31,9 @@ export async function loadActivePrompts(src: PromptSource): Promise<ActivePrompt
   if (current.ok) {
     const { set, warning } = current.value;
     if (warning) src.log.warn(warning);
-    if (set.bundle.sha256 === src.bundleSha) {
-      return { id: set.id, textEmbeds: textEmbedsOf(set), calibration: set.calibration, tuned: true };
-    }
-    src.log.warn(`prompt set ${set.id} was tuned for another bundle (${set.bundle.id}); using the meta prompts until a re-tune`);
+    const mismatch = bundleMismatch(set, src.bundle);
+    if (!mismatch) return { id: set.id, textEmbeds: textEmbedsOf(set), calibration: set.calibration, tuned: true };
+    src.log.warn(`${mismatch}; scoring with the meta prompts until a re-tune`);
   }
   return { id: ZERO_SHOT_ID, textEmbeds: await src.metaTextEmbeds(), calibration: { min: 0, max: 1, threshold: 0.5 }, tuned: false };
 }

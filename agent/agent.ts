@@ -5,6 +5,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import cron, { type ScheduledTask } from 'node-cron';
 import { loadBundle, type Bundle } from '../models/bundle/load.ts';
+import { bundleIdentity } from '../tuning/bundle-identity.ts';
+import type { PromptSet } from '../tuning/prompt-set.ts';
 import { PromptStore } from '../tuning/prompt-store.ts';
 import { createLogger } from '../util/log.ts';
 import { err, ok, type Result } from '../util/result.ts';
@@ -41,6 +43,7 @@ function percentile(values: number[], p: number): number {
 export class Agent {
   readonly metrics: AgentMetrics = createAgentMetrics();
   private bundle!: Bundle;
+  private bundleId!: PromptSet['bundle'];
   private demo = false;
   private prompts!: ActivePrompts;
   private readonly engine = new Engine();
@@ -138,6 +141,7 @@ export class Agent {
     const bundle = await loadBundle(resolved.value.dir);
     if (!bundle.ok) return err(`model: ${bundle.error}`);
     this.bundle = bundle.value;
+    this.bundleId = await bundleIdentity(bundle.value);
     this.demo = resolved.value.demo;
     this.runner.setBundle(this.bundle.dir);
     this.prompts = await this.loadPrompts();
@@ -153,7 +157,7 @@ export class Agent {
   private loadPrompts(): Promise<ActivePrompts> {
     return loadActivePrompts({
       store: this.store,
-      bundleSha: this.bundle.manifest.checksums[this.bundle.manifest.files.vision],
+      bundle: this.bundleId,
       metaTextEmbeds: () => metaTextEmbedsFor(this.bundle),
       log,
     });

@@ -19,10 +19,7 @@ export class Engine {
   provider = 'none';
 
   constructor() {
-    // The worker runs TypeScript through tsx's loader, resolved absolutely so the agent can be started from any directory.
-    this.worker = new Worker(new URL('./inference-worker.ts', import.meta.url), {
-      execArgv: ['--import', import.meta.resolve('tsx')],
-    });
+    this.worker = new Worker(new URL('./inference-worker-entry.js', import.meta.url));
     this.worker.on('message', (msg: WorkerReply) => {
       const p = this.pending.get(msg.id);
       if (!p) return;
