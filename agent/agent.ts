@@ -26,13 +26,11 @@ import { resolveBundle } from './model-resolver.ts';
 import { openMqttLink, type MqttLink } from './mqtt/mqtt-link.ts';
 import type { RetuneStatePayload, StatsPayload } from './mqtt/payloads.ts';
 import { NormalReservoir } from './retune/reservoir.ts';
-import { RetuneRunner } from './retune/retune-job.ts';
+import { RetuneRunner, type RetuneRequest } from './retune/retune-job.ts';
 
 const log = createLogger('agent');
 const STATS_INTERVAL_MS = 10_000;
 const STOP_TIMEOUT_MS = 5_000;
-/** Least time between two frames admitted to a camera's normal reservoir. */
-const RESERVOIR_INTERVAL_MS = 5_000;
 
 function percentile(values: number[], p: number): number {
   if (!values.length) return 0;
@@ -64,7 +62,7 @@ export class Agent {
 
   constructor(private readonly cfg: AgentConfig) {
     this.store = new PromptStore(path.join(cfg.data_dir, 'prompts'), { keep: 5 });
-    this.reservoir = new NormalReservoir({ dir: path.join(cfg.data_dir, 'reservoir'), maxFrames: cfg.retune.max_normals, minIntervalMs: RESERVOIR_INTERVAL_MS });
+    this.reservoir = new NormalReservoir({ dir: path.join(cfg.data_dir, 'reservoir'), maxFrames: cfg.retune.max_normals, minIntervalMs: cfg.retune.sample_interval_s * 1000 });
     this.pipeline = new InferencePipeline(
       this.engine,
       (s) => {
@@ -215,13 +213,18 @@ export class Agent {
     if (s.state === 'done') void this.swapPrompts().catch((e) => log.error(`could not apply the new prompt set: ${(e as Error).message}`));
   }
 
-  private scheduledRetune(): void {
+  /** One gate for every trigger: a job at a time (the runner), and retune.min_interval_s between jobs. */
+  private startRetune(req: RetuneRequest): Result<{ job_id: string }> {
     const since = (Date.now() - this.lastRetuneEnd) / 1000;
     if (this.lastRetuneEnd && since < this.cfg.retune.min_interval_s) {
-      log.info(`scheduled re-tune skipped: the last one ended ${Math.round(since)} s ago (retune.min_interval_s ${this.cfg.retune.min_interval_s})`);
-      return;
+      return err(`the last re-tune ended ${Math.round(since)} s ago; retune.min_interval_s is ${this.cfg.retune.min_interval_s} s`);
     }
-    const started = this.runner.start({ trigger: 'cron' });
+    const started = this.runner.start(req);
+    return started.ok ? ok({ job_id: started.value.jobId }) : started;
+  }
+
+  private scheduledRetune(): void {
+    const started = this.startRetune({ trigger: 'cron' });
     if (!started.ok) log.info(`scheduled re-tune skipped: ${started.error}`);
   }
 
@@ -237,8 +240,7 @@ export class Agent {
           const c = this.camera(args.camera);
           if (!c.ok) return c;
         }
-        const started = this.runner.start({ trigger: 'command', camera: args.camera });
-        return started.ok ? ok({ job_id: started.value.jobId }) : started;
+        return this.startRetune({ trigger: 'command', camera: args.camera });
       },
       rollback: async () => {
         const r = await this.store.rollback();

@@ -118,9 +118,19 @@ export class CameraRuntime {
         this.view = { frame: await this.encodeFrame(frame), mask: png, at: Date.now() };
       }
     }
-    if (!verdict.anomalous && !this.detector.events.isOpen && verdict.score <= NORMAL_MARGIN * verdict.threshold) {
+    if (this.admitsAsNormal(verdict.score, verdict.threshold, prompts.tuned)) {
       void this.ctx.reservoir.offer(this.name, frame.rgb, frame.width, frame.height, frame.ts);
     }
+  }
+
+  /**
+   * Before the first tuning the zero-shot scores are uncalibrated, so the reservoir takes every
+   * frame: a line runs normal most of the time, and the first prompt set learns from what it sees.
+   * Afterwards only clearly normal frames outside events are kept.
+   */
+  private admitsAsNormal(score: number, threshold: number, tuned: boolean): boolean {
+    if (!tuned) return true;
+    return !this.detector.events.isOpen && score <= NORMAL_MARGIN * threshold;
   }
 
   private encodeFrame(frame: Frame): Promise<Buffer> {

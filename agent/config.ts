@@ -89,6 +89,8 @@ export interface AgentConfig {
     steps: number;
     /** Least time between the end of one re-tuning job and the start of the next. */
     min_interval_s: number;
+    /** Least time between two frames of one camera admitted to the normal reservoir. */
+    sample_interval_s: number;
   };
   http: {
     enabled: boolean;
@@ -327,6 +329,7 @@ const schema = new Section<AgentConfig>({
     max_normals: new Field(256, number({ min: 1, integer: true })),
     steps: new Field(300, number({ min: 1, integer: true })),
     min_interval_s: new Field(600, number({ min: 0 })),
+    sample_interval_s: new Field(5, number({ min: 0 })),
   }),
   http: new Section({
     enabled: new Field(true, bool),

@@ -62,6 +62,9 @@ export async function run(argv: string[]): Promise<number> {
   });
   try {
     return await exchange(client, topics.value, c.mqtt.command_secret, values.camera, values.wait ?? false, timeoutS * 1000);
+  } catch (e) {
+    process.stderr.write(`linewatch retune: ${(e as Error).message}\n`);
+    return 1;
   } finally {
     client.end(true);
   }

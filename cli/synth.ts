@@ -6,8 +6,9 @@ import { parseOptions, required, runCommand, wholeNumber } from './args.ts';
 const usage = `usage: linewatch synth --bundle DIR --images DIR --out DIR [--count N] [--seed S] [--no-object-mask]
 
 Shows what OAGM (object-attention anomaly generation) makes of normal images: writes each
-synthetic image and its ground-truth mask as PNG, samples.json, and contact-sheet.png with one
-row per sample: normal | synthetic | mask in red (object region outlined in green).
+synthetic image, its ground-truth mask (_mask.png) and the object region it was placed in
+(_object.png) as PNG, samples.json, and contact-sheet.png with one row per sample:
+normal | synthetic | mask in red (object region outlined in green).
 
   --bundle DIR        model bundle (its class-token attention locates the object)
   --images DIR        normal images (png, jpg, jpeg, bmp, tif, webp; not recursive)

@@ -17,6 +17,7 @@ type RetuneState = RetuneStatePayload;
 const idle = (): RetuneState => ({ state: 'idle', progress: 0, ts: Date.now() });
 
 const CLI = fileURLToPath(new URL('../../bin/linewatch.js', import.meta.url));
+const PROGRESS_INTERVAL_MS = 1000;
 const PHASE_SPAN: Record<string, [number, number]> = {
   synthesis: [0.05, 0.15],
   features: [0.15, 0.35],
@@ -44,6 +45,7 @@ export interface RetuneRequest {
 export class RetuneRunner {
   private current: RetuneState = idle();
   private running = false;
+  private lastEmitted = 0;
   private bundleDir = '';
   private child: ChildProcess | null = null;
 
@@ -64,7 +66,11 @@ export class RetuneRunner {
   }
 
   private set(patch: Partial<RetuneState>): void {
+    const previous = this.current.state;
     this.current = { ...this.current, ...patch, ts: Date.now() };
+    // Progress within a phase goes out at most once a second: it is a retained QoS 1 message.
+    if (this.current.state === previous && this.current.ts - this.lastEmitted < PROGRESS_INTERVAL_MS) return;
+    this.lastEmitted = this.current.ts;
     this.opts.onState(this.current);
   }
 
