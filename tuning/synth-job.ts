@@ -1,5 +1,6 @@
 // `linewatch synth`: what OAGM makes of a folder of normal images, written out for a person to
-// look at: each synthetic image and its ground-truth mask as PNG, a contact sheet with one row per
+// look at: each synthetic image, its ground-truth mask and the object region it was placed in
+// (from the class-token attention) as PNG, a contact sheet with one row per
 // sample (normal | synthetic | mask in red over the synthetic image, object region outlined in
 // green), and samples.json (source file, perturbation kinds, object coverage).
 // Images are synthesised at the bundle's input size, as tuning does.
@@ -30,7 +31,7 @@ export interface SynthJobOptions {
 }
 
 export interface SynthJobResult {
-  samples: { image: string; mask: string; source: string }[];
+  samples: { image: string; mask: string; object: string; source: string }[];
   contactSheet: string;
 }
 
@@ -57,9 +58,11 @@ export async function runSynthJob(options: SynthJobOptions): Promise<Result<Synt
       const stem = `${String(i).padStart(4, '0')}-${path.parse(source).name}`;
       const image = path.join(options.outDir, `${stem}.png`);
       const mask = path.join(options.outDir, `${stem}_mask.png`);
+      const object = path.join(options.outDir, `${stem}_object.png`);
       await fs.writeFile(image, await encodePng(s.image));
       await fs.writeFile(mask, await encodeMaskPng(s.mask, s.image.width, s.image.height));
-      written.push({ image, mask, source });
+      await fs.writeFile(object, await encodeMaskPng(s.object.mask, s.image.width, s.image.height));
+      written.push({ image, mask, object, source });
       if (rows.length < CONTACT_SHEET_ROWS) {
         const overlay = tintMask(s.object.wholeFrame ? s.image : outlineMask(s.image, s.object.mask, [0, 220, 0]), s.mask, [255, 0, 0], 0.55);
         rows.push([images.value[s.source], s.image, overlay]);
@@ -70,6 +73,7 @@ export async function runSynthJob(options: SynthJobOptions): Promise<Result<Synt
     const described = samples.map((s, i) => ({
       image: path.basename(written[i].image),
       mask: path.basename(written[i].mask),
+      object: path.basename(written[i].object),
       source: written[i].source,
       kinds: s.kinds,
       object_coverage: s.object.coverage,
