@@ -447,7 +447,12 @@ test('an existing directory is replaced only when it is a bundle', async () => {
   assert.match(r.stderr, /is not a linewatch bundle .*refusing to overwrite/);
   assert.equal(await fs.readFile(path.join(precious, 'notes.txt'), 'utf8'), 'keep me');
 
+  // what a killed build leaves behind (its process is gone) is cleared by the next build
+  const abandoned = path.join(work, '.rebuilt.building-999999999-dead');
+  await fs.mkdir(abandoned);
+  await fs.writeFile(path.join(abandoned, 'vision.onnx'), 'half written');
   const bundle = await build('rebuilt', FIXTURE, '--no-laa');
+  assert.equal(existsSync(abandoned), false);
   await build('rebuilt', FIXTURE, '--laa-radius', '2', '--laa-from', '2');
   const manifest = JSON.parse(await fs.readFile(path.join(bundle, 'manifest.json'), 'utf8'));
   assert.deepEqual(manifest.vision.laa, { enabled: true, radius: 2, from: 2 });

@@ -201,6 +201,28 @@ async function writeBundleFiles(dir: string, w: ClipWeights, r: ResolvedOptions,
   };
 }
 
+const buildPrefix = (name: string) => `.${name}.building-`;
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** A build killed midway (no `finally` runs on SIGKILL) leaves its temporary directory: removed by the next build. */
+async function removeAbandonedBuilds(parent: string, name: string): Promise<void> {
+  const prefix = buildPrefix(name);
+  for (const entry of await fs.readdir(parent).catch(() => [] as string[])) {
+    const pid = Number(entry.slice(prefix.length).split('-')[0]);
+    if (entry.startsWith(prefix) && Number.isInteger(pid) && pid !== process.pid && !isRunning(pid)) {
+      await fs.rm(path.join(parent, entry), { recursive: true, force: true });
+    }
+  }
+}
+
 /** Moves `tmp` to `out`, replacing an existing bundle there (the old one is removed only after the swap). */
 async function swapIntoPlace(tmp: string, out: string, target: 'absent' | 'replace'): Promise<void> {
   if (target === 'absent') {
@@ -209,7 +231,12 @@ async function swapIntoPlace(tmp: string, out: string, target: 'absent' | 'repla
   }
   const old = `${tmp}.old`;
   await fs.rename(out, old);
-  await fs.rename(tmp, out);
+  try {
+    await fs.rename(tmp, out);
+  } catch (e) {
+    await fs.rename(old, out); // put the previous bundle back
+    throw e;
+  }
   await fs.rm(old, { recursive: true, force: true });
 }
 
@@ -236,7 +263,8 @@ export async function buildBundle(o: BuildOptions): Promise<Result<Manifest>> {
   } catch (e) {
     return err(`cannot create ${parent}: ${(e as Error).message}`);
   }
-  const tmp = path.join(parent, `.${path.basename(out)}.building-${process.pid}-${randomBytes(4).toString('hex')}`);
+  await removeAbandonedBuilds(parent, path.basename(out));
+  const tmp = path.join(parent, `${buildPrefix(path.basename(out))}${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
     await fs.mkdir(tmp);
     const manifest = await writeBundleFiles(tmp, weights.value, resolved.value, o, step);
