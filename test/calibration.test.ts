@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { calibrate, isAnomalous, normaliseScore } from '../tuning/calibration.ts';
 import { gate } from '../tuning/gate.ts';
+import { studentTCdf, studentTQuantile } from '../tuning/student-t.ts';
 
 function valueOf<T>(r: { ok: true; value: T } | { ok: false; error: string }): T {
   if (!r.ok) assert.fail(r.error);
@@ -70,4 +71,22 @@ test('the gate accepts a set at least as good (within epsilon) with normal FPR o
   assert.match(noisy.reasons.join(), /false-positive rate 0.0101 exceeds the target 0.01/);
   assert.equal(gate({ syntheticAuroc: 0.88, normalFpr: 0 }, { syntheticAuroc: 0.9, normalFpr: 0 }, { epsilon: 0.05 }).accepted, true);
   assert.equal(gate({ syntheticAuroc: NaN, normalFpr: 0 }, null).accepted, false);
+});
+
+test('Student t quantiles match the published tables', () => {
+  // Two-sided 1 % and 5 % critical values (one-sided 0.995 and 0.975), from standard t tables.
+  const table: [number, number, number][] = [
+    [1, 63.657, 12.706],
+    [2, 9.925, 4.303],
+    [3, 5.841, 3.182],
+    [10, 3.169, 2.228],
+    [30, 2.75, 2.042],
+  ];
+  for (const [df, q995, q975] of table) {
+    assert.ok(Math.abs(studentTQuantile(0.995, df) - q995) < 1e-3, `df ${df}: ${studentTQuantile(0.995, df)}`);
+    assert.ok(Math.abs(studentTQuantile(0.975, df) - q975) < 1e-3, `df ${df}: ${studentTQuantile(0.975, df)}`);
+    assert.ok(Math.abs(studentTQuantile(0.005, df) + q995) < 1e-3);
+  }
+  assert.ok(Math.abs(studentTCdf(0, 4) - 0.5) < 1e-15);
+  assert.throws(() => studentTQuantile(1, 3), /p must be in \(0, 1\)/);
 });

@@ -1,6 +1,8 @@
 // The gate: a new prompt set replaces the current one only if it is at least as good on the
 // held-out data. Both sets must be measured on the SAME held-out frames (score them with the
-// current set too); metrics from different data are not comparable.
+// current set too); metrics from different data are not comparable. The normal false-positive
+// rate must come from normals the threshold was not calibrated on: on its own calibration
+// normals a threshold meets the target by construction (tune-job.ts keeps them apart).
 
 export interface GateMetrics {
   syntheticAuroc: number;

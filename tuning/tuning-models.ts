@@ -6,7 +6,7 @@ import type { SessionFactoryOptions } from '../models/session.ts';
 import { ok, type Result } from '../util/result.ts';
 import { bundleIdentity } from './bundle-identity.ts';
 import { bundleVocabulary } from './bundle-vocabulary.ts';
-import { defaultMetaTemplates, encodeMetaPrompts, type MetaTemplates } from './meta-prompts.ts';
+import { defaultMetaTemplates, encodeMetaPrompts } from './meta-prompts.ts';
 import { OnnxTextEncoder } from './onnx-text-encoder.ts';
 import type { PromptSet } from './prompt-set.ts';
 import type { PromptVocabulary } from './text-encoder.ts';
@@ -25,7 +25,6 @@ export interface TuningModels {
 
 export interface OpenModelsOptions {
   sessions: SessionFactoryOptions;
-  templates?: MetaTemplates;
 }
 
 /** Errors (a missing or corrupt bundle) are values; session failures throw UserError. */
@@ -47,7 +46,7 @@ export async function openTuningModels(bundleDir: string, options: OpenModelsOpt
     await Promise.all([text.release(), vision.release()]);
   };
   try {
-    const metaTextEmbeds = await encodeMetaPrompts(text, vocab.value, options.templates ?? defaultMetaTemplates, bundle.value.manifest.text.contextLength);
+    const metaTextEmbeds = await encodeMetaPrompts(text, vocab.value, defaultMetaTemplates, bundle.value.manifest.text.contextLength);
     return ok({ bundle: bundle.value, identity, vision, text, vocab: vocab.value, metaTextEmbeds, release });
   } catch (e) {
     await release();
