@@ -20,7 +20,7 @@ category and mean, with timings), scores.csv (path,label,score) and report.html.
   --bundle DIR        model bundle (build it with --no-laa for the LAA ablation)
   --dataset DIR       one category folder (with train/good) or a folder of categories
   --out DIR           output folder (created if missing)
-  --category NAME     evaluate only this category (repeatable)
+  --category NAME     evaluate only this category (repeatable, or NAME,NAME)
   --shots K           normal shots per category, chosen by --seed (default ${DEFAULT_SHOTS})
   --prompts FILE      score with this prompt set instead of tuning (must fit the bundle)
   --seed S            seed for the shots, synthesis and initialisation (default 0)
@@ -60,7 +60,7 @@ export async function run(argv: string[]): Promise<number> {
       bundleDir: required('bundle', values.bundle),
       datasetDir: required('dataset', values.dataset),
       outDir: required('out', values.out),
-      categories: values.category ?? [],
+      categories: (values.category ?? []).flatMap((c) => c.split(',')).map((c) => c.trim()).filter(Boolean),
       shots: wholeNumber('shots', values.shots, 1) ?? DEFAULT_SHOTS,
       seed: wholeNumber('seed', values.seed) ?? 0,
       steps: wholeNumber('steps', values.steps) ?? DEFAULT_STEPS,

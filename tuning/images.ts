@@ -110,7 +110,7 @@ export async function imageSize(file: string): Promise<Result<{ width: number; h
   }
 }
 
-export function rgbPipeline(image: RgbImage): Sharp {
+function rgbPipeline(image: RgbImage): Sharp {
   return sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength), { raw: { width: image.width, height: image.height, channels: 3 } });
 }
 
