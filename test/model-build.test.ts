@@ -9,8 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
-import { buildBundle, defaultLaa, defaultLayers } from '../models/bundle/build.ts';
-import { loadBundle, readDefaultTextEmbeds, readTokenEmbedding } from '../models/bundle/load.ts';
+import { defaultLaa, defaultLayers } from '../models/bundle/build.ts';
+import { loadBundle, readTokenEmbedding } from '../models/bundle/load.ts';
 import { resizePositionalEmbedding } from '../models/graphs/positional-resize.ts';
 import { encodeSafetensors, readSafetensors, tensorF32, tensorI64, type TensorToWrite } from '../models/weights/safetensors.ts';
 
@@ -180,25 +180,6 @@ test('the token embedding table in the bundle is the model\'s, with CLIP\'s spec
   assert.ok(weights.ok);
   assert.deepEqual(table.value.data, tensorF32(weights.value, 'token_embedding.weight'));
   assert.deepEqual([table.value.vocabSize, table.value.width, table.value.sot, table.value.eot], [1000, 128, 998, 999]);
-});
-
-test('default text embeddings given to the builder travel in the bundle, checksummed', async () => {
-  const data = Float32Array.from({ length: 2 * E }, (_, i) => Math.cos(i));
-  const out = path.join(work, 'with-defaults');
-  const built = await buildBundle({ weights: FIXTURE, out, laa: false, defaultTextEmbeds: { data, source: 'meta prompts v1' } });
-  assert.ok(built.ok, built.ok ? '' : built.error);
-  assert.equal(built.value.anomalyHead.defaultTextEmbeds?.source, 'meta prompts v1');
-  const loaded = await loadBundle(out);
-  assert.ok(loaded.ok, loaded.ok ? '' : loaded.error);
-  const defaults = await readDefaultTextEmbeds(loaded.value);
-  assert.ok(defaults.ok);
-  assert.deepEqual(defaults.value, data);
-  assert.ok('default_text_embeds.safetensors' in built.value.checksums);
-
-  const wrong = await buildBundle({ weights: FIXTURE, out: path.join(work, 'bad-defaults'), defaultTextEmbeds: { data: new Float32Array(3), source: 'x' } });
-  assert.ok(!wrong.ok);
-  assert.match(wrong.error, /default text embeddings have 3 values, expected 2 x 64/);
-  assert.equal(existsSync(path.join(work, 'bad-defaults')), false);
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -1,25 +1,22 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { existsSync, promises as fs, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, describe, test } from 'node:test';
-import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import { describe, test } from 'node:test';
+import mqtt from 'mqtt';
 import { createCommandDispatcher } from '../agent/commands/dispatcher.ts';
 import type { CommandDispatcher, CommandHandlers } from '../agent/commands/types.ts';
 import { startEmbeddedBroker } from '../agent/mqtt/embedded-broker.ts';
 import { openMqttLink, type MqttLink, type MqttSettings } from '../agent/mqtt/mqtt-link.ts';
 import type { EventPayload, ResultPayload } from '../agent/mqtt/payloads.ts';
 import { ok } from '../util/result.ts';
+import { findExecutable, makeCertificates, observer, sleep, startMosquitto, tempDir } from './support/mqtt-harness.ts';
 
 const REPO = path.resolve(import.meta.dirname, '..');
 const SECRET = 'contract-secret';
 const PREFIX = 'lw';
 const TEST_TIMEOUT = { timeout: 60_000 }; // a hang guard, not an assertion on speed
-
-import { findExecutable, freePort, makeCertificates, observer, sleep, startMosquitto, tempDir, type Received } from './support/mqtt-harness.ts';
 
 /** Test double for the agent behind the dispatcher: records calls. */
 function recordingHandlers() {

@@ -19,7 +19,6 @@ import { BUNDLE_FILES, BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, MANIFEST_FILE, type
 /** CLIP's BPE vocabulary size; a model with another vocabulary cannot use the shipped tokenizer. */
 const CLIP_VOCAB_SIZE = 49408;
 const VOCAB_LICENSE = 'LICENSE-clip-bpe';
-const DEFAULT_TEXT_EMBEDS_FILE = 'default_text_embeds.safetensors';
 
 export interface BuildOptions {
   /** Weights directory (OpenCLIP or Hugging Face layout). */
@@ -36,8 +35,6 @@ export interface BuildOptions {
   laaFrom?: number;
   /** false builds plain CLIP attention everywhere. Default true. */
   laa?: boolean;
-  /** Text embeddings [2, E] to ship as the default `text_embeds` (e.g. meta-prompt embeddings) and what they are. */
-  defaultTextEmbeds?: { data: Float32Array; source: string };
   onProgress?: (done: number, total: number, step: string) => void;
 }
 
@@ -104,9 +101,6 @@ function resolveOptions(o: BuildOptions, w: ClipWeights): Result<ResolvedOptions
     laa = { radius: o.laaRadius ?? d.radius, from: o.laaFrom ?? d.from };
     if (laa.from > blocks) problems.push(`LAA first block ${laa.from} is out of range: the vision transformer has blocks 1..${blocks}`);
   }
-  if (o.defaultTextEmbeds && o.defaultTextEmbeds.data.length !== 2 * w.embedDim) {
-    problems.push(`default text embeddings have ${o.defaultTextEmbeds.data.length} values, expected 2 x ${w.embedDim}`);
-  }
   return problems.length ? err(problems.join('; ')) : ok({ imageSize, layers, laa });
 }
 
@@ -129,7 +123,7 @@ async function writeGraph(dir: string, file: string, g: GraphBuilder, doc: strin
   await fs.writeFile(path.join(dir, file), g.encode(doc));
 }
 
-async function writeBundleFiles(dir: string, w: ClipWeights, r: ResolvedOptions, o: BuildOptions, step: (name: string) => void): Promise<Manifest> {
+async function writeBundleFiles(dir: string, w: ClipWeights, r: ResolvedOptions, step: (name: string) => void): Promise<Manifest> {
   const v = w.vision;
   const grid = r.imageSize / v.patchSize;
 
@@ -161,10 +155,6 @@ async function writeBundleFiles(dir: string, w: ClipWeights, r: ResolvedOptions,
   await fs.writeFile(path.join(dir, BUNDLE_FILES.tokenEmbedding), table);
   await fs.copyFile(defaultVocabPath, path.join(dir, BUNDLE_FILES.vocab));
   await fs.copyFile(path.join(path.dirname(defaultVocabPath), VOCAB_LICENSE), path.join(dir, VOCAB_LICENSE));
-  if (o.defaultTextEmbeds) {
-    const defaults = encodeSafetensors({ text_embeds: { dtype: 'F32', shape: [2, w.embedDim], data: o.defaultTextEmbeds.data } });
-    await fs.writeFile(path.join(dir, DEFAULT_TEXT_EMBEDS_FILE), defaults);
-  }
 
   step('checksums');
   const checksums: Record<string, string> = {};
@@ -191,7 +181,6 @@ async function writeBundleFiles(dir: string, w: ClipWeights, r: ResolvedOptions,
     anomalyHead: {
       logitScale: LOGIT_SCALE,
       smoothingSigma: SMOOTHING_SIGMA,
-      defaultTextEmbeds: o.defaultTextEmbeds ? { file: DEFAULT_TEXT_EMBEDS_FILE, source: o.defaultTextEmbeds.source } : null,
     },
     preprocess: { mean: w.mean, std: w.std },
     text: { width: t.width, blocks: t.blocks.length, heads: t.heads, contextLength: t.contextLength, vocabSize: t.vocabSize, sot, eot },
@@ -267,7 +256,7 @@ export async function buildBundle(o: BuildOptions): Promise<Result<Manifest>> {
   const tmp = path.join(parent, `${buildPrefix(path.basename(out))}${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
     await fs.mkdir(tmp);
-    const manifest = await writeBundleFiles(tmp, weights.value, resolved.value, o, step);
+    const manifest = await writeBundleFiles(tmp, weights.value, resolved.value, step);
     step('manifest');
     await fs.writeFile(path.join(tmp, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
     await swapIntoPlace(tmp, out, target.value);

@@ -11,7 +11,7 @@ export interface Bundle {
   dir: string;
   manifest: Manifest;
   /** Absolute paths of the bundle's files. */
-  paths: { vision: string; text: string; textVjp: string; tokenEmbedding: string; vocab: string; defaultTextEmbeds: string | null };
+  paths: { vision: string; text: string; textVjp: string; tokenEmbedding: string; vocab: string };
 }
 
 export interface LoadOptions {
@@ -55,7 +55,6 @@ export async function loadBundle(dir: string, options: LoadOptions = {}): Promis
       textVjp: at(m.files.textVjp),
       tokenEmbedding: at(m.files.tokenEmbedding),
       vocab: at(m.files.vocab),
-      defaultTextEmbeds: m.anomalyHead.defaultTextEmbeds ? at(m.anomalyHead.defaultTextEmbeds.file) : null,
     },
   });
 }
@@ -78,17 +77,4 @@ export async function readTokenEmbedding(bundle: Bundle): Promise<Result<TokenEm
     return err(`${bundle.paths.tokenEmbedding}: expected a token_embedding tensor [${vocabSize}, ${width}]`);
   }
   return ok({ vocabSize, width, data: tensorF32(file.value, 'token_embedding'), sot, eot });
-}
-
-/** The bundle's default `text_embeds` [2, E], or null when it was built without them. */
-export async function readDefaultTextEmbeds(bundle: Bundle): Promise<Result<Float32Array | null>> {
-  if (!bundle.paths.defaultTextEmbeds) return ok(null);
-  const file = await readSafetensors(bundle.paths.defaultTextEmbeds);
-  if (!file.ok) return file;
-  const info = file.value.tensors.get('text_embeds');
-  const e = bundle.manifest.embedDim;
-  if (!info || info.shape.length !== 2 || info.shape[0] !== 2 || info.shape[1] !== e) {
-    return err(`${bundle.paths.defaultTextEmbeds}: expected a text_embeds tensor [2, ${e}]`);
-  }
-  return ok(tensorF32(file.value, 'text_embeds'));
 }

@@ -43,11 +43,6 @@ export interface Manifest {
   anomalyHead: {
     logitScale: number;
     smoothingSigma: number;
-    /**
-     * Text embeddings [2, E] to feed as vision.onnx's `text_embeds` until a prompt set exists
-     * (e.g. meta-prompt embeddings), in a safetensors file (tensor `text_embeds`); null: none.
-     */
-    defaultTextEmbeds: { file: string; source: string } | null;
   };
   preprocess: { mean: [number, number, number]; std: [number, number, number] };
   text: { width: number; blocks: number; heads: number; contextLength: number; vocabSize: number; sot: number; eot: number };
@@ -111,11 +106,6 @@ export function parseManifest(json: unknown): Result<Manifest> {
   for (const k of ['imageSize', 'patchSize', 'grid', 'width', 'blocks', 'heads', 'weightsImageSize']) c.int(`vision.${k}`, 1);
   c.num('anomalyHead.logitScale');
   c.num('anomalyHead.smoothingSigma');
-  const defaults = c.value('anomalyHead.defaultTextEmbeds');
-  if (defaults !== null) {
-    c.str('anomalyHead.defaultTextEmbeds.file');
-    c.str('anomalyHead.defaultTextEmbeds.source');
-  }
   c.triple('preprocess.mean');
   c.triple('preprocess.std');
   for (const k of ['width', 'blocks', 'heads', 'contextLength', 'vocabSize']) c.int(`text.${k}`, 1);
@@ -152,7 +142,6 @@ export function parseManifest(json: unknown): Result<Manifest> {
     c.problems.push('checksums must map file names to sha256 hex digests');
   } else {
     const files = Object.values((m.files ?? {}) as Record<string, string>);
-    if (defaults && typeof defaults === 'object') files.push((defaults as { file: string }).file);
     for (const f of files) if (typeof f === 'string' && !(f in sums)) c.problems.push(`checksums lack ${f}`);
     // names are joined to the bundle directory: nothing may point outside it
     for (const f of Object.keys(sums)) if (!isPlainFileName(f)) c.problems.push(`checksums name '${f}', which is not a plain file name`);
