@@ -13,13 +13,17 @@ import { err, ok, type Result } from '../util/result.ts';
 import { imageMetrics } from './metrics.ts';
 import { studentTQuantile } from './student-t.ts';
 
-export interface Calibration {
+/** How a raw anomaly score maps onto the published 0..1 scale, and where the decision lies on it. */
+export interface ScoreScale {
   /** Raw score mapped to 0: the lowest held-out score. */
   min: number;
   /** Raw score mapped to 1: the highest held-out score. */
   max: number;
   /** On the normalised scale: a frame is anomalous when its normalised score is > threshold. */
   threshold: number;
+}
+
+export interface Calibration extends ScoreScale {
   targetFpr: number;
 }
 
@@ -47,7 +51,7 @@ export const thresholdHeadroom = 0.25;
  * Normalised score: (raw - min) / (max - min). Not clipped, so scores outside the held-out range
  * stay ordered (below 0 or above 1).
  */
-export function normaliseScore(raw: number, calibration: Calibration): number {
+export function normaliseScore(raw: number, calibration: ScoreScale): number {
   return (raw - calibration.min) / (calibration.max - calibration.min);
 }
 

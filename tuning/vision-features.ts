@@ -6,6 +6,7 @@ import ort from 'onnxruntime-node';
 import type { Bundle } from '../models/bundle/load.ts';
 import { createSession, type SessionFactoryOptions } from '../models/session.ts';
 import type { RgbImage } from './image/rgb-image.ts';
+import { toPixelValues, type Normalisation } from '../models/preprocess.ts';
 
 export interface VisionRunOptions {
   /** Keep `patch_embeds` [B,K,N,E] (training features); large, so off by default. */
@@ -41,8 +42,7 @@ export class VisionFeatures {
   readonly patches: number;
   /** E */
   readonly embedDim: number;
-  private readonly scale: Float32Array;
-  private readonly shift: Float32Array;
+  private readonly norm: Normalisation;
 
   private constructor(
     private readonly session: ort.InferenceSession,
@@ -54,9 +54,7 @@ export class VisionFeatures {
     this.layers = m.vision.layers.length;
     this.patches = this.grid * this.grid;
     this.embedDim = m.embedDim;
-    // normalised = (v / 255 - mean) / std = v * scale + shift, per channel
-    this.scale = Float32Array.from(m.preprocess.std, (s) => 1 / (255 * s));
-    this.shift = Float32Array.from(m.preprocess.mean, (mean, c) => -mean / m.preprocess.std[c]);
+    this.norm = m.preprocess;
   }
 
   static async open(bundle: Bundle, options: SessionFactoryOptions): Promise<VisionFeatures> {
@@ -89,7 +87,7 @@ export class VisionFeatures {
     for (let first = 0; first < count; first += batchSize) {
       const batch = images.slice(first, first + batchSize);
       const pixels = new Float32Array(batch.length * 3 * size * size);
-      batch.forEach((img, b) => this.toPixelValues(img, pixels, b));
+      batch.forEach((img, b) => toPixelValues(img.data, size, this.norm, pixels, b));
       const out = await this.session.run({ pixel_values: new ort.Tensor('float32', pixels, [batch.length, 3, size, size]), text_embeds: text }, fetches);
       result.clsAttention.set(out.cls_attention.data as Float32Array, first * N);
       result.anomalyScores.set(out.anomaly_score.data as Float32Array, first);
@@ -98,17 +96,6 @@ export class VisionFeatures {
       options.onImages?.(first + batch.length);
     }
     return result;
-  }
-
-  /** HWC uint8 -> normalised planar float32 at batch index `b` of `out` [B,3,size,size]. */
-  private toPixelValues(image: RgbImage, out: Float32Array, b: number): void {
-    const plane = this.size * this.size;
-    for (let c = 0; c < 3; c++) {
-      const scale = this.scale[c];
-      const shift = this.shift[c];
-      const base = (b * 3 + c) * plane;
-      for (let i = 0; i < plane; i++) out[base + i] = image.data[i * 3 + c] * scale + shift;
-    }
   }
 }
 

@@ -7,18 +7,13 @@
 //   sensitivity >= 0.5:  threshold = t * (2 - 2 * sensitivity)             (1 -> 0: anything above min is)
 // A score is anomalous when it is strictly above the threshold.
 
-export interface Calibration {
-  /** Raw score that normalises to 0. */
-  min: number;
-  /** Raw score that normalises to 1. */
-  max: number;
-  /** Decision threshold on the normalised scale, 0..1. */
-  threshold: number;
-}
+import { normaliseScore as linearScore, type ScoreScale } from '../../tuning/calibration.ts';
 
+export type Calibration = ScoreScale;
+
+/** The tuning scale, clipped to 0..1 for publishing; a degenerate scale (max = min) is a step. */
 export function normaliseScore(raw: number, cal: Calibration): number {
-  const span = cal.max - cal.min;
-  const x = span > 0 ? (raw - cal.min) / span : raw > cal.min ? 1 : 0;
+  const x = cal.max > cal.min ? linearScore(raw, cal) : raw > cal.min ? 1 : 0;
   return Math.min(1, Math.max(0, x));
 }
 

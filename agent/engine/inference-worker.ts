@@ -4,7 +4,7 @@
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { createSession } from '../../models/session.ts';
-import { toPixelValues } from './preprocess.ts';
+import { toPixelValues } from '../../models/preprocess.ts';
 import type { FrameOutput, VisionModelSpec, WorkerReply, WorkerRequest } from './protocol.ts';
 
 interface Loaded {

@@ -1,4 +1,4 @@
-// Camera frames (rgb24, HWC, already at the model input size) -> normalised float32 NCHW.
+// The bundle's preprocessing: rgb24 HWC frames (already at the model input size) -> normalised float32 NCHW. Used by the agent's inference worker and by tuning.
 
 export interface Normalisation {
   mean: readonly [number, number, number];
