@@ -8,14 +8,14 @@
 // holds the whole checkpoint in memory several times over), and sessions are opened one at a
 // time: idle onnxruntime thread pools keep spinning and would steal the cores from the next one.
 import { execFile } from 'node:child_process';
-import { existsSync, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
-import { buildBundle } from '../models/bundle/build.ts';
 import { loadBundle } from '../models/bundle/load.ts';
 import { GraphBuilder } from '../models/onnx/graph-builder.ts';
-import { VIT_B_16, VIT_L_14_336, writeRandomClip, type ClipDims } from '../models/weights/random-weights.ts';
+import { VIT_B_16, VIT_L_14_336, type ClipDims } from '../models/weights/random-weights.ts';
+import { randomBundle } from './random-bundle.ts';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const workDir = path.join(repoRoot, '.bench-out', 'model-speed');
@@ -173,26 +173,6 @@ function child(args: string[]): Promise<string> {
   });
 }
 
-async function prepareBundle(c: ModelCase, key: string): Promise<{ bundle: string; buildSeconds: number }> {
-  const weights = path.join(workDir, `${key}-weights`);
-  const marker = path.join(weights, 'dims.json');
-  const want = JSON.stringify(c.dims);
-  if (!existsSync(marker) || (await fs.readFile(marker, 'utf8')) !== want) {
-    process.stderr.write(`${c.name}: writing random weights\n`);
-    await writeRandomClip(weights, c.dims, 1);
-    await fs.writeFile(marker, want);
-  }
-  const bundle = path.join(workDir, `${key}-bundle`);
-  const t0 = performance.now();
-  const built = await buildBundle({
-    weights,
-    out: bundle,
-    onProgress: (done, total, step) => process.stderr.write(`${c.name}: [${Math.min(done + 1, total)}/${total}] ${step}\n`),
-  });
-  if (!built.ok) throw new Error(built.error);
-  return { bundle, buildSeconds: (performance.now() - t0) / 1000 };
-}
-
 const fmt = (v: number, digits = 1) => v.toFixed(digits);
 
 function report(c: ModelCase, flops: FlopCount, layers: number, buildSeconds: number, r: ChildReport): string {
@@ -223,13 +203,13 @@ async function main(argv: string[]): Promise<void> {
   for (const c of CASES) {
     if (only && !c.name.toLowerCase().startsWith(only.toLowerCase())) continue;
     const key = c.name.replace(/[^A-Za-z0-9]+/g, '-').toLowerCase();
-    const { bundle, buildSeconds } = await prepareBundle(c, key);
+    const { dir: bundle, buildSeconds } = await randomBundle(key, c.dims, { rebuild: true });
     const manifest = JSON.parse(await fs.readFile(path.join(bundle, 'manifest.json'), 'utf8'));
     const layers = manifest.vision.layers.length;
     const flops = visionFlops(c.dims, layers);
     process.stderr.write(`${c.name}: measuring\n`);
     const measured = JSON.parse(await child(['--measure', bundle, JSON.stringify(c.runs), String(flops.total)])) as ChildReport;
-    const text = report(c, flops, layers, buildSeconds, measured);
+    const text = report(c, flops, layers, buildSeconds!, measured);
     process.stdout.write(text + '\n\n');
     out.push(text);
   }

@@ -4,22 +4,20 @@
 // (synthesis, feature extraction, prompt steps, calibration), the total, and peak RSS.
 // Target: < 5 min and < 2 GB on a 2-core CPU.
 //
-// The bundle is built once into .bench-out/tune/ and reused. The measured run is a child process,
+// The bundle is built once into .bench-out/bundles/ and reused. The measured run is a child process,
 // so its peak RSS is that of tuning alone (a build holds the checkpoint several times over).
 import { execFile } from 'node:child_process';
-import { existsSync, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildBundle } from '../models/bundle/build.ts';
-import { VIT_B_16, writeRandomClip } from '../models/weights/random-weights.ts';
+import { VIT_B_16 } from '../models/weights/random-weights.ts';
+import { randomBundle } from './random-bundle.ts';
 import { listImageFiles } from '../tuning/images.ts';
 import { runTuneJob } from '../tuning/tune-job.ts';
 import type { PhaseTimings } from '../tuning/learn-prompts.ts';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
-const workDir = path.join(repoRoot, '.bench-out', 'tune');
-const bundleDir = path.join(workDir, 'vit-b-16-224-bundle');
 const normalsDir = path.resolve(repoRoot, '../shared/data/mvtec-grid-512/train/good');
 const NORMALS = 16;
 const STEPS = 300;
@@ -33,20 +31,8 @@ interface Measurement {
   heapMiB: number;
 }
 
-async function ensureBundle(): Promise<void> {
-  if (existsSync(path.join(bundleDir, 'manifest.json'))) return;
-  const weights = path.join(workDir, 'vit-b-16-224-weights');
-  if (!existsSync(path.join(weights, 'open_clip_model.safetensors'))) {
-    process.stderr.write('writing random ViT-B/16 weights...\n');
-    await writeRandomClip(weights, VIT_B_16, 1);
-  }
-  process.stderr.write('building the ViT-B/16@224 bundle...\n');
-  const built = await buildBundle({ weights, out: bundleDir });
-  if (!built.ok) throw new Error(built.error);
-}
-
 /** The measured run (in the child process). */
-async function measure(): Promise<Measurement> {
+async function measure(bundleDir: string): Promise<Measurement> {
   const files = await listImageFiles(normalsDir);
   if (!files.ok) throw new Error(files.error);
   if (files.value.length < NORMALS) throw new Error(`${normalsDir} holds ${files.value.length} images, ${NORMALS} needed`);
@@ -69,9 +55,9 @@ async function measure(): Promise<Measurement> {
   }
 }
 
-function runChild(): Promise<Measurement> {
+function runChild(bundleDir: string): Promise<Measurement> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--measure'], { cwd: repoRoot, maxBuffer: 1 << 24 }, (error, stdout, stderr) => {
+    execFile(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--measure', bundleDir], { cwd: repoRoot, maxBuffer: 1 << 24 }, (error, stdout, stderr) => {
       if (error) return reject(new Error(`measured run failed: ${stderr || error.message}`));
       resolve(JSON.parse(stdout.trim().split('\n').at(-1)!) as Measurement);
     });
@@ -83,13 +69,14 @@ function seconds(ms: number): string {
 }
 
 async function main(): Promise<void> {
-  if (process.argv.includes('--measure')) {
-    process.stdout.write(JSON.stringify(await measure()) + '\n');
+  const at = process.argv.indexOf('--measure');
+  if (at >= 0) {
+    process.stdout.write(JSON.stringify(await measure(process.argv[at + 1])) + '\n');
     return;
   }
-  await ensureBundle();
+  const { dir: bundleDir } = await randomBundle('vit-b-16-224', VIT_B_16);
   process.stderr.write(`tuning: ${NORMALS} normals from ${normalsDir}, ${STEPS} steps...\n`);
-  const m = await runChild();
+  const m = await runChild(bundleDir);
   const t = m.timings;
   const other = m.totalMs - (t.synthesis + t.features + t.steps + t.calibration);
   const rssMiB = m.maxRssKiB / 1024;
