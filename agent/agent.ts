@@ -330,11 +330,11 @@ export class Agent {
         retune: this.runner.state,
         cameras: [...this.cameras.values()].map((c) => c.snapshot()),
       }),
-      frame: (cam) => {
-        const b = this.cameras.get(cam)?.viewFrame();
+      frame: async (cam) => {
+        const b = await this.cameras.get(cam)?.viewFrame();
         return b ? { bytes: b, contentType: 'image/jpeg' } : null;
       },
-      mask: (cam) => this.cameras.get(cam)?.viewMask() ?? null,
+      mask: async (cam) => (await this.cameras.get(cam)?.viewMask()) ?? null,
       health: () => {
         const checks: Record<string, { ok: boolean; detail?: string }> = {
           mqtt: { ok: this.link?.connection.connected ?? false },

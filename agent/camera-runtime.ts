@@ -9,6 +9,8 @@ import type { CameraConfig } from './config.ts';
 import { CameraDetector, type DetectorSettings } from './detector/camera-detector.ts';
 import type { DetectorEvent } from './detector/events.ts';
 import { encodeMaskPng } from './detector/mask-png.ts';
+import type { Calibration } from './detector/calibration.ts';
+import type { AnomalyMap } from './detector/frame-verdict.ts';
 import type { ScoredFrame } from './engine/pipeline.ts';
 import type { CameraSnapshot } from './http/agent-view.ts';
 import type { AgentMetrics } from './http/metrics.ts';
@@ -20,8 +22,6 @@ import type { NormalReservoir } from './retune/reservoir.ts';
 const HISTORY = 300;
 /** Frames at most this fraction of the threshold feed the normal reservoir: clearly normal, not borderline. */
 const NORMAL_MARGIN = 0.5;
-/** The page's picture is refreshed at most this often (encoding costs CPU that inference needs). */
-const VIEW_INTERVAL_MS = 500;
 
 export interface CameraContext {
   publisher: () => ContractPublisher | null;
@@ -49,8 +49,9 @@ export class CameraRuntime {
   tuning: CameraTuning;
   processed = 0;
   lastStatusChange = Date.now();
-  private latest: { frame: Frame; score: number; threshold: number; anomalous: boolean } | null = null;
-  private view: { frame: Buffer | null; mask: Buffer | null; at: number } = { frame: null, mask: null, at: 0 };
+  private latest: { frame: Frame; map: AnomalyMap; calibration: Calibration; score: number; threshold: number; anomalous: boolean } | null = null;
+  /** The page's images of the latest frame, encoded when the page asks (nobody may be watching). */
+  private encoded: { frameId: number; frame?: Promise<Buffer>; mask?: Promise<Buffer> } = { frameId: -1 };
   private readonly history: { ts: number; score: number }[] = [];
 
   constructor(
@@ -92,7 +93,7 @@ export class CameraRuntime {
     this.ctx.metrics.framesProcessed.inc({ camera: this.name });
     this.ctx.metrics.inferenceLatency.observe({ camera: this.name }, s.latencyMs.infer / 1000);
     this.ctx.metrics.score.set({ camera: this.name }, verdict.score);
-    this.latest = { frame, score: verdict.score, threshold: verdict.threshold, anomalous: verdict.anomalous };
+    this.latest = { frame, map, calibration, score: verdict.score, threshold: verdict.threshold, anomalous: verdict.anomalous };
     this.history.push({ ts: frame.ts, score: verdict.score });
     if (this.history.length > HISTORY) this.history.shift();
 
@@ -110,13 +111,9 @@ export class CameraRuntime {
     void this.publishEvent(event);
 
     const wantMask = this.ctx.publishMasks === 'always' || (this.ctx.publishMasks === 'on_anomaly' && verdict.anomalous);
-    const refreshView = Date.now() - this.view.at >= VIEW_INTERVAL_MS;
-    if (wantMask || refreshView) {
-      const png = await encodeMaskPng(map, calibration);
-      if (wantMask) pub?.mask(this.name, png, frame.frameId);
-      if (refreshView) {
-        this.view = { frame: await this.encodeFrame(frame), mask: png, at: Date.now() };
-      }
+    if (wantMask && pub) {
+      const png = await this.viewMask();
+      if (png) pub.mask(this.name, png, frame.frameId);
     }
     if (this.admitsAsNormal(verdict.score, verdict.threshold, prompts.tuned)) {
       void this.ctx.reservoir.offer(this.name, frame.rgb, frame.width, frame.height, frame.ts);
@@ -131,6 +128,13 @@ export class CameraRuntime {
   private admitsAsNormal(score: number, threshold: number, tuned: boolean): boolean {
     if (!tuned) return true;
     return !this.detector.events.isOpen && score <= NORMAL_MARGIN * threshold;
+  }
+
+  /** The cached encodings of the latest frame, reset when a newer frame arrived. */
+  private encodings(): { frameId: number; frame?: Promise<Buffer>; mask?: Promise<Buffer> } | null {
+    if (!this.latest) return null;
+    if (this.encoded.frameId !== this.latest.frame.frameId) this.encoded = { frameId: this.latest.frame.frameId };
+    return this.encoded;
   }
 
   private encodeFrame(frame: Frame): Promise<Buffer> {
@@ -153,12 +157,19 @@ export class CameraRuntime {
     return { png, frameId: frame.frameId, ts: frame.ts, score, anomalous };
   }
 
-  viewFrame(): Buffer | null {
-    return this.view.frame;
+  async viewFrame(): Promise<Buffer | null> {
+    const e = this.encodings();
+    if (!e || !this.latest) return null;
+    e.frame ??= this.encodeFrame(this.latest.frame);
+    return e.frame;
   }
 
-  viewMask(): Buffer | null {
-    return this.view.mask;
+  /** The latest anomaly map as the MQTT mask PNG (encoded once per frame, shared by MQTT and the page). */
+  async viewMask(): Promise<Buffer | null> {
+    const e = this.encodings();
+    if (!e || !this.latest) return null;
+    e.mask ??= encodeMaskPng(this.latest.map, this.latest.calibration);
+    return e.mask;
   }
 
   snapshot(): CameraSnapshot {

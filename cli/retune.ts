@@ -1,14 +1,15 @@
 // `linewatch retune --config FILE [--camera NAME] [--wait]`: asks the agent of that configuration
 // to re-tune, over MQTT (the same command a plant system sends), and optionally follows the job.
 import { randomUUID } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import mqtt from 'mqtt';
-import { loadConfig } from '../agent/config.ts';
 import { signCommand } from '../agent/commands/signature.ts';
 import { readTlsMaterial } from '../agent/mqtt/tls.ts';
 import { createTopics, type Topics } from '../agent/mqtt/topics.ts';
 import type { CommandReply } from '../agent/commands/types.ts';
 import type { RetuneStatePayload } from '../agent/mqtt/payloads.ts';
+import { UserError, unwrap } from '../util/result.ts';
+import { parseOptions, realNumber, required, runCommand } from './args.ts';
+import { loadConfigFile } from './config-file.ts';
 
 const USAGE = `usage: linewatch retune --config FILE [--camera NAME] [--wait] [--timeout SECONDS]
 
@@ -18,56 +19,39 @@ job ends: exit 0 when the new prompt set was accepted, 3 when the gate rejected 
 `;
 
 export async function run(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: { config: { type: 'string' }, camera: { type: 'string' }, wait: { type: 'boolean' }, timeout: { type: 'string' } },
-      strict: true,
-    }));
-  } catch (e) {
-    process.stderr.write(`linewatch retune: ${(e as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (!values.config) {
-    process.stderr.write(`linewatch retune: --config FILE is required\n${USAGE}`);
-    return 2;
-  }
-  const timeoutS = values.timeout === undefined ? 600 : Number(values.timeout);
-  if (!(timeoutS > 0)) {
-    process.stderr.write(`linewatch retune: --timeout must be a positive number of seconds\n`);
-    return 2;
-  }
-  const cfg = loadConfig(values.config);
-  if (!cfg.ok) {
-    process.stderr.write(`linewatch: invalid configuration ${values.config}:\n  ${cfg.error.split('\n').join('\n  ')}\n`);
-    return 2;
-  }
-  const c = cfg.value;
-  const topics = createTopics(c.mqtt.topic_prefix, c.device_id);
-  if (!topics.ok) throw new Error(topics.error);
-  const url = c.mqtt.url === 'embedded' ? `mqtt://127.0.0.1:${c.mqtt.port}` : c.mqtt.url;
-  const tls = readTlsMaterial({ ca: c.mqtt.ca, cert: c.mqtt.cert, key: c.mqtt.key }, url);
-  if (!tls.ok) {
-    process.stderr.write(`linewatch retune: ${tls.error}\n`);
-    return 1;
-  }
-  const client = mqtt.connect(url, {
-    username: c.mqtt.username ?? undefined,
-    password: c.mqtt.password ?? undefined,
-    ...tls.value,
-    protocolVersion: 4,
-    reconnectPeriod: 0,
-    connectTimeout: 10_000,
+  return runCommand('retune', USAGE, async () => {
+    const values = parseOptions(argv, {
+      config: { type: 'string' },
+      camera: { type: 'string' },
+      wait: { type: 'boolean' },
+      timeout: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    });
+    if (values.help) {
+      process.stdout.write(USAGE);
+      return 0;
+    }
+    const c = loadConfigFile(required('config', values.config));
+    const timeoutS = realNumber('timeout', values.timeout, (x) => x > 0, 'a positive number of seconds') ?? 600;
+    const topics = unwrap(createTopics(c.mqtt.topic_prefix, c.device_id));
+    const url = c.mqtt.url === 'embedded' ? `mqtt://127.0.0.1:${c.mqtt.port}` : c.mqtt.url;
+    const tls = unwrap(readTlsMaterial({ ca: c.mqtt.ca, cert: c.mqtt.cert, key: c.mqtt.key }, url));
+    const client = mqtt.connect(url, {
+      username: c.mqtt.username ?? undefined,
+      password: c.mqtt.password ?? undefined,
+      ...tls,
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+      connectTimeout: 10_000,
+    });
+    try {
+      return await exchange(client, topics, c.mqtt.command_secret, values.camera, values.wait ?? false, timeoutS * 1000);
+    } catch (e) {
+      throw new UserError((e as Error).message);
+    } finally {
+      client.end(true);
+    }
   });
-  try {
-    return await exchange(client, topics.value, c.mqtt.command_secret, values.camera, values.wait ?? false, timeoutS * 1000);
-  } catch (e) {
-    process.stderr.write(`linewatch retune: ${(e as Error).message}\n`);
-    return 1;
-  } finally {
-    client.end(true);
-  }
 }
 
 async function exchange(

@@ -1,43 +1,40 @@
 // `linewatch run --config FILE`: the agent, until SIGTERM or SIGINT.
-import { parseArgs } from 'node:util';
 import { Agent } from '../agent/agent.ts';
-import { loadConfig } from '../agent/config.ts';
 import { createLogger } from '../util/log.ts';
+import { parseOptions, required, runCommand } from './args.ts';
+import { loadConfigFile } from './config-file.ts';
 
-const USAGE = 'usage: linewatch run --config FILE\n';
+const USAGE = `usage: linewatch run --config FILE
+
+Runs the agent of FILE (see config/example-line.yaml; LINEWATCH_* variables override its keys)
+until SIGTERM or SIGINT, then stops gracefully: cameras ended, open events closed, the event
+outbox flushed, \`stopped\` published. Exit 2 on an invalid configuration, 1 when start-up fails.
+`;
 const log = createLogger('run');
 
 export async function run(argv: string[]): Promise<number> {
-  let file: string | undefined;
-  try {
-    file = parseArgs({ args: argv, options: { config: { type: 'string' } }, strict: true }).values.config;
-  } catch (e) {
-    process.stderr.write(`linewatch run: ${(e as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (!file) {
-    process.stderr.write(`linewatch run: --config FILE is required\n${USAGE}`);
-    return 2;
-  }
-  const config = loadConfig(file);
-  if (!config.ok) {
-    process.stderr.write(`linewatch: invalid configuration ${file}:\n${config.error.split('\n').map((l) => `  ${l}\n`).join('')}`);
-    return 2;
-  }
-  const agent = new Agent(config.value);
-  const started = await agent.start();
-  if (!started.ok) {
-    log.error(`cannot start: ${started.error}`);
+  return runCommand('run', USAGE, async () => {
+    const values = parseOptions(argv, { config: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
+    if (values.help) {
+      process.stdout.write(USAGE);
+      return 0;
+    }
+    const config = loadConfigFile(required('config', values.config));
+    const agent = new Agent(config);
+    const started = await agent.start();
+    if (!started.ok) {
+      log.error(`cannot start: ${started.error}`);
+      await agent.stop();
+      return 1;
+    }
+    log.info(`agent ${config.device_id} running (MQTT ${agent.mqttUrl})`);
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+      process.once('SIGINT', () => resolve('SIGINT'));
+    });
+    log.info(`${signal}: stopping`);
     await agent.stop();
-    return 1;
-  }
-  log.info(`agent ${config.value.device_id} running (MQTT ${agent.mqttUrl})`);
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
+    log.info('stopped');
+    return 0;
   });
-  log.info(`${signal}: stopping`);
-  await agent.stop();
-  log.info('stopped');
-  return 0;
 }

@@ -3,11 +3,10 @@ import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { createCommandDispatcher } from '../agent/commands/dispatcher.ts';
-import type { CommandHandlers } from '../agent/commands/types.ts';
 import type { AgentState, AgentView, HealthReport } from '../agent/http/agent-view.ts';
 import { createAgentMetrics, type AgentMetrics } from '../agent/http/metrics.ts';
 import { startHttpServer, type RunningHttpServer } from '../agent/http/server.ts';
-import { ok } from '../util/result.ts';
+import { recordingHandlers } from './support/recording-handlers.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const TEST_TIMEOUT = { timeout: 60_000 }; // a hang guard, not an assertion on speed
@@ -22,10 +21,10 @@ class FakeAgentView implements AgentView {
   state() {
     return this.agentState;
   }
-  frame(camera: string) {
+  async frame(camera: string) {
     return camera === 'cam-a' ? { bytes: this.frames.frame, contentType: 'image/png' as const } : null;
   }
-  mask(camera: string) {
+  async mask(camera: string) {
     return camera === 'cam-a' ? this.frames.mask : null;
   }
   health() {
@@ -33,19 +32,6 @@ class FakeAgentView implements AgentView {
   }
 }
 
-function recordingHandlers() {
-  const calls: Array<[string, unknown]> = [];
-  const record = (name: string) => async (args?: unknown) => (calls.push([name, args ?? {}]), ok({ job: `${name}-1` }));
-  const handlers: CommandHandlers = {
-    retune: record('retune'),
-    rollback: record('rollback'),
-    reload: record('reload'),
-    set: record('set'),
-    snapshot: record('snapshot'),
-    status: record('status'),
-  };
-  return { calls, handlers };
-}
 
 const STATE: AgentState = {
   device_id: 'line1-node',
@@ -184,7 +170,7 @@ test('commands over HTTP go through the dispatcher; non-JSON, cross-origin and o
 
   const good = await post('set', '{"request_id":"h1","camera":"cam-a","threshold":0.3}');
   assert.equal(good.status, 200);
-  assert.deepEqual(await good.json(), { ok: true, command: 'set', request_id: 'h1', result: { job: 'set-1' } });
+  assert.deepEqual(await good.json(), { ok: true, command: 'set', request_id: 'h1', result: { done: 'set' } });
   assert.deepEqual(recorded.calls.slice(before), [['set', { camera: 'cam-a', threshold: 0.3 }]]);
 });
 

@@ -6,11 +6,11 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import mqtt from 'mqtt';
 import { createCommandDispatcher } from '../agent/commands/dispatcher.ts';
-import type { CommandDispatcher, CommandHandlers } from '../agent/commands/types.ts';
+import type { CommandDispatcher } from '../agent/commands/types.ts';
 import { startEmbeddedBroker } from '../agent/mqtt/embedded-broker.ts';
 import { openMqttLink, type MqttLink, type MqttSettings } from '../agent/mqtt/mqtt-link.ts';
 import type { EventPayload, ResultPayload } from '../agent/mqtt/payloads.ts';
-import { ok } from '../util/result.ts';
+import { recordingHandlers } from './support/recording-handlers.ts';
 import { findExecutable, makeCertificates, observer, sleep, startMosquitto, tempDir } from './support/mqtt-harness.ts';
 
 const REPO = path.resolve(import.meta.dirname, '..');
@@ -18,20 +18,6 @@ const SECRET = 'contract-secret';
 const PREFIX = 'lw';
 const TEST_TIMEOUT = { timeout: 60_000 }; // a hang guard, not an assertion on speed
 
-/** Test double for the agent behind the dispatcher: records calls. */
-function recordingHandlers() {
-  const calls: Array<[string, unknown]> = [];
-  const record = (name: string) => async (args?: unknown) => (calls.push([name, args ?? {}]), ok({ done: name }));
-  const handlers: CommandHandlers = {
-    retune: record('retune'),
-    rollback: record('rollback'),
-    reload: record('reload'),
-    set: record('set'),
-    snapshot: record('snapshot'),
-    status: record('status'),
-  };
-  return { calls, handlers };
-}
 
 /** Signed the way the docs describe, written out by hand: HMAC over domain, name and sorted-key JSON. */
 function signedBody(name: string, requestId: string, ts = Date.now()): string {

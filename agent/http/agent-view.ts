@@ -45,9 +45,9 @@ export interface HealthReport {
 /** What the HTTP server reads from the running agent. Implemented by the agent (the lead). */
 export interface AgentView {
   state(): AgentState;
-  /** The latest frame of `camera` (as scored, before the overlay), or null when there is none yet. */
-  frame(camera: string): CameraImage | null;
-  /** The 8-bit grey PNG anomaly map of that frame (the MQTT mask), or null. */
-  mask(camera: string): Buffer | null;
+  /** The latest frame of `camera` (as scored, before the overlay), or null when there is none yet. Encoded on request. */
+  frame(camera: string): Promise<CameraImage | null>;
+  /** The 8-bit grey PNG anomaly map of that frame (the MQTT mask), or null. Encoded on request. */
+  mask(camera: string): Promise<Buffer | null>;
   health(): HealthReport;
 }

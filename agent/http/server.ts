@@ -123,8 +123,8 @@ function routes(opts: HttpServerOptions): Route[] {
     {
       method: 'GET',
       pattern: /^\/api\/cameras\/([^/]+)\/frame$/,
-      handle: (_q, res, m) => {
-        const frame = view.frame(camera(m));
+      handle: async (_q, res, m) => {
+        const frame = await view.frame(camera(m));
         if (!frame) return sendJson(res, 404, { error: `no frame from camera "${camera(m)}" yet` });
         res.writeHead(200, { 'Content-Type': frame.contentType, 'Cache-Control': 'no-store' });
         res.end(frame.bytes);
@@ -133,8 +133,8 @@ function routes(opts: HttpServerOptions): Route[] {
     {
       method: 'GET',
       pattern: /^\/api\/cameras\/([^/]+)\/mask$/,
-      handle: (_q, res, m) => {
-        const mask = view.mask(camera(m));
+      handle: async (_q, res, m) => {
+        const mask = await view.mask(camera(m));
         if (!mask) return sendJson(res, 404, { error: `no anomaly mask for camera "${camera(m)}" yet` });
         res.writeHead(200, { 'Content-Type': 'image/png', 'Cache-Control': 'no-store' });
         res.end(mask);

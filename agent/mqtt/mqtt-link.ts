@@ -1,29 +1,17 @@
 import path from 'node:path';
 import { err, ok, type Result } from '../../util/result.ts';
 import type { CommandDispatcher } from '../commands/types.ts';
+import type { AgentConfig } from '../config.ts';
 import { attachCommandChannel } from './command-channel.ts';
-import { connectMqtt, type MqttConnection, type ProtocolVersion } from './connection.ts';
+import { connectMqtt, type MqttConnection } from './connection.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from './embedded-broker.ts';
 import { openOutbox, type Outbox } from './outbox.ts';
 import { createContractPublisher, type ContractPublisher } from './publisher.ts';
 import { readTlsMaterial } from './tls.ts';
 import { createTopics, type Topics } from './topics.ts';
 
-/** The `mqtt:` section of the configuration, as this module needs it. */
-export interface MqttSettings {
-  /** `embedded` or mqtt(s)://host:port */
-  url: string;
-  /** Port of the embedded broker. */
-  port: number;
-  username: string | null;
-  password: string | null;
-  ca: string | null;
-  cert: string | null;
-  key: string | null;
-  protocol_version: ProtocolVersion;
-  topic_prefix: string;
-  outbox_max_mb: number;
-}
+/** The `mqtt:` section of the configuration, as this module needs it (commands are the dispatcher's). */
+export type MqttSettings = Omit<AgentConfig['mqtt'], 'command_secret'>;
 
 export interface MqttLinkOptions {
   mqtt: MqttSettings;
