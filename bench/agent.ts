@@ -18,6 +18,7 @@ import { Agent } from '../agent/agent.ts';
 import { loadConfig } from '../agent/config.ts';
 import type { ResultPayload } from '../agent/mqtt/payloads.ts';
 import { loadBundle } from '../models/bundle/load.ts';
+import { createSession } from '../models/session.ts';
 import { VIT_B_16 } from '../models/weights/random-weights.ts';
 import { randomBundle } from './random-bundle.ts';
 
@@ -33,7 +34,7 @@ async function bareModelMs(bundleDir: string, seconds: number): Promise<number> 
   const bundle = await loadBundle(bundleDir);
   if (!bundle.ok) throw new Error(bundle.error);
   const m = bundle.value.manifest;
-  const session = await ort.InferenceSession.create(bundle.value.paths.vision, { graphOptimizationLevel: 'all' });
+  const { session } = await createSession(bundle.value.paths.vision, { providers: ['cpu'] });
   const size = m.vision.imageSize;
   const feeds = {
     pixel_values: new ort.Tensor('float32', new Float32Array(3 * size * size).map(() => Math.random()), [1, 3, size, size]),
