@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chooseShots } from '../tuning/eval/evaluate-category.ts';
 import { runTuneJob } from '../tuning/tune-job.ts';
-import { buildTinyBundle, linewatch, writeTexture, type Box } from './tuning-fixtures.ts';
+import { buildTinyBundle, linewatch, writeTexture, type Box } from './support/tuning-fixtures.ts';
 
 let work: string;
 let bundleDir: string;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { assemblePrompts, gatherPromptGrad, initPromptTokens, promptEotIndex, type PromptTokens } from '../tuning/prompt-learner.ts';
 import { encodeMetaPrompts } from '../tuning/meta-prompts.ts';
 import { createRng } from '../tuning/rng.ts';
-import { TinyTextEncoderDouble, tinyVocabulary } from './tiny-text-encoder.ts';
+import { TinyTextEncoderDouble, tinyVocabulary } from './support/tiny-text-encoder.ts';
 
 // Layout n = 2 shared, m = 1 state token, W = 2: S = 5. Distinct values make positions visible.
 const layout = { shared: 2, state: 1, width: 2 };

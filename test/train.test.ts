@@ -6,7 +6,7 @@ import { assemblePrompts, gatherPromptGrad, initPromptTokens, promptEotIndex } f
 import { encodeMetaPrompts } from '../tuning/meta-prompts.ts';
 import { imageMetrics } from '../tuning/metrics.ts';
 import { createRng } from '../tuning/rng.ts';
-import { TinyTextEncoderDouble, tinyVocabulary } from './tiny-text-encoder.ts';
+import { TinyTextEncoderDouble, tinyVocabulary } from './support/tiny-text-encoder.ts';
 
 const W = 8, E = 6, B = 8, K = 2, N = 9;
 

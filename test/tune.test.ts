@@ -17,7 +17,7 @@ import { OnnxTextEncoder } from '../tuning/onnx-text-encoder.ts';
 import { PromptStore } from '../tuning/prompt-store.ts';
 import { runTuneJob, splitNormals } from '../tuning/tune-job.ts';
 import { VisionFeatures } from '../tuning/vision-features.ts';
-import { buildTinyBundle, linewatch, TINY_CLIP, writeTexture } from './tuning-fixtures.ts';
+import { buildTinyBundle, linewatch, TINY_CLIP, writeTexture } from './support/tuning-fixtures.ts';
 
 let work: string;
 let bundleDir: string;

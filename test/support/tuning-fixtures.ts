@@ -6,10 +6,10 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { buildBundle } from '../models/bundle/build.ts';
-import { createRng } from '../tuning/rng.ts';
+import { buildBundle } from '../../models/bundle/build.ts';
+import { createRng } from '../../tuning/rng.ts';
 
-export const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 export const TINY_CLIP = path.join(repoRoot, 'test/fixtures/clip-tiny');
 
 export async function buildTinyBundle(out: string, laa = true): Promise<string> {
