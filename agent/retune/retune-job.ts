@@ -42,6 +42,26 @@ export interface RetuneRequest {
   steps?: number;
 }
 
+/**
+ * Copies the reservoir's frames into the job's folder: the reservoir keeps rotating while the job
+ * runs, so a frame may be gone by the time it is copied; those are skipped. Returns how many were copied.
+ */
+async function snapshot(files: string[], dir: string): Promise<number> {
+  await fs.mkdir(dir, { recursive: true });
+  const copied = await Promise.all(
+    files.map((f, i) =>
+      fs.copyFile(f, path.join(dir, `${String(i).padStart(4, '0')}-${path.basename(f)}`)).then(
+        () => 1,
+        (e: NodeJS.ErrnoException) => {
+          if (e.code === 'ENOENT') return 0;
+          throw e;
+        },
+      ),
+    ),
+  );
+  return copied.reduce((a, b) => a + b, 0);
+}
+
 export class RetuneRunner {
   private current: RetuneState = idle();
   private running = false;
@@ -102,10 +122,11 @@ export class RetuneRunner {
       });
     }
     const dir = path.join(this.opts.workDir, jobId, 'normals');
-    await fs.mkdir(dir, { recursive: true });
-    // A snapshot: the reservoir keeps rotating while the job runs.
-    await Promise.all(normals.map((f, i) => fs.copyFile(f, path.join(dir, `${String(i).padStart(4, '0')}-${path.basename(f)}`))));
-    this.set({ state: 'tuning', progress: 0.05, message: `${normals.length} normal frames` });
+    const copied = await snapshot(normals, dir);
+    if (copied < this.opts.minNormals) {
+      return this.finish('failed', { message: `only ${copied} normal frames could be read from the reservoir, ${this.opts.minNormals} needed (retune.min_normals)` });
+    }
+    this.set({ state: 'tuning', progress: 0.05, message: `${copied} normal frames` });
     const result = await this.runTune(dir, req.steps ?? this.opts.steps);
     await fs.rm(path.join(this.opts.workDir, jobId), { recursive: true, force: true });
     if (!result.ok) return this.finish('failed', { message: result.error });
