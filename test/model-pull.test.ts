@@ -13,6 +13,9 @@ import { fileURLToPath } from 'node:url';
 import { pullRepo, type PullOptions } from '../models/hub-pull.ts';
 import { run } from '../cli/model-pull.ts';
 import { UserError } from '../util/result.ts';
+import { resolveBundle } from '../agent/model-resolver.ts';
+import { loadBundle } from '../models/bundle/load.ts';
+import { createLogger } from '../util/log.ts';
 
 const fixture = new URL('./fixtures/clip-tiny/', import.meta.url);
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -374,5 +377,31 @@ test('a file written by someone else under a final name is replaced only after v
     assert.ok(readFileSync(path.join(out, 'open_clip_config.json')).equals(read('open_clip_config.json')));
   } finally {
     rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test('the agent\'s model.bundle owner/name pulls from the hub and builds the bundle once', async () => {
+  reset();
+  const dataDir = freshDir();
+  process.env.HF_ENDPOINT = endpoint;
+  try {
+    const first = await resolveBundle({ kind: 'hub', repo: REPO }, dataDir, createLogger('test'));
+    assert.ok(first.ok, first.ok ? '' : first.error);
+    assert.equal(first.value.demo, false);
+    assert.equal(first.value.dir, path.join(dataDir, 'bundles', 'test-org__tiny-clip'));
+    const bundle = await loadBundle(first.value.dir);
+    assert.ok(bundle.ok, bundle.ok ? '' : bundle.error);
+    assert.equal(bundle.value.manifest.vision.imageSize, 64);
+    assert.ok(requests.some((r) => r.url.includes('open_clip_model.safetensors')));
+    reset();
+    const again = await resolveBundle({ kind: 'hub', repo: REPO }, dataDir, createLogger('test'));
+    assert.ok(again.ok);
+    assert.equal(requests.length, 0, 'an installed bundle is used without asking the hub');
+    const missing = await resolveBundle({ kind: 'hub', repo: 'nobody/missing' }, dataDir, createLogger('test'));
+    assert.ok(!missing.ok);
+    assert.match(missing.error, /^model\.bundle nobody\/missing: .*not found/);
+  } finally {
+    delete process.env.HF_ENDPOINT;
+    rmSync(dataDir, { recursive: true, force: true });
   }
 });
