@@ -2,6 +2,7 @@
 // them (id, created, bundle, tokens, text_embeds, calibration, metrics, config, data) plus
 // `status` (accepted / rejected by the gate) and `reasons` (why it was rejected).
 import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
 import { err, ok, type Result } from '../util/result.ts';
 import type { Calibration } from './calibration.ts';
 import type { PromptTokens } from './prompt-learner.ts';
@@ -105,4 +106,27 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 function isMatrix(v: unknown): v is number[][] {
   return Array.isArray(v) && v.every((row) => Array.isArray(row) && row.every((x) => Number.isFinite(x)));
+}
+
+/** A file's text, or why it cannot be had. */
+export async function readTextFile(file: string): Promise<Result<string>> {
+  try {
+    return ok(await fs.readFile(file, 'utf8'));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return err(code === 'ENOENT' ? `${file} does not exist` : `${file}: cannot be read (${code ?? (e as Error).message})`);
+  }
+}
+
+/** Reads and validates one prompt set file. */
+export async function readPromptSetFile(file: string): Promise<Result<PromptSet>> {
+  const text = await readTextFile(file);
+  if (!text.ok) return text;
+  let json: unknown;
+  try {
+    json = JSON.parse(text.value);
+  } catch (e) {
+    return err(`${file}: not valid JSON (${(e as Error).message})`);
+  }
+  return validatePromptSet(json, file);
 }

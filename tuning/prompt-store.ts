@@ -12,7 +12,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../util/atomic-file.ts';
 import { err, ok, type Result } from '../util/result.ts';
-import { isPromptSetId, validatePromptSet, type PromptSet } from './prompt-set.ts';
+import { isPromptSetId, readPromptSetFile, readTextFile, validatePromptSet, type PromptSet } from './prompt-set.ts';
 
 export const CURRENT_FILE = 'current';
 
@@ -80,7 +80,7 @@ export class PromptStore {
   async loadCurrent(): Promise<Result<LoadedPromptSet>> {
     const pointer = path.join(this.dir, CURRENT_FILE);
     let problem: string;
-    const text = await readText(pointer);
+    const text = await readTextFile(pointer);
     if (!text.ok) {
       problem = text.error;
     } else {
@@ -167,15 +167,7 @@ export class PromptStore {
 
   private async read(id: string): Promise<Result<PromptSet>> {
     const file = this.pathOf(id);
-    const text = await readText(file);
-    if (!text.ok) return text;
-    let json: unknown;
-    try {
-      json = JSON.parse(text.value);
-    } catch (e) {
-      return err(`${file}: not valid JSON (${(e as Error).message})`);
-    }
-    const valid = validatePromptSet(json, file);
+    const valid = await readPromptSetFile(file);
     if (valid.ok && valid.value.id !== id) return err(`${file}: key 'id' is '${valid.value.id}', not the file's name`);
     return valid;
   }
@@ -188,13 +180,4 @@ export class PromptStore {
 /** Creation order: `created`, then id. */
 function compareSets(a: PromptSet, b: PromptSet): number {
   return Date.parse(a.created) - Date.parse(b.created) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-}
-
-async function readText(file: string): Promise<Result<string>> {
-  try {
-    return ok(await fs.readFile(file, 'utf8'));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    return err(code === 'ENOENT' ? `${file} does not exist` : `${file}: cannot be read (${code ?? (e as Error).message})`);
-  }
 }

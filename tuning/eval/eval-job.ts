@@ -7,7 +7,7 @@ import type { SessionFactoryOptions } from '../../models/session.ts';
 import { writeFileAtomic } from '../../util/atomic-file.ts';
 import { err, ok, type Result } from '../../util/result.ts';
 import { bundleMismatch } from '../bundle-identity.ts';
-import { validatePromptSet, type PromptSet } from '../prompt-set.ts';
+import { readPromptSetFile } from '../prompt-set.ts';
 import type { Guidance } from '../train.ts';
 import { openTuningModels } from '../tuning-models.ts';
 import { evaluateCategory, METRIC_KEYS, type CategoryMetrics, type CategoryResult, type EvalTimings } from './evaluate-category.ts';
@@ -42,20 +42,9 @@ export interface EvalJobResult {
 export const THUMBNAILS_PER_CATEGORY = 12;
 export const THUMBNAIL_SIZE = 160;
 
-async function readPromptSet(file: string): Promise<Result<PromptSet>> {
-  let json: unknown;
-  try {
-    json = JSON.parse(await fs.readFile(file, 'utf8'));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    return err(code ? `${file}: cannot be read (${code})` : `${file}: not valid JSON (${(e as Error).message})`);
-  }
-  return validatePromptSet(json, file);
-}
-
 export async function runEvalJob(o: EvalJobOptions): Promise<Result<EvalJobResult>> {
   const started = performance.now();
-  const set = o.promptsFile ? await readPromptSet(o.promptsFile) : null;
+  const set = o.promptsFile ? await readPromptSetFile(o.promptsFile) : null;
   if (set && !set.ok) return set;
   const categories = await discoverCategories(o.datasetDir, o.categories);
   if (!categories.ok) return categories;
