@@ -133,32 +133,36 @@ export class Agent {
     return b ? `mqtt://${b.host}:${b.port}` : this.cfg.mqtt.url;
   }
 
+  /** Loads (or swaps in) the configured bundle with its prompt set; on failure the running model stays. */
   private async loadModel(): Promise<Result<void>> {
     const resolved = await resolveBundle(this.cfg.model.bundle, this.cfg.data_dir, log);
     if (!resolved.ok) return err(`model: ${resolved.error}`);
     const bundle = await loadBundle(resolved.value.dir);
     if (!bundle.ok) return err(`model: ${bundle.error}`);
+    const identity = await bundleIdentity(bundle.value);
+    let prompts: ActivePrompts;
+    let provider: string;
+    try {
+      prompts = await this.loadPrompts(bundle.value, identity);
+      const m = bundle.value.manifest;
+      provider = await this.engine.load(
+        { visionPath: bundle.value.paths.vision, imageSize: m.vision.imageSize, mean: m.preprocess.mean, std: m.preprocess.std, providers: this.cfg.model.execution_providers, threads: this.cfg.model.threads },
+        prompts.textEmbeds,
+      );
+    } catch (e) {
+      return err(`model ${bundle.value.dir}: ${(e as Error).message}`);
+    }
     this.bundle = bundle.value;
-    this.bundleId = await bundleIdentity(bundle.value);
+    this.bundleId = identity;
     this.demo = resolved.value.demo;
-    this.runner.setBundle(this.bundle.dir);
-    this.prompts = await this.loadPrompts();
-    const m = this.bundle.manifest;
-    const provider = await this.engine.load(
-      { visionPath: this.bundle.paths.vision, imageSize: m.vision.imageSize, mean: m.preprocess.mean, std: m.preprocess.std, providers: this.cfg.model.execution_providers, threads: this.cfg.model.threads },
-      this.prompts.textEmbeds,
-    );
-    log.info(`model ${this.bundle.dir} on ${provider}, prompt set ${this.prompts.id}`);
+    this.prompts = prompts;
+    this.runner.setBundle(bundle.value.dir);
+    log.info(`model ${bundle.value.dir} on ${provider}, prompt set ${prompts.id}`);
     return ok(undefined);
   }
 
-  private loadPrompts(): Promise<ActivePrompts> {
-    return loadActivePrompts({
-      store: this.store,
-      bundle: this.bundleId,
-      metaTextEmbeds: () => metaTextEmbedsFor(this.bundle),
-      log,
-    });
+  private loadPrompts(bundle = this.bundle, identity = this.bundleId): Promise<ActivePrompts> {
+    return loadActivePrompts({ store: this.store, bundle: identity, metaTextEmbeds: () => metaTextEmbedsFor(bundle), log });
   }
 
   /** Applies the store's current prompt set (after a re-tune or a rollback) without stopping inference. */
@@ -249,8 +253,18 @@ export class Agent {
         return ok({ prompt_set: active.id });
       },
       reload: async () => {
+        const size = this.bundle.manifest.vision.imageSize;
         const r = await this.loadModel();
-        return r.ok ? ok({ bundle: this.bundle.dir, prompt_set: this.prompts.id, provider: this.engine.provider }) : r;
+        if (!r.ok) return r;
+        // Cameras scale to the model's input size: a bundle with another size needs them restarted.
+        if (this.bundle.manifest.vision.imageSize !== size) {
+          for (const c of this.cameras.values()) {
+            if (!c.supervisor) continue;
+            await this.setCameraEnabled(c, false);
+            await this.setCameraEnabled(c, true);
+          }
+        }
+        return ok({ bundle: this.bundle.dir, prompt_set: this.prompts.id, provider: this.engine.provider });
       },
       set: async (args) => this.applySet(args),
       snapshot: async (args) => {
