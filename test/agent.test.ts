@@ -102,6 +102,13 @@ http: { port: ${httpPort} }
     const status = await ask('status', {});
     assert.equal(status.ok, true);
     assert.equal((status.result as { provider: string }).provider, 'cpu');
+    const snapshot = await ask('snapshot', { camera: 'line' });
+    assert.equal(snapshot.ok, true, snapshot.error);
+    const png = await fs.readFile((snapshot.result as { path: string }).path);
+    assert.deepEqual([...png.subarray(1, 4)], [...Buffer.from('PNG')]);
+    const reload = await ask('reload', {});
+    assert.equal(reload.ok, true, reload.error);
+    assert.equal((reload.result as { bundle: string }).bundle, bundle);
     // wrongly signed, unknown field, unknown camera: error replies, nothing changes
     const forged = await ask('set', { threshold: 0, ts: Date.now(), sig: 'f'.repeat(64) }, false);
     assert.equal(forged.ok, false);
