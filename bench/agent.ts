@@ -136,8 +136,9 @@ async function main(): Promise<void> {
   process.stderr.write(`agent, relaxed (${cameras} x ${relaxedFps} fps), ${seconds} s after ${WARMUP_S} s warm-up...\n`);
   const calm = await runAgent(bundleDir, cameras, relaxedFps, seconds);
 
-  const rss = [...busy.rssMiB, ...calm.rssMiB];
-  const drift = ((rss[rss.length - 1] - rss[0]) / rss[0]) * 100;
+  // Drift within one agent's run (each phase is a fresh agent; memory the first one left in the
+  // allocators is not the second one's growth).
+  const drift = (r: number[]) => `${r[0].toFixed(0)} -> ${r[r.length - 1].toFixed(0)} MiB (${(((r[r.length - 1] - r[0]) / r[0]) * 100).toFixed(1)} %)`;
   const lines = [
     `bench:agent  ViT-B/16@224 (random weights), ${cameras} dir: camera(s), embedded broker, CPU, ${os.cpus().length} cores, ${seconds} s per phase`,
     `  bare model                ${bareMs.toFixed(1)} ms/frame = ${bareFps.toFixed(2)} fps`,
@@ -145,7 +146,7 @@ async function main(): Promise<void> {
     `  frame -> subscriber       relaxed: p50 ${percentile(calm.latencies, 0.5).toFixed(0)} ms, p99 ${percentile(calm.latencies, 0.99).toFixed(0)} ms   target p99 <= ${(bareMs + 50).toFixed(0)} ms (model + 50)`,
     `                            saturated: p50 ${percentile(busy.latencies, 0.5).toFixed(0)} ms, p99 ${percentile(busy.latencies, 0.99).toFixed(0)} ms (includes waiting for the busy model)`,
     `  longest event-loop stall  saturated ${busy.maxStallMs.toFixed(1)} ms, relaxed ${calm.maxStallMs.toFixed(1)} ms   target <= 50 ms`,
-    `  RSS                       ${rss[0].toFixed(0)} -> ${rss[rss.length - 1].toFixed(0)} MiB over both phases (drift ${drift.toFixed(1)} %, sampled every 5 s after warm-up)   target < 5 %`,
+    `  RSS after warm-up         saturated ${drift(busy.rssMiB)}, relaxed ${drift(calm.rssMiB)}, sampled every 5 s   target drift < 5 %`,
   ];
   process.stdout.write(lines.join('\n') + '\n');
 }
