@@ -8,23 +8,16 @@ import { writeFileAtomic } from '../../util/atomic-file.ts';
 import { err, ok, type Result } from '../../util/result.ts';
 import { bundleMismatch } from '../bundle-identity.ts';
 import { readPromptSetFile } from '../prompt-set.ts';
-import type { Guidance } from '../train.ts';
 import { openTuningModels } from '../tuning-models.ts';
-import { evaluateCategory, METRIC_KEYS, type CategoryMetrics, type CategoryResult, type EvalTimings } from './evaluate-category.ts';
+import { evaluateCategory, METRIC_KEYS, type CategoryMetrics, type CategoryResult, type EvalTimings, type ShotTuning } from './evaluate-category.ts';
 import { discoverCategories } from './mvtec-dataset.ts';
 import { renderReport } from './report-html.ts';
 
-export interface EvalJobOptions {
+export interface EvalJobOptions extends ShotTuning {
   bundleDir: string;
   datasetDir: string;
   /** Category names to evaluate; empty = all. */
   categories: string[];
-  shots: number;
-  seed: number;
-  steps: number;
-  guidance: Guidance;
-  lambda: number;
-  useObjectMask: boolean;
   /** A prompt set file to score with instead of tuning. */
   promptsFile: string | null;
   outDir: string;

@@ -17,7 +17,8 @@ import type { Category, TestImage } from './mvtec-dataset.ts';
 export const METRIC_KEYS = ['image_auroc', 'image_ap', 'image_f1max', 'pixel_auroc', 'pro', 'pixel_f1max'] as const;
 export type CategoryMetrics = Record<(typeof METRIC_KEYS)[number], number>;
 
-export interface EvalOptions {
+/** How prompts are learned for a category (unless a prompt set is given). */
+export interface ShotTuning {
   /** K normal shots from train/good (ignored with a prompt set). */
   shots: number;
   seed: number;
@@ -25,6 +26,9 @@ export interface EvalOptions {
   guidance: Guidance;
   lambda: number;
   useObjectMask: boolean;
+}
+
+export interface EvalOptions extends ShotTuning {
   /** Score with this set instead of tuning. */
   promptSet: PromptSet | null;
   /** Overlay thumbnails for the report. */
