@@ -208,7 +208,11 @@ test('a connection cut half-way is resumed in the same run with a Range request'
     const result = await pullRepo(options(out));
     assert.ok(result.ok, result.ok ? '' : result.error);
     const ranges = requests.filter((r) => r.url === `/cdn/${file}` && r.range !== 'bytes=0-0').map((r) => r.range);
-    assert.deepEqual(ranges, [undefined, `bytes=${size >> 1}-${size - 1}`]);
+    // The retry asks for the rest of what arrived (at most the half the server sent before the cut).
+    assert.equal(ranges.length, 2);
+    assert.equal(ranges[0], undefined);
+    const resumedFrom = Number(new RegExp(`^bytes=(\\d+)-${size - 1}$`).exec(ranges[1] ?? '')?.[1]);
+    assert.ok(resumedFrom > 0 && resumedFrom <= size >> 1, `second request range: ${ranges[1]}`);
     assert.ok(readFileSync(path.join(out, file)).equals(repoFiles[file].data));
     assert.ok(!existsSync(path.join(out, `${file}.part`)));
   } finally {
@@ -225,8 +229,13 @@ test('an interrupted run leaves FILE.part; the next run continues from it', asyn
   try {
     const first = await pullRepo(options(out, { retries: 0 }));
     assert.ok(!first.ok);
-    assert.match(first.error, new RegExp(`^${file}: download stopped at ${size >> 1} of ${size} bytes .*run the same command again to resume$`));
-    assert.equal(statSync(path.join(out, `${file}.part`)).size, size >> 1);
+    // The server sends half the file before cutting; how much of it reaches the client before the
+    // reset depends on socket timing, so the test reads the count the error reports.
+    const stopped = new RegExp(`^${file}: download stopped at (\\d+) of ${size} bytes .*run the same command again to resume$`).exec(first.error);
+    assert.ok(stopped, first.error);
+    const kept = Number(stopped[1]);
+    assert.ok(kept > 0 && kept <= size >> 1, `kept ${kept} bytes`);
+    assert.equal(statSync(path.join(out, `${file}.part`)).size, kept);
     assert.ok(!existsSync(path.join(out, file)));
 
     requests.length = 0;
@@ -234,7 +243,7 @@ test('an interrupted run leaves FILE.part; the next run continues from it', asyn
     assert.ok(second.ok, second.ok ? '' : second.error);
     assert.equal(second.value.files.find((f) => f.path === file)?.status, 'resumed');
     const transfers = requests.filter((r) => r.url === `/cdn/${file}` && r.range !== 'bytes=0-0');
-    assert.deepEqual(transfers.map((r) => r.range), [`bytes=${size >> 1}-${size - 1}`]);
+    assert.deepEqual(transfers.map((r) => r.range), [`bytes=${kept}-${size - 1}`]);
     assert.ok(readFileSync(path.join(out, file)).equals(repoFiles[file].data));
     assert.deepEqual(listDir(out), ['open_clip_config.json', 'open_clip_model.safetensors', 'tokenizer_config.json']);
   } finally {
