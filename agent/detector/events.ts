@@ -10,17 +10,10 @@
 // Times are the frames' ts (ms since the epoch), so rate limits follow the stream, not the clock.
 import { randomUUID } from 'node:crypto';
 import type { Box } from './geometry.ts';
+import type { EventPayload } from '../mqtt/payloads.ts';
 
-export interface DetectorEvent {
-  type: 'new' | 'update' | 'end';
-  id: string;
-  camera: string;
-  start_ts: number;
-  end_ts: number | null;
-  max_score: number;
-  frames: number;
-  bbox: Box | null;
-}
+/** The contract's event (`P/<cam>/events`) with the box still a tuple; the camera runtime converts it when publishing. */
+export type DetectorEvent = Omit<EventPayload, 'bbox'> & { bbox: Box | null };
 
 export interface Observation {
   ts: number;
