@@ -135,7 +135,7 @@ export class Agent {
 
   /** Loads (or swaps in) the configured bundle with its prompt set; on failure the running model stays. */
   private async loadModel(): Promise<Result<void>> {
-    const resolved = await resolveBundle(this.cfg.model.bundle, this.cfg.data_dir, log);
+    const resolved = await resolveBundle(this.cfg.model.bundle, this.cfg.model.precision, this.cfg.data_dir, log);
     if (!resolved.ok) return err(`model: ${resolved.error}`);
     const bundle = await loadBundle(resolved.value.dir);
     if (!bundle.ok) return err(`model: ${bundle.error}`);
@@ -157,7 +157,7 @@ export class Agent {
     this.demo = resolved.value.demo;
     this.prompts = prompts;
     this.runner.setBundle(bundle.value.dir);
-    log.info(`model ${bundle.value.dir} on ${provider}, prompt set ${prompts.id}`);
+    log.info(`model ${bundle.value.dir} (${bundle.value.manifest.vision.precision}) on ${provider}, prompt set ${prompts.id}`);
     return ok(undefined);
   }
 

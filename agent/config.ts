@@ -23,6 +23,7 @@
 //
 // Relative paths resolve against the directory of the file they were written in; relative paths
 // given through the environment resolve against the working directory.
+import { WEIGHT_PRECISIONS, type WeightPrecision } from '../models/onnx/transformer.ts';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -53,6 +54,8 @@ export interface AgentConfig {
   data_dir: string;
   model: {
     bundle: BundleRef;
+    /** Precision of the bundles the agent builds itself (from a hub repo id); a bundle directory keeps its own. */
+    precision: WeightPrecision;
     execution_providers: ExecutionProvider[];
     threads: number;
   };
@@ -294,6 +297,7 @@ const schema = new Section<AgentConfig>({
   data_dir: new Field('./var', directory, TEXT),
   model: new Section({
     bundle: new Field<BundleRef>('auto', bundle, TEXT),
+    precision: new Field<WeightPrecision>('fp32', oneOf(WEIGHT_PRECISIONS), TEXT),
     execution_providers: new Field<ExecutionProvider[]>(['tensorrt', 'cuda', 'cpu'], providers),
     threads: new Field(0, number({ min: 0, integer: true })),
   }),

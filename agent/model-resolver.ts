@@ -1,6 +1,7 @@
 // `model.bundle` -> a bundle directory on disk:
 //   a path     -> that bundle;
-//   owner/name -> pulled from the Hugging Face hub and built once, under data_dir;
+//   owner/name -> pulled from the Hugging Face hub and built once, under data_dir, at
+//                 `model.precision` (one bundle per precision, from one download);
 //   auto       -> the newest bundle installed under <data_dir>/bundles, else the demo bundle,
 //                 built at first start from generated weights (its scores mean nothing).
 import { promises as fs } from 'node:fs';
@@ -8,6 +9,7 @@ import path from 'node:path';
 import { buildBundle } from '../models/bundle/build.ts';
 import { MANIFEST_FILE } from '../models/bundle/manifest.ts';
 import { hubSettingsFromEnv, pullRepo } from '../models/hub-pull.ts';
+import type { WeightPrecision } from '../models/onnx/transformer.ts';
 import { writeRandomClip, type ClipDims } from '../models/weights/random-weights.ts';
 import type { Logger } from '../util/log.ts';
 import { err, ok, type Result } from '../util/result.ts';
@@ -46,11 +48,12 @@ async function installedBundles(root: string): Promise<string[]> {
   return found.sort((a, b) => b.mtime - a.mtime).map((f) => f.dir);
 }
 
-async function buildFrom(weights: string, out: string, log: Logger): Promise<Result<string>> {
+async function buildFrom(weights: string, out: string, precision: WeightPrecision, log: Logger): Promise<Result<string>> {
   let lastStep = '';
   const built = await buildBundle({
     weights,
     out,
+    precision,
     onProgress: (_done, _total, step) => {
       if (step !== lastStep) log.info(`building bundle: ${step}`);
       lastStep = step;
@@ -65,26 +68,27 @@ async function demoBundle(root: string, log: Logger): Promise<Result<string>> {
   log.warn('no model bundle installed: building the DEMO bundle from generated random weights; its scores mean nothing');
   const weights = path.join(root, '.demo-weights');
   await writeRandomClip(weights, DEMO_DIMS, 2024);
-  const built = await buildFrom(weights, dir, log);
+  const built = await buildFrom(weights, dir, 'fp32', log);
   await fs.rm(weights, { recursive: true, force: true });
   return built;
 }
 
-async function hubBundle(repo: string, dataDir: string, log: Logger): Promise<Result<string>> {
-  const dir = path.join(dataDir, 'bundles', repo.replaceAll('/', '__'));
+async function hubBundle(repo: string, precision: WeightPrecision, dataDir: string, log: Logger): Promise<Result<string>> {
+  const dir = path.join(dataDir, 'bundles', repo.replaceAll('/', '__') + (precision === 'fp32' ? '' : `__${precision}`));
   if (await exists(path.join(dir, MANIFEST_FILE))) return ok(dir);
   const weights = path.join(dataDir, 'models-cache', repo.replaceAll('/', '__'));
   log.info(`pulling ${repo} from the Hugging Face hub into ${weights}`);
   const pulled = await pullRepo({ repo, outDir: weights, ...hubSettingsFromEnv(), logger: log });
   if (!pulled.ok) return err(`model.bundle ${repo}: ${pulled.error}`);
-  return buildFrom(weights, dir, log);
+  return buildFrom(weights, dir, precision, log);
 }
 
-export async function resolveBundle(ref: BundleRef, dataDir: string, log: Logger): Promise<Result<ResolvedBundle>> {
+/** `precision` applies to bundles built from a hub download; the demo bundle is always float32. */
+export async function resolveBundle(ref: BundleRef, precision: WeightPrecision, dataDir: string, log: Logger): Promise<Result<ResolvedBundle>> {
   const root = path.join(dataDir, 'bundles');
   if (ref.kind === 'dir') return ok({ dir: ref.path, demo: false });
   if (ref.kind === 'hub') {
-    const r = await hubBundle(ref.repo, dataDir, log);
+    const r = await hubBundle(ref.repo, precision, dataDir, log);
     return r.ok ? ok({ dir: r.value, demo: false }) : r;
   }
   const [newest] = await installedBundles(root);

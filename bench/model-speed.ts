@@ -2,7 +2,8 @@
 // Builds ViT-B/16 @224 and ViT-L/14 @336 bundles from random weights (speed does not depend on
 // the values) and prints, for 1 and 2 intra-op threads: vision ms/image at batch 1 and 4, the
 // effective GFLOP/s from an analytic FLOP count, the dense-MatMul GFLOP/s measured in the same
-// process, their ratio, text_vjp and text ms per tuning step at S = 16, and peak RSS.
+// process, their ratio, text_vjp and text ms per tuning step at S = 16, and peak RSS; then the
+// int8 bundle of the same weights: ms/image, speed-up over float32, and how far its outputs move.
 //
 // Each model is measured in a child process so its peak RSS is that of inference alone (the build
 // holds the whole checkpoint in memory several times over), and sessions are opened one at a
@@ -66,16 +67,36 @@ export function visionFlops(d: ClipDims, layers: number): FlopCount {
 // ---------------------------------------------------------------------------------------------
 // child process: measure one bundle
 
+interface VisionTiming {
+  batch: number;
+  msPerImage: number;
+  gflops: number;
+}
+
 interface Measurement {
   threads: number;
   denseGflops: number;
-  vision: { batch: number; msPerImage: number; gflops: number }[];
+  vision: VisionTiming[];
+  /** The int8 bundle of the same weights, when one was given. */
+  int8Vision: VisionTiming[] | null;
   textVjpMs: number;
   textMs: number;
 }
 
+/** How far the int8 bundle's outputs are from the float32 ones on the same image (batch 1). */
+interface Int8Deviation {
+  /** Over all patch rows of all selected layers: the lowest and the mean cosine similarity. */
+  patchCosineMin: number;
+  patchCosineMean: number;
+  /** max |a - b| / max |b| over patch_embeds. */
+  patchMaxRel: number;
+  /** |a - b| of the anomaly score (random text embeddings, so only its stability means anything). */
+  scoreAbs: number;
+}
+
 interface ChildReport {
   measurements: Measurement[];
+  int8Deviation: Int8Deviation | null;
   peakRssMiB: number;
 }
 
@@ -115,9 +136,12 @@ async function writeDenseGraph(file: string): Promise<number> {
   return pairs * 2 * (2 * m * k * n);
 }
 
-async function measure(bundleDir: string, runs: Record<number, number>, flopsPerImage: number): Promise<ChildReport> {
+async function measure(bundleDir: string, int8Dir: string | null, runs: Record<number, number>, flopsPerImage: number): Promise<ChildReport> {
   const bundle = await loadBundle(bundleDir, { verify: false });
   if (!bundle.ok) throw new Error(bundle.error);
+  const int8Bundle = int8Dir ? await loadBundle(int8Dir, { verify: false }) : null;
+  if (int8Bundle && !int8Bundle.ok) throw new Error(int8Bundle.error);
+  const int8 = int8Bundle?.ok ? int8Bundle.value : null;
   const m = bundle.value.manifest;
   const denseFile = path.join(workDir, 'dense.onnx');
   const denseFlops = await writeDenseGraph(denseFile);
@@ -128,37 +152,76 @@ async function measure(bundleDir: string, runs: Record<number, number>, flopsPer
     await session.release();
     return ms;
   };
+  const text = new ort.Tensor('float32', Float32Array.from({ length: 2 * m.embedDim }, (_, i) => Math.sin(i)), [2, m.embedDim]);
+  const size = m.vision.imageSize;
+  const feeds = (batch: number) => ({
+    pixel_values: new ort.Tensor('float32', Float32Array.from({ length: batch * 3 * size * size }, (_, i) => Math.sin(i * 0.37)), [batch, 3, size, size]),
+    text_embeds: text,
+  });
+  const visionTimings = async (file: string, threads: number): Promise<VisionTiming[]> => {
+    const session = await openSession(file, threads);
+    const timings: VisionTiming[] = [];
+    for (const batch of [1, 4]) {
+      const ms = (await bestMs(session, feeds(batch), runs[batch], batch === 1 ? 2 : 1)) / batch;
+      timings.push({ batch, msPerImage: ms, gflops: flopsPerImage / ms / 1e6 });
+    }
+    await session.release();
+    return timings;
+  };
   for (const threads of THREADS) {
     // dense before and after the vision runs, the better of the two: on a shared machine the load
     // changes over a run, and the ratio should not flatter the model by a dense run that was unlucky
     const denseBefore = await denseMs(threads);
-    const vision: Measurement['vision'] = [];
-    let session = await openSession(bundle.value.paths.vision, threads);
-    const text = new ort.Tensor('float32', Float32Array.from({ length: 2 * m.embedDim }, (_, i) => Math.sin(i)), [2, m.embedDim]);
-    for (const batch of [1, 4]) {
-      const size = m.vision.imageSize;
-      const pixels = Float32Array.from({ length: batch * 3 * size * size }, (_, i) => Math.sin(i * 0.37));
-      const ms = (await bestMs(session, { pixel_values: new ort.Tensor('float32', pixels, [batch, 3, size, size]), text_embeds: text }, runs[batch], batch === 1 ? 2 : 1)) / batch;
-      vision.push({ batch, msPerImage: ms, gflops: flopsPerImage / ms / 1e6 });
-    }
-    await session.release();
+    const vision = await visionTimings(bundle.value.paths.vision, threads);
+    const int8Vision = int8 ? await visionTimings(int8.paths.vision, threads) : null;
     const bestDenseMs = Math.min(denseBefore, await denseMs(threads));
 
     const prompts = {
       prompt_embeds: new ort.Tensor('float32', Float32Array.from({ length: PROMPTS_PER_STEP * PROMPT_TOKENS * m.text.width }, (_, i) => 0.02 * Math.cos(i)), [PROMPTS_PER_STEP, PROMPT_TOKENS, m.text.width]),
       eot_index: new ort.Tensor('int64', BigInt64Array.from({ length: PROMPTS_PER_STEP }, () => BigInt(PROMPT_TOKENS - 1)), [PROMPTS_PER_STEP]),
     };
-    session = await openSession(bundle.value.paths.text, threads);
-    const textMs = await bestMs(session, prompts, 10, 3);
-    await session.release();
-    session = await openSession(bundle.value.paths.textVjp, threads);
+    const textSession = await openSession(bundle.value.paths.text, threads);
+    const textMs = await bestMs(textSession, prompts, 10, 3);
+    await textSession.release();
+    const session = await openSession(bundle.value.paths.textVjp, threads);
     const upstream = new ort.Tensor('float32', new Float32Array(PROMPTS_PER_STEP * m.embedDim).fill(0.1), [PROMPTS_PER_STEP, m.embedDim]);
     const textVjpMs = await bestMs(session, { ...prompts, upstream_grad: upstream }, 10, 3);
     await session.release();
 
-    measurements.push({ threads, denseGflops: denseFlops / bestDenseMs / 1e6, vision, textVjpMs, textMs });
+    measurements.push({ threads, denseGflops: denseFlops / bestDenseMs / 1e6, vision, int8Vision, textVjpMs, textMs });
   }
-  return { measurements, peakRssMiB: process.resourceUsage().maxRSS / 1024 };
+  const int8Deviation = int8 ? await deviation(bundle.value.paths.vision, int8.paths.vision, feeds(1)) : null;
+  return { measurements, int8Deviation, peakRssMiB: process.resourceUsage().maxRSS / 1024 };
+}
+
+async function visionOutputs(file: string, feeds: Record<string, ort.Tensor>): Promise<{ patches: ort.Tensor; score: number }> {
+  const session = await openSession(file, 2);
+  const out = await session.run(feeds);
+  await session.release();
+  return { patches: out.patch_embeds, score: (out.anomaly_score.data as Float32Array)[0] };
+}
+
+async function deviation(float32File: string, int8File: string, feeds: Record<string, ort.Tensor>): Promise<Int8Deviation> {
+  const a = await visionOutputs(float32File, feeds);
+  const b = await visionOutputs(int8File, feeds);
+  const e = a.patches.dims[3];
+  const [x, y] = [a.patches.data as Float32Array, b.patches.data as Float32Array];
+  let [cosMin, cosSum, maxDiff, maxRef] = [Infinity, 0, 0, 0];
+  const rows = x.length / e;
+  for (let r = 0; r < rows; r++) {
+    let [dot, nx, ny] = [0, 0, 0];
+    for (let i = r * e; i < (r + 1) * e; i++) {
+      dot += x[i] * y[i];
+      nx += x[i] * x[i];
+      ny += y[i] * y[i];
+      maxDiff = Math.max(maxDiff, Math.abs(x[i] - y[i]));
+      maxRef = Math.max(maxRef, Math.abs(x[i]));
+    }
+    const cos = dot / Math.sqrt(nx * ny);
+    cosMin = Math.min(cosMin, cos);
+    cosSum += cos;
+  }
+  return { patchCosineMin: cosMin, patchCosineMean: cosSum / rows, patchMaxRel: maxDiff / maxRef, scoreAbs: Math.abs(a.score - b.score) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -187,14 +250,26 @@ function report(c: ModelCase, flops: FlopCount, layers: number, buildSeconds: nu
     const cells = m.vision.map((v) => `${fmt(v.msPerImage).padStart(9)}  ${fmt(v.gflops).padStart(7)}  ${(100 * v.gflops / m.denseGflops).toFixed(0).padStart(4)}%`);
     lines.push(`  ${String(m.threads).padStart(7)} | ${fmt(m.denseGflops).padStart(7)} GF/s | ${cells[0]} | ${cells[1]} | ${fmt(m.textMs).padStart(8)} ms | ${fmt(m.textVjpMs).padStart(10)} ms`);
   }
+  if (r.int8Deviation) {
+    lines.push('  int8 bundle (same weights; blocks\' Linear layers int8): threads | b=1: ms/img  speed-up | b=4: ms/img  speed-up');
+    for (const m of r.measurements) {
+      const cells = m.int8Vision!.map((v, i) => `${fmt(v.msPerImage).padStart(9)}  ${fmt(m.vision[i].msPerImage / v.msPerImage, 2).padStart(7)}x`);
+      lines.push(`  ${' '.repeat(56)}${String(m.threads).padStart(7)} | ${cells[0]} | ${cells[1]}`);
+    }
+    const d = r.int8Deviation;
+    lines.push(
+      `  int8 vs float32 on one image: patch embedding cosine min ${fmt(d.patchCosineMin, 4)}, mean ${fmt(d.patchCosineMean, 4)}; ` +
+        `max error ${d.patchMaxRel.toExponential(1)} of the range; anomaly score |diff| ${d.scoreAbs.toExponential(1)} (random weights: real CLIP activations have outliers that quantize worse)`,
+    );
+  }
   lines.push(`  peak RSS while measuring: ${fmt(r.peakRssMiB, 0)} MiB (bundle loaded, sessions opened one at a time)`);
   return lines.join('\n');
 }
 
 async function main(argv: string[]): Promise<void> {
   if (argv[0] === '--measure') {
-    const [bundle, runs, flops] = [argv[1], JSON.parse(argv[2]) as Record<number, number>, Number(argv[3])];
-    process.stdout.write(JSON.stringify(await measure(bundle, runs, flops)));
+    const [bundle, int8, runs, flops] = [argv[1], argv[2] || null, JSON.parse(argv[3]) as Record<number, number>, Number(argv[4])];
+    process.stdout.write(JSON.stringify(await measure(bundle, int8, runs, flops)));
     return;
   }
   await fs.mkdir(workDir, { recursive: true });
@@ -204,11 +279,12 @@ async function main(argv: string[]): Promise<void> {
     if (only && !c.name.toLowerCase().startsWith(only.toLowerCase())) continue;
     const key = c.name.replace(/[^A-Za-z0-9]+/g, '-').toLowerCase();
     const { dir: bundle, buildSeconds } = await randomBundle(key, c.dims, { rebuild: true });
+    const { dir: int8 } = await randomBundle(key, c.dims, { precision: 'int8' });
     const manifest = JSON.parse(await fs.readFile(path.join(bundle, 'manifest.json'), 'utf8'));
     const layers = manifest.vision.layers.length;
     const flops = visionFlops(c.dims, layers);
     process.stderr.write(`${c.name}: measuring\n`);
-    const measured = JSON.parse(await child(['--measure', bundle, JSON.stringify(c.runs), String(flops.total)])) as ChildReport;
+    const measured = JSON.parse(await child(['--measure', bundle, int8, JSON.stringify(c.runs), String(flops.total)])) as ChildReport;
     const text = report(c, flops, layers, buildSeconds!, measured);
     process.stdout.write(text + '\n\n');
     out.push(text);

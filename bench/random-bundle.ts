@@ -4,6 +4,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildBundle, type BuildOptions } from '../models/bundle/build.ts';
+import type { WeightPrecision } from '../models/onnx/transformer.ts';
 import { writeRandomClip, type ClipDims } from '../models/weights/random-weights.ts';
 
 export const benchDir = fileURLToPath(new URL('../.bench-out/', import.meta.url));
@@ -12,12 +13,13 @@ export interface RandomBundleOptions {
   /** Build even when a cached bundle exists (the model benchmark times the build). */
   rebuild?: boolean;
   laa?: boolean;
+  precision?: WeightPrecision;
 }
 
 export async function randomBundle(key: string, dims: ClipDims, opts: RandomBundleOptions = {}): Promise<{ dir: string; buildSeconds: number | null }> {
   const root = path.join(benchDir, 'bundles');
   const weights = path.join(root, `${key}-weights`);
-  const dir = path.join(root, `${key}-bundle`);
+  const dir = path.join(root, `${key}-bundle${opts.precision === 'int8' ? '-int8' : ''}`);
   const marker = path.join(weights, 'dims.json');
   const want = JSON.stringify(dims);
   const fresh = !existsSync(marker) || (await fs.readFile(marker, 'utf8')) !== want;
@@ -32,6 +34,7 @@ export async function randomBundle(key: string, dims: ClipDims, opts: RandomBund
     weights,
     out: dir,
     ...(opts.laa === false ? { laa: false } : {}),
+    precision: opts.precision,
     onProgress: (done, total, step) => process.stderr.write(`${key}: [${Math.min(done + 1, total)}/${total}] ${step}\n`),
   };
   const built = await buildBundle(build);

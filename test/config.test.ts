@@ -72,6 +72,8 @@ describe('configuration', () => {
       'bad.yaml',
       [
         'device_id: t1',
+        'model:',
+        '  precision: fp16',
         'mqtt:',
         '  url: http://broker:1883',
         'cameras:',
@@ -88,9 +90,10 @@ describe('configuration', () => {
     );
     const lines = problems(file);
     const paths = lines.map((l) => l.slice(0, l.indexOf(':')));
-    assert.deepEqual(paths.sort(), ['cameras.cam.fps', 'cameras.cam.roi', 'detector.sensitivity', 'mqtt.url', 'retune.cron']);
+    assert.deepEqual(paths.sort(), ['cameras.cam.fps', 'cameras.cam.roi', 'detector.sensitivity', 'model.precision', 'mqtt.url', 'retune.cron']);
     const line = (p: string) => lines.find((l) => l.startsWith(`${p}:`))!;
-    assert.match(line('cameras.cam.fps'), /must be a number > 0 and <= 120 \(got -1\) \(bad\.yaml line 7\)$/);
+    assert.match(line('cameras.cam.fps'), /must be a number > 0 and <= 120 \(got -1\) \(bad\.yaml line 9\)$/);
+    assert.match(line('model.precision'), /must be one of fp32, int8 \(got "fp16"\)/);
     assert.match(line('mqtt.url'), /unsupported scheme 'http:'/);
     assert.match(line('retune.cron'), /invalid cron expression "61 \* \* \* \*": 61 is a invalid expression for minute/);
     assert.match(line('cameras.cam.roi'), /\[x, y, width, height\].*\(got \[0,0,100\]\)/);

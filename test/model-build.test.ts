@@ -12,6 +12,7 @@ import ort from 'onnxruntime-node';
 import { defaultLaa, defaultLayers } from '../models/bundle/build.ts';
 import { loadBundle, readTokenEmbedding } from '../models/bundle/load.ts';
 import { resizePositionalEmbedding } from '../models/graphs/positional-resize.ts';
+import { quantizePerOutputChannel } from '../models/onnx/transformer.ts';
 import { encodeSafetensors, readSafetensors, tensorF32, tensorI64, type TensorToWrite } from '../models/weights/safetensors.ts';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -104,6 +105,40 @@ for (const layout of ['openclip', 'hf'] as const) {
     });
   }
 }
+
+test('an int8 bundle: quantized blocks within the int8 tolerance of the reference, text graphs unchanged', async () => {
+  const bundle = await build('openclip-laa-int8', FIXTURE, '--laa-radius', '1', '--laa-from', '3', '--precision', 'int8');
+  const r = await linewatch('model', 'check', '--bundle', bundle, '--reference', REFERENCE, '--json');
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.equal(report.precision, 'int8');
+  assert.deepEqual(report.tensors.map((t: { name: string }) => t.name), EXPECTED_CHECKS('laa.'));
+  for (const t of report.tensors) {
+    if (t.name.startsWith('laa.')) {
+      assert.deepEqual(t.tolerance, { kind: 'rel', value: 3e-2 });
+      // quantized for real: far beyond float32 rounding, yet within the int8 bound
+      assert.ok(t.maxAbs > 1e-4 && t.maxRel < 3e-2, `${t.name}: abs ${t.maxAbs}, rel ${t.maxRel}`);
+    } else if (t.name === 'prompt_grad') assert.ok(t.maxRel < 1e-5, `${t.name}: relative error ${t.maxRel}`);
+    else assert.ok(t.maxAbs < 1e-5, `${t.name}: error ${t.maxAbs}`);
+  }
+  const manifest = JSON.parse(await fs.readFile(path.join(bundle, 'manifest.json'), 'utf8'));
+  assert.equal(manifest.vision.precision, 'int8');
+  // int8 weights take a quarter of the float32 ones: the vision weights file shrinks accordingly
+  const float32 = path.join(work, 'openclip-laa');
+  if (!existsSync(float32)) await build('openclip-laa', FIXTURE, '--laa-radius', '1', '--laa-from', '3');
+  const size = async (b: string) => (await fs.stat(path.join(b, 'vision.weights'))).size;
+  assert.ok((await size(bundle)) < 0.6 * (await size(float32)), `int8 ${await size(bundle)} B vs float32 ${await size(float32)} B`);
+  assert.equal(JSON.parse(await fs.readFile(path.join(float32, 'manifest.json'), 'utf8')).vision.precision, 'fp32');
+});
+
+test('per-output-channel int8 quantization of a Linear weight', () => {
+  // [out=3, in=2]: channel 0 peaks at 2.54, channel 1 at 0.5 (negative), channel 2 is all zero
+  const m = { rows: 3, cols: 2, data: Float32Array.from([2.54, -1.3, 0.25, -0.5, 0, 0]) };
+  const { values, scales } = quantizePerOutputChannel(m);
+  assert.deepEqual(Array.from(scales), [Math.fround(0.02), Math.fround(0.5 / 127), 1]);
+  // stored transposed, [in, out]
+  assert.deepEqual(Array.from(values), [127, 64, 0, -65, -127, 0]);
+});
 
 test('default layers and LAA settings: four evenly spaced layers ending at the last block, LAA radius 1 in the last three', async () => {
   assert.deepEqual(defaultLayers(12), [3, 6, 9, 12]);
@@ -411,6 +446,7 @@ test('bad option values are rejected with a clear error and leave nothing behind
   await expectFailure(FIXTURE, ['--image-size', '8'], 1, /image size 8 is below 13 px/);
   await expectFailure(FIXTURE, ['--image-size', 'big'], 2, /--image-size takes a whole number/);
   await expectFailure(FIXTURE, ['--colour', 'red'], 2, /Unknown option '--colour'/);
+  await expectFailure(FIXTURE, ['--precision', 'fp16'], 2, /--precision takes fp32 or int8, not 'fp16'/);
   const noOut = await linewatch('model', 'build', '--weights', FIXTURE);
   assert.equal(noOut.code, 2);
   assert.match(noOut.stderr, /--out is required/);

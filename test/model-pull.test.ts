@@ -389,12 +389,12 @@ test('a file written by someone else under a final name is replaced only after v
   }
 });
 
-test('the agent\'s model.bundle owner/name pulls from the hub and builds the bundle once', async () => {
+test('the agent\'s model.bundle owner/name pulls from the hub and builds the bundle once per model.precision', async () => {
   reset();
   const dataDir = freshDir();
   process.env.HF_ENDPOINT = endpoint;
   try {
-    const first = await resolveBundle({ kind: 'hub', repo: REPO }, dataDir, createLogger('test'));
+    const first = await resolveBundle({ kind: 'hub', repo: REPO }, 'fp32', dataDir, createLogger('test'));
     assert.ok(first.ok, first.ok ? '' : first.error);
     assert.equal(first.value.demo, false);
     assert.equal(first.value.dir, path.join(dataDir, 'bundles', 'test-org__tiny-clip'));
@@ -403,10 +403,19 @@ test('the agent\'s model.bundle owner/name pulls from the hub and builds the bun
     assert.equal(bundle.value.manifest.vision.imageSize, 64);
     assert.ok(requests.some((r) => r.url.includes('open_clip_model.safetensors')));
     reset();
-    const again = await resolveBundle({ kind: 'hub', repo: REPO }, dataDir, createLogger('test'));
+    const again = await resolveBundle({ kind: 'hub', repo: REPO }, 'fp32', dataDir, createLogger('test'));
     assert.ok(again.ok);
     assert.equal(requests.length, 0, 'an installed bundle is used without asking the hub');
-    const missing = await resolveBundle({ kind: 'hub', repo: 'nobody/missing' }, dataDir, createLogger('test'));
+    // model.precision int8: a second bundle from the same download, beside the float32 one
+    const int8 = await resolveBundle({ kind: 'hub', repo: REPO }, 'int8', dataDir, createLogger('test'));
+    assert.ok(int8.ok, int8.ok ? '' : int8.error);
+    assert.equal(int8.value.dir, path.join(dataDir, 'bundles', 'test-org__tiny-clip__int8'));
+    const int8Bundle = await loadBundle(int8.value.dir);
+    assert.ok(int8Bundle.ok, int8Bundle.ok ? '' : int8Bundle.error);
+    assert.equal(int8Bundle.value.manifest.vision.precision, 'int8');
+    assert.equal(bundle.value.manifest.vision.precision, 'fp32');
+    assert.ok(!requests.some((r) => r.url.startsWith('/cdn/')), 'the weights are not downloaded again');
+    const missing = await resolveBundle({ kind: 'hub', repo: 'nobody/missing' }, 'fp32', dataDir, createLogger('test'));
     assert.ok(!missing.ok);
     assert.match(missing.error, /^model\.bundle nobody\/missing: .*not found/);
   } finally {

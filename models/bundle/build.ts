@@ -9,6 +9,7 @@ import { buildTextGraph } from '../graphs/text.ts';
 import { buildTextVjpGraph } from '../graphs/text-vjp.ts';
 import { buildVisionGraph, LOGIT_SCALE, MIN_IMAGE_SIZE, SMOOTHING_SIGMA, type LaaSettings } from '../graphs/vision.ts';
 import { ExternalWeights, GraphBuilder } from '../onnx/graph-builder.ts';
+import { WEIGHT_PRECISIONS, type WeightPrecision } from '../onnx/transformer.ts';
 import { defaultVocabPath } from '../tokenizer.ts';
 import type { ClipWeights } from '../weights/clip-weights.ts';
 import { readClipWeights } from '../weights/read-weights.ts';
@@ -35,6 +36,8 @@ export interface BuildOptions {
   laaFrom?: number;
   /** false builds plain CLIP attention everywhere. Default true. */
   laa?: boolean;
+  /** The vision blocks' Linear layers: 'fp32' (default) or 'int8' (faster on CPU, approximate). */
+  precision?: WeightPrecision;
   onProgress?: (done: number, total: number, step: string) => void;
 }
 
@@ -64,6 +67,7 @@ interface ResolvedOptions {
   imageSize: number;
   layers: number[];
   laa: LaaSettings | null;
+  precision: WeightPrecision;
 }
 
 const isWhole = (v: number, min: number) => Number.isInteger(v) && v >= min;
@@ -81,6 +85,7 @@ function checkOptions(o: BuildOptions): Result<void> {
   if (o.laaRadius !== undefined && !isWhole(o.laaRadius, 0)) problems.push(`LAA radius must be a whole number >= 0 (got ${o.laaRadius})`);
   if (o.laaFrom !== undefined && !isWhole(o.laaFrom, 1)) problems.push(`LAA first block must be a whole number >= 1 (got ${o.laaFrom})`);
   if (o.laa === false && (o.laaRadius !== undefined || o.laaFrom !== undefined)) problems.push('LAA settings were given together with LAA disabled');
+  if (o.precision !== undefined && !WEIGHT_PRECISIONS.includes(o.precision)) problems.push(`precision must be ${WEIGHT_PRECISIONS.join(' or ')} (got ${o.precision})`);
   if (path.resolve(o.out) === path.resolve(o.weights)) problems.push('the output directory is the weights directory');
   return problems.length ? err(problems.join('; ')) : ok(undefined);
 }
@@ -101,7 +106,7 @@ function resolveOptions(o: BuildOptions, w: ClipWeights): Result<ResolvedOptions
     laa = { radius: o.laaRadius ?? d.radius, from: o.laaFrom ?? d.from };
     if (laa.from > blocks) problems.push(`LAA first block ${laa.from} is out of range: the vision transformer has blocks 1..${blocks}`);
   }
-  return problems.length ? err(problems.join('; ')) : ok({ imageSize, layers, laa });
+  return problems.length ? err(problems.join('; ')) : ok({ imageSize, layers, laa, precision: o.precision ?? 'fp32' });
 }
 
 /** An existing target must be a bundle or empty: anything else is somebody's data. */
@@ -130,7 +135,7 @@ async function writeBundleFiles(dir: string, w: ClipWeights, r: ResolvedOptions,
   step('vision graph');
   const visionWeights = new ExternalWeights(BUNDLE_FILES.visionWeights);
   const vision = new GraphBuilder('vision', visionWeights);
-  buildVisionGraph(vision, w, { imageSize: r.imageSize, layers: r.layers, laa: r.laa });
+  buildVisionGraph(vision, w, { imageSize: r.imageSize, layers: r.layers, laa: r.laa, precision: r.precision });
   await writeGraph(dir, BUNDLE_FILES.vision, vision, 'linewatch vision graph');
   await visionWeights.write(dir);
 
@@ -177,6 +182,7 @@ async function writeBundleFiles(dir: string, w: ClipWeights, r: ResolvedOptions,
       weightsImageSize: v.imageSize,
       layers: r.layers,
       laa: r.laa ? { enabled: true, radius: r.laa.radius, from: r.laa.from } : { enabled: false },
+      precision: r.precision,
     },
     anomalyHead: {
       logitScale: LOGIT_SCALE,

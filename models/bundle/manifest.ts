@@ -1,6 +1,7 @@
 // manifest.json: what a bundle is (how it was built, from what) and how to use it (image size,
 // preprocessing, selected layers, LAA), plus the sha256 of every other file in the bundle.
 import { err, ok, type Result } from '../../util/result.ts';
+import { WEIGHT_PRECISIONS, type WeightPrecision } from '../onnx/transformer.ts';
 
 export const MANIFEST_FILE = 'manifest.json';
 export const BUNDLE_FORMAT = 'linewatch-bundle';
@@ -39,6 +40,8 @@ export interface Manifest {
     /** Blocks (1-based, ascending) stacked in `patch_embeds`. */
     layers: number[];
     laa: LaaManifest;
+    /** How the blocks' Linear layers multiply: float32, or int8 weights with dynamically quantized activations. */
+    precision: WeightPrecision;
   };
   anomalyHead: {
     logitScale: number;
@@ -133,6 +136,9 @@ export function parseManifest(json: unknown): Result<Manifest> {
     c.int('vision.laa.from', 1);
     if (typeof laa.from === 'number' && laa.from > blocks) c.problems.push(`vision.laa.from ${laa.from} is beyond the last block ${blocks}`);
   }
+  // bundles written before int8 existed carry no precision: they are float32
+  if (v.precision === undefined) v.precision = 'fp32';
+  else c.str('vision.precision', WEIGHT_PRECISIONS);
   const sources = c.value('source.files');
   if (!Array.isArray(sources) || !sources.every((s) => s && typeof s.file === 'string' && /^[0-9a-f]{64}$/.test(s.sha256))) {
     c.problems.push('source.files must list {file, sha256}');

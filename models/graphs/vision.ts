@@ -8,7 +8,7 @@
 // default would silently win over the caller's prompts. Bundles carry defaults as a file instead.
 import type { ClipWeights } from '../weights/clip-weights.ts';
 import type { GraphBuilder } from '../onnx/graph-builder.ts';
-import { layerNorm, residualBlock } from '../onnx/transformer.ts';
+import { layerNorm, residualBlock, type WeightPrecision } from '../onnx/transformer.ts';
 import { resizePositionalEmbedding } from './positional-resize.ts';
 
 export interface LaaSettings {
@@ -23,6 +23,8 @@ export interface VisionGraphOptions {
   /** Blocks (1-based, ascending) whose patch tokens become `patch_embeds`. */
   layers: number[];
   laa: LaaSettings | null;
+  /** The blocks' Linear layers; the patch embedding, projections and the head stay float32. */
+  precision: WeightPrecision;
 }
 
 /** CLIP's logit scale, fixed: the anomaly probability is softmax(100 * cos) over (normal, anomalous). */
@@ -135,7 +137,7 @@ export function buildVisionGraph(g: GraphBuilder, w: ClipWeights, o: VisionGraph
   let lastProbs = '';
   v.blocks.forEach((b, i) => {
     const inLaa = o.laa !== null && i + 1 >= o.laa.from;
-    const opts = { heads: v.heads, mask: inLaa ? mask : null, tokens, width: v.width, act: w.activation, eps: w.layerNormEps };
+    const opts = { heads: v.heads, mask: inLaa ? mask : null, tokens, width: v.width, act: w.activation, eps: w.layerNormEps, precision: o.precision };
     const block = residualBlock(g, x, b, opts, `vis${i}`);
     x = block.out;
     lastProbs = block.probs;

@@ -13,15 +13,21 @@ const EXTERNAL_MIN_BYTES = 1024;
 
 export type Dim = number | string;
 export type AttrValue = number | number[] | string | { float: number } | { floats: number[] } | { tensor: ConstTensor };
-export type ElemType = 'float32' | 'int64';
+export type ElemType = 'float32' | 'int64' | 'int8';
+
+export type TensorData = Float32Array | BigInt64Array | Int8Array;
 
 export interface ConstTensor {
   type: ElemType;
   dims: number[];
-  data: Float32Array | BigInt64Array;
+  data: TensorData;
 }
 
-const elemCode: Record<ElemType, number> = { float32: onnx.TensorProto.DataType.FLOAT, int64: onnx.TensorProto.DataType.INT64 };
+const elemCode: Record<ElemType, number> = {
+  float32: onnx.TensorProto.DataType.FLOAT,
+  int64: onnx.TensorProto.DataType.INT64,
+  int8: onnx.TensorProto.DataType.INT8,
+};
 
 /** Collects weight bytes for one `<name>.weights` file; the same array added twice is stored once. */
 export class ExternalWeights {
@@ -30,7 +36,7 @@ export class ExternalWeights {
   private size = 0;
   constructor(readonly fileName: string) {}
 
-  place(data: Float32Array | BigInt64Array): { offset: number; length: number } {
+  place(data: TensorData): { offset: number; length: number } {
     const known = this.placed.get(data);
     if (known) return known;
     const pad = (64 - (this.size % 64)) % 64; // keep tensors aligned for mmap-friendly loading
@@ -130,9 +136,11 @@ export class GraphBuilder {
     this.outputs.push(valueInfo(name, type, dims));
   }
 
-  weight(hint: string, data: Float32Array, dims: number[]): string {
+  /** A weight initializer (float32, or int8 for quantized matrices); large ones go to the external file. */
+  weight(hint: string, data: Float32Array | Int8Array, dims: number[]): string {
     const name = this.fresh(hint);
-    this.inits.push(tensorProto(name, { type: 'float32', dims, data }, this.external));
+    const type = data instanceof Int8Array ? 'int8' : 'float32';
+    this.inits.push(tensorProto(name, { type, dims, data }, this.external));
     return name;
   }
 

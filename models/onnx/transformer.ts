@@ -24,9 +24,44 @@ export function layerNorm(g: GraphBuilder, x: string, w: LayerNormWeights, eps: 
   });
 }
 
+/**
+ * How the Linear layers of a transformer store and multiply their weights. `int8`: weights
+ * quantized symmetrically per output channel, activations quantized per tensor at run time
+ * (DynamicQuantizeLinear + MatMulInteger, which onnxruntime fuses into one int8 GEMM: VNNI on x86,
+ * dot-product instructions on Arm). Attention products, LayerNorm and everything else stay float32.
+ */
+export type WeightPrecision = 'fp32' | 'int8';
+
+export const WEIGHT_PRECISIONS: readonly WeightPrecision[] = ['fp32', 'int8'];
+
+/** A PyTorch Linear weight [out, in] as int8 [in, out] plus one scale per output channel (max |w| -> 127). */
+export function quantizePerOutputChannel(m: Matrix): { values: Int8Array; scales: Float32Array } {
+  const values = new Int8Array(m.rows * m.cols);
+  const scales = new Float32Array(m.rows);
+  for (let r = 0; r < m.rows; r++) {
+    let peak = 0;
+    for (let c = 0; c < m.cols; c++) peak = Math.max(peak, Math.abs(m.data[r * m.cols + c]));
+    // an all-zero channel keeps scale 1 so that dequantizing never divides by zero
+    const scale = peak > 0 ? peak / 127 : 1;
+    scales[r] = scale;
+    for (let c = 0; c < m.cols; c++) values[c * m.rows + r] = Math.round(m.data[r * m.cols + c] / scale);
+  }
+  return { values, scales };
+}
+
+function int8MatMul(g: GraphBuilder, x: string, weight: Matrix, hint: string): string {
+  const { values, scales } = quantizePerOutputChannel(weight);
+  const [xq, xScale, xZero] = g.nodeN('DynamicQuantizeLinear', [x], 3);
+  const w = g.weight(`${hint}_wq`, values, [weight.cols, weight.rows]);
+  const product = g.node('MatMulInteger', [xq, w, xZero, g.constant({ type: 'int8', dims: [], data: new Int8Array(1) })]);
+  const scale = g.node('Mul', [xScale, g.weight(`${hint}_wscale`, scales, [weight.rows])]);
+  return g.node('Mul', [g.node('Cast', [product], { to: 1 /* FLOAT */ }), scale]);
+}
+
 /** x @ W^T + b for a PyTorch Linear weight [out, in]. */
-export function linear(g: GraphBuilder, x: string, weight: Matrix, bias: Float32Array | null, hint: string): string {
-  const y = g.node('MatMul', [x, g.weight(`${hint}_w`, transpose(weight), [weight.cols, weight.rows])]);
+export function linear(g: GraphBuilder, x: string, weight: Matrix, bias: Float32Array | null, precision: WeightPrecision, hint: string): string {
+  const y =
+    precision === 'int8' ? int8MatMul(g, x, weight, hint) : g.node('MatMul', [x, g.weight(`${hint}_w`, transpose(weight), [weight.cols, weight.rows])]);
   return bias ? g.node('Add', [y, g.weight(`${hint}_bias`, bias, [bias.length])]) : y;
 }
 
@@ -44,6 +79,7 @@ export interface AttentionOptions {
   /** Shape hints: batch may be symbolic; tokens and width are static in the vision graph. */
   tokens: number | null;
   width: number;
+  precision: WeightPrecision;
 }
 
 export interface AttentionTrace {
@@ -59,7 +95,7 @@ export interface AttentionTrace {
 /** Multi-head self-attention; returns the output [B,T,W] and the intermediates a reverse pass needs. */
 export function attention(g: GraphBuilder, x: string, w: BlockWeights, o: AttentionOptions, hint: string): AttentionTrace {
   const d = o.width / o.heads;
-  const qkv = linear(g, x, w.qkvWeight, w.qkvBias, `${hint}_qkv`);
+  const qkv = linear(g, x, w.qkvWeight, w.qkvBias, o.precision, `${hint}_qkv`);
   // [B, T, 3W] -> [B, T, 3, h, d] -> [3, B, h, T, d]
   const split = g.node('Transpose', [g.node('Reshape', [qkv, g.constI([0, o.tokens ?? -1, 3, o.heads, d])])], {
     perm: [2, 0, 3, 1, 4],
@@ -71,7 +107,7 @@ export function attention(g: GraphBuilder, x: string, w: BlockWeights, o: Attent
   const probs = g.node('Softmax', [scores], { axis: -1 });
   const ctx = g.node('MatMul', [probs, v]); // [B, h, T, d]
   const merged = g.node('Reshape', [g.node('Transpose', [ctx], { perm: [0, 2, 1, 3] }), g.constI([0, o.tokens ?? -1, o.width])]);
-  return { out: linear(g, merged, w.outWeight, w.outBias, `${hint}_out`), probs, q: qs, k, v };
+  return { out: linear(g, merged, w.outWeight, w.outBias, o.precision, `${hint}_out`), probs, q: qs, k, v };
 }
 
 /** Everything a block computed, named, so the text gradient graph can run the reverse pass. */
@@ -95,7 +131,7 @@ export function residualBlock(
 ): BlockTrace {
   const attn = attention(g, layerNorm(g, x, w.ln1, o.eps, `${hint}_ln1`), w, o, hint);
   const mid = g.node('Add', [x, attn.out]);
-  const preAct = linear(g, layerNorm(g, mid, w.ln2, o.eps, `${hint}_ln2`), w.fcWeight, w.fcBias, `${hint}_fc`);
-  const out = g.node('Add', [mid, linear(g, activation(g, preAct, o.act), w.projWeight, w.projBias, `${hint}_proj`)]);
+  const preAct = linear(g, layerNorm(g, mid, w.ln2, o.eps, `${hint}_ln2`), w.fcWeight, w.fcBias, o.precision, `${hint}_fc`);
+  const out = g.node('Add', [mid, linear(g, activation(g, preAct, o.act), w.projWeight, w.projBias, o.precision, `${hint}_proj`)]);
   return { input: x, attn, mid, preAct, out, probs: attn.probs };
 }
