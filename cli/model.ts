@@ -19,9 +19,9 @@ build   writes a model bundle (vision.onnx, text.onnx, text_vjp.onnx, token embe
           --laa-from L     first block with locality-aware attention (default: last three blocks)
           --no-laa         plain CLIP attention in every block
           --precision P    fp32 (default) or int8: the vision blocks' Linear layers with int8
-                           weights (per output channel) and activations quantized per batch
-                           at run time; about twice as fast on CPUs with VNNI, approximate
-                           (see 'model check'); the text graphs stay float32
+                           weights (per output channel), their inputs quantized per batch;
+                           2-3x faster on CPUs with VNNI, approximate (see 'model check');
+                           the text graphs stay float32
 check   runs the bundle on a reference file's inputs and compares every applicable output;
         exit code 0 only when all are within tolerance.
           --json           machine-readable report on stdout
