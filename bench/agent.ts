@@ -1,5 +1,5 @@
-// `npm run bench:agent [-- --seconds S --cameras N]`: the running agent against the bare model,
-// on the same ViT-B/16@224 bundle (random weights) and CPU.
+// `npm run bench:agent [-- --seconds S --cameras N --precision fp32|int8]`: the running agent
+// against the bare model, on the same ViT-B/16@224 bundle (random weights) and CPU.
 //   - bare model: vision.onnx run back to back, batch 1, in one session (frames/s);
 //   - agent: `dir:` cameras delivering faster than the model, the embedded broker, a subscriber
 //     counting results: processed fps, frame-to-subscriber latency (p50/p99), the longest
@@ -18,6 +18,7 @@ import { Agent } from '../agent/agent.ts';
 import { loadConfig } from '../agent/config.ts';
 import type { ResultPayload } from '../agent/mqtt/payloads.ts';
 import { loadBundle } from '../models/bundle/load.ts';
+import { WEIGHT_PRECISIONS, type WeightPrecision } from '../models/onnx/transformer.ts';
 import { createSession } from '../models/session.ts';
 import { VIT_B_16 } from '../models/weights/random-weights.ts';
 import { randomBundle } from './random-bundle.ts';
@@ -119,10 +120,14 @@ async function runAgent(bundleDir: string, cameras: number, fps: number, seconds
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { seconds: { type: 'string', default: '120' }, cameras: { type: 'string', default: '1' } } });
+  const { values } = parseArgs({
+    options: { seconds: { type: 'string', default: '120' }, cameras: { type: 'string', default: '1' }, precision: { type: 'string', default: 'fp32' } },
+  });
   const seconds = Number(values.seconds);
   const cameras = Number(values.cameras);
-  const { dir: bundleDir } = await randomBundle('vit-b-16-224', VIT_B_16);
+  const precision = values.precision as WeightPrecision;
+  if (!WEIGHT_PRECISIONS.includes(precision)) throw new Error(`--precision takes ${WEIGHT_PRECISIONS.join(' or ')}`);
+  const { dir: bundleDir } = await randomBundle('vit-b-16-224', VIT_B_16, { precision });
 
   process.stderr.write('bare model...\n');
   const bareMs = await bareModelMs(bundleDir, 20);
@@ -140,7 +145,7 @@ async function main(): Promise<void> {
   // allocators is not the second one's growth).
   const drift = (r: number[]) => `${r[0].toFixed(0)} -> ${r[r.length - 1].toFixed(0)} MiB (${(((r[r.length - 1] - r[0]) / r[0]) * 100).toFixed(1)} %)`;
   const lines = [
-    `bench:agent  ViT-B/16@224 (random weights), ${cameras} dir: camera(s), embedded broker, CPU, ${os.cpus().length} cores, ${seconds} s per phase`,
+    `bench:agent  ViT-B/16@224 ${precision} (random weights), ${cameras} dir: camera(s), embedded broker, CPU, ${os.cpus().length} cores, ${seconds} s per phase`,
     `  bare model                ${bareMs.toFixed(1)} ms/frame = ${bareFps.toFixed(2)} fps`,
     `  agent, saturated          ${busy.fps.toFixed(2)} fps = ${((busy.fps / bareFps) * 100).toFixed(1)} % of the bare model   target >= 90 %`,
     `  frame -> subscriber       relaxed: p50 ${percentile(calm.latencies, 0.5).toFixed(0)} ms, p99 ${percentile(calm.latencies, 0.99).toFixed(0)} ms   target p99 <= ${(bareMs + 50).toFixed(0)} ms (model + 50)`,
