@@ -7,6 +7,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { signCommand } from '../agent/commands/signature.ts';
+import type { AgentState } from '../agent/http/agent-view.ts';
 import type { EventPayload, ResultPayload, RetuneStatePayload } from '../agent/mqtt/payloads.ts';
 import { buildBundle } from '../models/bundle/build.ts';
 import { findExecutable, freePort, observer, sleep, startMosquitto, tempDir, type Received } from './support/mqtt-harness.ts';
@@ -41,6 +42,17 @@ const json = <T>(m: Received) => JSON.parse(m.payload.toString()) as T;
 async function postCommand(port: number, name: string, body: object): Promise<{ status: number; reply: { ok: boolean; error?: string; result?: unknown } }> {
   const res = await fetch(`http://127.0.0.1:${port}/api/cmd/${name}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   return { status: res.status, reply: (await res.json()) as { ok: boolean; error?: string } };
+}
+
+/** Polls the live page's state until `holds`; the agent's own view, so no guess at how long frames take. */
+async function stateUntil(port: number, holds: (s: AgentState) => boolean, what: string, timeoutMs = 60_000): Promise<AgentState> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const state = (await (await fetch(`http://127.0.0.1:${port}/api/state`)).json()) as AgentState;
+    if (holds(state)) return state;
+    if (Date.now() > deadline) throw new Error(`waited ${timeoutMs / 1000} s for ${what}; last state: ${JSON.stringify(state.cameras)}`);
+    await sleep(100);
+  }
 }
 
 const mosquitto = findExecutable('mosquitto');
@@ -127,13 +139,13 @@ http: { port: ${httpPort} }
     // broker down: the event ends and another opens (commands through the page's HTTP path);
     // both wait in the outbox and arrive once the broker is back
     await broker.stop();
+    const lineAnomalous = (a: boolean) => (s: AgentState) => s.cameras.find((c) => c.name === 'line')?.anomalous === a;
     assert.equal((await postCommand(httpPort, 'set', { threshold: 1 })).reply.ok, true);
-    await sleep(1500);
+    await stateUntil(httpPort, lineAnomalous(false), 'a normal frame after threshold 1');
     assert.equal((await postCommand(httpPort, 'set', { threshold: 0 })).reply.ok, true);
-    await sleep(1500);
-    const state = (await (await fetch(`http://127.0.0.1:${httpPort}/api/state`)).json()) as { mqtt_connected: boolean };
+    const state = await stateUntil(httpPort, lineAnomalous(true), 'an anomalous frame after threshold 0');
     assert.equal(state.mqtt_connected, false);
-    await sleep(2000);
+    await sleep(2000); // the broker stays down a while longer
     await broker.start();
     const ended = await watch.next((m) => m.topic === 'lw/cell7/line/events' && json<EventPayload>(m).type === 'end' && json<EventPayload>(m).id === opened.id);
     assert.ok(json<EventPayload>(ended).end_ts! >= opened.start_ts);
