@@ -157,7 +157,11 @@ export class Agent {
     this.demo = resolved.value.demo;
     this.prompts = prompts;
     this.runner.setBundle(bundle.value.dir);
-    log.info(`model ${bundle.value.dir} (${bundle.value.manifest.vision.precision}) on ${provider}, prompt set ${prompts.id}`);
+    const precision = bundle.value.manifest.vision.precision;
+    log.info(`model ${bundle.value.dir} (${precision}) on ${provider}, prompt set ${prompts.id}`);
+    if (precision === 'int8' && provider !== 'cpu') {
+      log.warn(`an int8 bundle on ${provider}: its MatMulInteger nodes fall back to the CPU; use a float32 bundle on a GPU`);
+    }
     return ok(undefined);
   }
 
