@@ -4,6 +4,7 @@
 // messages, image folders (BMP included) and `linewatch synth`.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,7 +18,8 @@ import { OnnxTextEncoder } from '../tuning/onnx-text-encoder.ts';
 import { PromptStore } from '../tuning/prompt-store.ts';
 import { runTuneJob, splitNormals } from '../tuning/tune-job.ts';
 import { VisionFeatures } from '../tuning/vision-features.ts';
-import { buildTinyBundle, linewatch, TINY_CLIP, writeTexture } from './support/tuning-fixtures.ts';
+import { findExecutable } from './support/mqtt-harness.ts';
+import { buildTinyBundle, linewatch, repoRoot, TINY_CLIP, writeTexture } from './support/tuning-fixtures.ts';
 
 let work: string;
 let bundleDir: string;
@@ -150,6 +152,26 @@ interface JsonLine {
   metrics?: Record<string, number>;
   reason?: string;
 }
+
+const scriptCommand = findExecutable('script');
+
+test('tune on a real terminal (a pty from util-linux script): a bar per phase redrawn in place, each ending at 100 %', { skip: scriptCommand ? false : 'script (util-linux) is not installed' }, async () => {
+  const out = path.join(work, 'store-tty');
+  const command = [process.execPath, path.join(repoRoot, 'bin/linewatch.js'), 'tune', '--bundle', bundleDir, '--normals', normals, '--out', out, '--steps', '8', '--seed', '1']
+    .map((a) => `'${a}'`)
+    .join(' ');
+  // script runs the command on a pseudo-terminal and copies what it shows (stdout and stderr) to its stdout
+  const shown = await new Promise<string>((resolve, reject) =>
+    execFile(scriptCommand!, ['-qefc', command, '/dev/null'], { maxBuffer: 1 << 24 }, (error, stdout) => (error ? reject(error) : resolve(stdout))),
+  );
+  const text = shown.replace(/\x1b\[[0-9;]*m/g, '');
+  assert.match(text, /\r(?!\n)/, 'the bar is redrawn in place (a carriage return without a newline)');
+  for (const label of ['synthesis', 'features', 'prompt steps', 'calibration']) {
+    assert.match(text, new RegExp(`\\r${label}\\s+\\[#{24}\\] 100%`), `${label} ends with a full bar`);
+  }
+  assert.doesNotMatch(text, /^(synthesis|features|prompt steps|calibration)\s+\d+%.*$/m, 'no plain progress lines on a terminal');
+  assert.match(text, new RegExp(`${out.replaceAll('/', '\\/')}\\/[^\\s]+\\.json`), 'the prompt set path is printed');
+});
 
 test('tune --progress json: stdout holds only JSON lines, phases in order, then one result line', async () => {
   const out = path.join(work, 'store-json');
