@@ -14,6 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
 import { loadBundle } from '../models/bundle/load.ts';
+import { tensorDifference } from '../models/bundle/tensor-difference.ts';
 import { GraphBuilder } from '../models/onnx/graph-builder.ts';
 import { VIT_B_16, VIT_L_14_336, type ClipDims } from '../models/weights/random-weights.ts';
 import { randomBundle } from './random-bundle.ts';
@@ -204,24 +205,8 @@ async function visionOutputs(file: string, feeds: Record<string, ort.Tensor>): P
 async function deviation(float32File: string, int8File: string, feeds: Record<string, ort.Tensor>): Promise<Int8Deviation> {
   const a = await visionOutputs(float32File, feeds);
   const b = await visionOutputs(int8File, feeds);
-  const e = a.patches.dims[3];
-  const [x, y] = [a.patches.data as Float32Array, b.patches.data as Float32Array];
-  let [cosMin, cosSum, maxDiff, maxRef] = [Infinity, 0, 0, 0];
-  const rows = x.length / e;
-  for (let r = 0; r < rows; r++) {
-    let [dot, nx, ny] = [0, 0, 0];
-    for (let i = r * e; i < (r + 1) * e; i++) {
-      dot += x[i] * y[i];
-      nx += x[i] * x[i];
-      ny += y[i] * y[i];
-      maxDiff = Math.max(maxDiff, Math.abs(x[i] - y[i]));
-      maxRef = Math.max(maxRef, Math.abs(x[i]));
-    }
-    const cos = dot / Math.sqrt(nx * ny);
-    cosMin = Math.min(cosMin, cos);
-    cosSum += cos;
-  }
-  return { patchCosineMin: cosMin, patchCosineMean: cosSum / rows, patchMaxRel: maxDiff / maxRef, scoreAbs: Math.abs(a.score - b.score) };
+  const d = tensorDifference(b.patches.data as Float32Array, a.patches.data as Float32Array, a.patches.dims[3]);
+  return { patchCosineMin: d.minCosine, patchCosineMean: d.meanCosine, patchMaxRel: d.maxRel, scoreAbs: Math.abs(a.score - b.score) };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import { createSession } from '../session.ts';
 import { readSafetensors, tensorF32, tensorI64, type SafetensorsFile } from '../weights/safetensors.ts';
 import { loadBundle, readTokenEmbedding, type Bundle, type TokenEmbedding } from './load.ts';
 import type { LaaManifest } from './manifest.ts';
+import { tensorDifference } from './tensor-difference.ts';
 import type { WeightPrecision } from '../onnx/transformer.ts';
 
 export interface Tolerance {
@@ -50,36 +51,12 @@ export interface CheckReport {
 }
 
 function compare(name: string, actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance: Tolerance, rowLength: number): TensorCheck {
-  let maxAbs = actual.length === expected.length ? 0 : Infinity;
-  let scale = 0;
-  for (let i = 0; i < expected.length && maxAbs !== Infinity; i++) {
-    const d = Math.abs(actual[i] - expected[i]);
-    maxAbs = Number.isNaN(d) ? Infinity : Math.max(maxAbs, d);
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  const maxRel = scale > 0 ? maxAbs / scale : maxAbs;
-  const minCosine = maxAbs === Infinity ? -1 : lowestRowCosine(actual, expected, rowLength);
+  const { maxAbs, maxRel, minCosine } = tensorDifference(actual, expected, rowLength);
   const pass = tolerance.kind === 'cosine' ? minCosine >= tolerance.value : (tolerance.kind === 'abs' ? maxAbs : maxRel) <= tolerance.value;
   return { name, maxAbs, maxRel, minCosine, tolerance, pass };
 }
 
 const lastDim = (t: ort.Tensor) => t.dims[t.dims.length - 1];
-
-/** The lowest cosine similarity between matching rows; two zero rows count as equal (1). */
-function lowestRowCosine(a: ArrayLike<number>, b: ArrayLike<number>, rowLength: number): number {
-  let lowest = 1;
-  for (let start = 0; start < b.length; start += rowLength) {
-    let [dot, na, nb] = [0, 0, 0];
-    for (let i = start; i < start + rowLength; i++) {
-      dot += a[i] * b[i];
-      na += a[i] * a[i];
-      nb += b[i] * b[i];
-    }
-    const cos = na === 0 && nb === 0 ? 1 : dot / Math.sqrt(na * nb);
-    lowest = Math.min(lowest, Number.isNaN(cos) ? -1 : cos);
-  }
-  return lowest;
-}
 
 /** Reference tensor names this bundle is checked against. */
 function requiredTensors(bundle: Bundle): { vision: Record<string, string>; patch: string[] } {
