@@ -1,6 +1,6 @@
-// Option parsing shared by the tuning commands (tune, synth, eval): node:util parseArgs in strict
-// mode, typed number options, and one place that turns usage mistakes into exit code 2 with the
-// usage text and user errors into exit code 1 with their message.
+// Option parsing shared by the commands (model, tune, synth, eval, retune, ...): node:util
+// parseArgs in strict mode, typed number options, and one place that turns usage mistakes into
+// exit code 2 with the usage text and user errors into exit code 1 with their message.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UserError } from '../util/result.ts';
 

@@ -1,8 +1,8 @@
 // `linewatch model build | check | pull`
-import { parseArgs } from 'node:util';
 import { buildBundle, type BuildOptions } from '../models/bundle/build.ts';
 import { checkBundle, formatReport } from '../models/bundle/check.ts';
 import { WEIGHT_PRECISIONS, type WeightPrecision } from '../models/onnx/transformer.ts';
+import { parseOptions, required, runCommand, UsageError, wholeNumber } from './args.ts';
 
 const usage = `usage:
   linewatch model build --weights DIR --out DIR [--image-size N] [--layers a,b,c]
@@ -29,17 +29,9 @@ check   runs the bundle on a reference file's inputs and compares every applicab
 Exit codes: 0 success, 1 failure, 2 usage error.
 `;
 
-class UsageError extends Error {}
-
 function help(): number {
   process.stdout.write(usage);
   return 0;
-}
-
-function wholeNumber(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value.trim())) throw new UsageError(`--${name} takes a whole number, not '${value}'`);
-  return Number(value);
 }
 
 function layerList(value: string | undefined): number[] | undefined {
@@ -55,25 +47,17 @@ function precision(value: string | undefined): WeightPrecision | undefined {
   return value as WeightPrecision;
 }
 
-function required(name: string, value: string | undefined): string {
-  if (!value) throw new UsageError(`--${name} is required`);
-  return value;
-}
-
 async function build(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      weights: { type: 'string' },
-      out: { type: 'string' },
-      'image-size': { type: 'string' },
-      layers: { type: 'string' },
-      'laa-radius': { type: 'string' },
-      'laa-from': { type: 'string' },
-      'no-laa': { type: 'boolean' },
-      precision: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const values = parseOptions(argv, {
+    weights: { type: 'string' },
+    out: { type: 'string' },
+    'image-size': { type: 'string' },
+    layers: { type: 'string' },
+    'laa-radius': { type: 'string' },
+    'laa-from': { type: 'string' },
+    'no-laa': { type: 'boolean' },
+    precision: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
   });
   if (values.help) return help();
   const options: BuildOptions = {
@@ -108,10 +92,7 @@ async function build(argv: string[]): Promise<number> {
 }
 
 async function check(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: { bundle: { type: 'string' }, reference: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-  });
+  const values = parseOptions(argv, { bundle: { type: 'string' }, reference: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
   if (values.help) return help();
   const result = await checkBundle(required('bundle', values.bundle), required('reference', values.reference));
   if (!result.ok) {
@@ -129,14 +110,8 @@ export async function run(argv: string[]): Promise<number> {
   if (sub === '--help' || sub === '-h' || sub === 'help') return help();
   const commands: Record<string, (a: string[]) => Promise<number>> = { build, check };
   const command = sub ? commands[sub] : undefined;
-  try {
+  return runCommand('model', usage, async () => {
     if (!command) throw new UsageError(sub ? `unknown subcommand '${sub}'` : 'missing subcommand');
-    return await command(rest);
-  } catch (e) {
-    // parseArgs reports unknown options and missing values as TypeError with an ERR_PARSE_ARGS_* code
-    const parseError = (e as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS');
-    if (!(e instanceof UsageError) && !parseError) throw e;
-    process.stderr.write(`linewatch model: ${(e as Error).message}\n\n${usage}`);
-    return 2;
-  }
+    return command(rest);
+  });
 }
