@@ -1,5 +1,5 @@
 // Errors are values: a failing step returns a message a user can act on instead of throwing.
-export type Result<T> = { ok: true; value: T } | { ok: false; error: string };
+export type Result<T, E = string> = { ok: true; value: T } | { ok: false; error: E };
 
 export const ok = <T>(value: T): Result<T> => ({ ok: true, value });
 export const err = <T = never>(error: string): Result<T> => ({ ok: false, error });
