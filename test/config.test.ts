@@ -39,7 +39,7 @@ describe('configuration', () => {
     assert.deepEqual(c.cameras.demo.source, { kind: 'dir', path: path.join(root, 'demo/frames') });
     assert.equal(c.cameras.demo.fps, 2);
     assert.equal(c.cameras.demo.watchdog_s, 10); // default
-    assert.deepEqual(c.http, { enabled: true, host: '127.0.0.1', port: 8080 });
+    assert.deepEqual(c.http, { enabled: true, host: '127.0.0.1', port: 8080, allowed_hosts: [] });
   });
 
   test('the annotated line example validates once its TLS files exist (given through the environment)', () => {
@@ -94,7 +94,7 @@ describe('configuration', () => {
     const line = (p: string) => lines.find((l) => l.startsWith(`${p}:`))!;
     assert.match(line('cameras.cam.fps'), /must be a number > 0 and <= 120 \(got -1\) \(bad\.yaml line 9\)$/);
     assert.match(line('model.precision'), /must be one of fp32, int8 \(got "fp16"\)/);
-    assert.match(line('mqtt.url'), /unsupported scheme 'http:'/);
+    assert.match(line('mqtt.url'), /must be "embedded" or an mqtt:\/\/, mqtts:\/\/, ws:\/\/ or wss:\/\/ URL with a host \(got "http:\/\/broker:1883"\)/);
     assert.match(line('retune.cron'), /invalid cron expression "61 \* \* \* \*": 61 is a invalid expression for minute/);
     assert.match(line('cameras.cam.roi'), /\[x, y, width, height\].*\(got \[0,0,100\]\)/);
     assert.match(line('detector.sensitivity'), /in 0\.\.1 \(got 1\.5\)/);
@@ -120,7 +120,7 @@ describe('configuration', () => {
     const lines = problems(file);
     assert.equal(lines.length, 2);
     assert.match(lines[0], /^device_id: required/);
-    assert.match(lines[1], /^cameras\.cam\.ignore: polygon 0 must be a list of at least 3 \[x, y\] points/);
+    assert.match(lines[1], /^cameras\.cam\.ignore\[0\]: must be a list of at least 3 \[x, y\] points \(got \[\[0,0\],\[10,0\]\]\) \(poly\.yaml line 4\)$/);
   });
 
   test('environment overrides are applied, parsed by type and validated like the file', () => {
@@ -163,6 +163,48 @@ describe('configuration', () => {
       'cameras.slow.watchdog_s: must span at least two frame intervals (>= 8 s at 0.25 fps) (cross.yaml line 4)',
       "cameras.line_1: clashes with camera 'line-1' in environment variable names (LINEWATCH_CAMERAS_LINE_1_*) (cross.yaml line 6)",
     ]);
+  });
+
+  test('a badly named camera is reported and its body is still checked (defect 9)', () => {
+    const file = writeConfig('badname.yaml', minimal(`    source: dir:${tmp}\n`) + `  "bad name":\n    source: dir:${tmp}\n    fps: 0\n    fpss: 2\n`);
+    assert.deepEqual(problems(file), [
+      'cameras.bad name: camera names are part of MQTT topics: 1-64 letters, digits, _ or -, starting with a letter or digit (badname.yaml line 6)',
+      "cameras.bad name.fpss: unknown key (did you mean 'fps'?) (badname.yaml line 8)",
+      'cameras.bad name.fps: must be a number > 0 and <= 120 (got 0) (badname.yaml line 7)',
+    ]);
+  });
+
+  test('__proto__, constructor and hasOwnProperty are unknown keys, and nothing is written through a prototype', () => {
+    const file = writeConfig(
+      'proto.yaml',
+      [
+        'device_id: t1',
+        '__proto__: { polluted: yes }',
+        'constructor: 1',
+        'mqtt:',
+        '  hasOwnProperty: 2',
+        'cameras:',
+        '  cam:',
+        `    source: dir:${tmp}`,
+        '    __proto__: { fps: 0 }',
+        '    constructor: { name: x }',
+        '',
+      ].join('\n'),
+    );
+    const lines = problems(file, { LINEWATCH_CAMERAS_CAM_CONSTRUCTOR: '3', LINEWATCH_MQTT___PROTO__: '{ polluted: yes }' });
+    assert.deepEqual(lines.map((l) => l.slice(0, l.indexOf(': '))).sort(), [
+      'LINEWATCH_CAMERAS_CAM_CONSTRUCTOR',
+      'LINEWATCH_MQTT___PROTO__',
+      '__proto__',
+      'cameras.cam.__proto__',
+      'cameras.cam.constructor',
+      'constructor',
+      'mqtt.hasOwnProperty',
+    ]);
+    assert.ok(lines.every((l) => /: (unknown key|environment variable names no configuration key)/.test(l)), lines.join('\n'));
+    assert.ok(lines.includes('mqtt.hasOwnProperty: unknown key (known: url, port, username, password, ca, cert, key, protocol_version, topic_prefix, command_secret, outbox_max_mb) (proto.yaml line 5)'));
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+    assert.equal(Object.prototype.hasOwnProperty.call(Object.prototype, 'fps'), false);
   });
 
   test('YAML syntax errors and duplicate keys give file, line and column', () => {

@@ -14,6 +14,9 @@ import type { Static, TSchema } from 'typebox';
 import { err, ok, type Result } from './result.ts';
 
 const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+// `errorMessage`: an annotation a boundary may put on a schema node to phrase its problems in the
+// user's terms (a pattern or a tuple reads badly as keywords); ajv only has to accept it.
+ajv.addKeyword({ keyword: 'errorMessage', schemaType: 'string' });
 
 /** One problem found in a value: where (JSON Pointer segments) and why. */
 export interface SchemaProblem {
