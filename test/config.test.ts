@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import YAML from 'yaml';
 import { loadConfig } from '../agent/config.ts';
+import { compileSchema } from '../util/schema.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'linewatch-config-'));
@@ -207,6 +209,53 @@ describe('configuration', () => {
     assert.equal(Object.prototype.hasOwnProperty.call(Object.prototype, 'fps'), false);
   });
 
+  test('http.allowed_hosts takes host names and IP addresses with an optional port', () => {
+    const good = writeConfig('hosts.yaml', minimal(`    source: dir:${tmp}\n`) + 'http:\n  allowed_hosts: [linewatch.plant.local, "aoi-1:8080", 10.0.20.5, "[fe80::1]:8080", "::1"]\n');
+    const r = loadConfig(good, {});
+    assert.ok(r.ok, r.ok ? '' : r.error);
+    assert.deepEqual(r.value.http.allowed_hosts, ['linewatch.plant.local', 'aoi-1:8080', '10.0.20.5', '[fe80::1]:8080', '::1']);
+    const fromEnv = loadConfig(good, { LINEWATCH_HTTP_ALLOWED_HOSTS: '[proxy.local]' });
+    assert.deepEqual(fromEnv.ok && fromEnv.value.http.allowed_hosts, ['proxy.local']);
+
+    const bad = writeConfig('badhosts.yaml', minimal(`    source: dir:${tmp}\n`) + 'http:\n  allowed_hosts: [ok.local, "http://x", "host:99999", "a b"]\n');
+    assert.deepEqual(problems(bad), [
+      'http.allowed_hosts[1]: must be a host name or IP address, optionally with :port (got "http://x") (badhosts.yaml line 6)',
+      'http.allowed_hosts[2]: must be a host name or IP address, optionally with :port (got "host:99999") (badhosts.yaml line 6)',
+      'http.allowed_hosts[3]: must be a host name or IP address, optionally with :port (got "a b") (badhosts.yaml line 6)',
+    ]);
+    assert.deepEqual(problems(good, { LINEWATCH_HTTP_ALLOWED_HOSTS: 'proxy.local' }), [
+      'http.allowed_hosts: must be a list (got "proxy.local") (from LINEWATCH_HTTP_ALLOWED_HOSTS)',
+    ]);
+  });
+
+  test('problems are phrased from the schema keywords; a secret value never appears in them', () => {
+    const file = writeConfig(
+      'phrase.yaml',
+      minimal(`    source: dir:${tmp}\n    enabled: "yes"\n`) + 'http:\n  port: 70000\nmqtt:\n  command_secret: hunter2-short\n  protocol_version: 3\nmodel:\n  threads: 1.5\n',
+    );
+    const lines = problems(file);
+    assert.deepEqual(lines.sort(), [
+      'cameras.cam.enabled: must be true or false (got "yes") (phrase.yaml line 5)',
+      'http.port: must be an integer in 0..65535 (got 70000) (phrase.yaml line 7)',
+      'model.threads: must be an integer >= 0 (got 1.5) (phrase.yaml line 12)',
+      'mqtt.command_secret: must be at least 16 characters (it keys HMAC-SHA256) or null (phrase.yaml line 9)',
+      'mqtt.protocol_version: must be one of 4, 5 (got 3) (phrase.yaml line 10)',
+    ]);
+    assert.ok(!lines.join('\n').includes('hunter2'));
+  });
+
+  test('the published JSON Schema accepts both example configurations and refuses a bad one', () => {
+    const published = compileSchema(JSON.parse(readFileSync(path.join(root, 'config/linewatch.schema.json'), 'utf8')));
+    for (const example of ['config/default.yaml', 'config/example-line.yaml']) {
+      const text = readFileSync(path.join(root, example), 'utf8');
+      assert.match(text, /^# yaml-language-server: \$schema=\.\/linewatch\.schema\.json\n/, example);
+      const r = published.check(YAML.parse(text));
+      assert.ok(r.ok, `${example}: ${r.ok ? '' : JSON.stringify(r.error.map((p) => [p.path, p.message]))}`);
+    }
+    const bad = published.check(YAML.parse(minimal('    source: dir:x\n    fps: 0\n    fpss: 1\n')));
+    assert.deepEqual(bad.ok ? [] : bad.error.map((p) => p.path.join('.')).sort(), ['cameras.cam.fps', 'cameras.cam.fpss']);
+  });
+
   test('YAML syntax errors and duplicate keys give file, line and column', () => {
     const file = writeConfig('dup.yaml', `device_id: a\ndevice_id: b\n`);
     const [line] = problems(file);
@@ -227,5 +276,21 @@ describe('configuration', () => {
 
     const good = await run(process.execPath, [cli, 'validate-config', '--config', path.join(root, 'config/default.yaml')], { env });
     assert.match(good.stdout, /ok, device demo, 1 camera\(s\)/);
+
+    // secrets stay out of both outputs: a camera URL's password, a too-short command secret
+    const tls = Object.fromEntries(['CA', 'CERT', 'KEY'].map((k) => [`LINEWATCH_MQTT_${k}`, path.join(tmp, `${k}.pem`)]));
+    for (const f of Object.values(tls)) writeFileSync(f, 'pem');
+    const line = await run(process.execPath, [cli, 'validate-config', '--config', path.join(root, 'config/example-line.yaml')], { env: { ...env, ...tls } });
+    assert.match(line.stdout, /solder-front: rtsp:\/\/viewer:\*\*\*@10\.0\.20\.11:554\/stream1 at 5 fps/);
+    assert.doesNotMatch(line.stdout, /secret/);
+    const leaky = await run(process.execPath, [cli, 'validate-config', '--config', path.join(root, 'config/example-line.yaml')], {
+      env: { ...env, ...tls, LINEWATCH_MQTT_COMMAND_SECRET: 'hunter2-short' },
+    }).then(
+      () => assert.fail('expected exit code 2'),
+      (e: { code: number; stdout: string; stderr: string }) => e,
+    );
+    assert.equal(leaky.code, 2);
+    assert.match(leaky.stderr, /mqtt\.command_secret: must be at least 16 characters .*\(from LINEWATCH_MQTT_COMMAND_SECRET\)/);
+    assert.doesNotMatch(leaky.stdout + leaky.stderr, /hunter2/);
   });
 });

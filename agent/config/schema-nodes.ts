@@ -8,7 +8,6 @@ export interface SchemaNode {
   type?: string;
   properties?: Record<string, SchemaNode>;
   patternProperties?: Record<string, SchemaNode>;
-  required?: string[];
   items?: SchemaNode | SchemaNode[];
   anyOf?: SchemaNode[];
   enum?: unknown[];

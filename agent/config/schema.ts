@@ -59,7 +59,7 @@ export const CameraSchema = Type.Object(
       Type.Number({ exclusiveMinimum: 0, default: 10, description: 'No frame for this many seconds: the source is stopped and restarted with backoff (also the input I/O timeout).' }),
     ),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, description: 'One camera: where its frames come from and how they are scored.' },
 );
 
 export const ConfigSchema = Type.Object(
@@ -102,7 +102,7 @@ export const ConfigSchema = Type.Object(
           ),
           threads: Type.Optional(Type.Integer({ minimum: 0, default: 0, description: 'onnxruntime intra-op threads; 0 = its default.' })),
         },
-        { additionalProperties: false },
+        { additionalProperties: false, description: 'The CLIP bundle and how it runs.' },
       ),
     ),
     mqtt: Type.Optional(
@@ -140,7 +140,7 @@ export const ConfigSchema = Type.Object(
             Type.Number({ exclusiveMinimum: 0, default: 64, description: 'Disk budget for undelivered events; the oldest are evicted.' }),
           ),
         },
-        { additionalProperties: false },
+        { additionalProperties: false, description: 'The broker: events, results and status out, commands in.' },
       ),
     ),
     cameras: Type.Optional(
@@ -167,7 +167,7 @@ export const ConfigSchema = Type.Object(
             Type.Number({ minimum: 0, default: 1, description: 'Least time between two `update` messages of one event.' }),
           ),
         },
-        { additionalProperties: false },
+        { additionalProperties: false, description: 'How anomaly scores become events.' },
       ),
     ),
     retune: Type.Optional(
@@ -186,7 +186,7 @@ export const ConfigSchema = Type.Object(
             Type.Number({ minimum: 0, default: 5, description: 'Least time between two frames of one camera admitted to the normal reservoir.' }),
           ),
         },
-        { additionalProperties: false },
+        { additionalProperties: false, description: 'Re-tuning the prompts on normal frames collected in the field.' },
       ),
     ),
     http: Type.Optional(
@@ -215,7 +215,7 @@ export const ConfigSchema = Type.Object(
             ),
           ),
         },
-        { additionalProperties: false },
+        { additionalProperties: false, description: 'The live page and /metrics.' },
       ),
     ),
   },
@@ -232,7 +232,7 @@ export type ExecutionProvider = Static<typeof ExecutionProviderSchema>;
 export function publishedSchema(): object {
   return {
     $schema: 'http://json-schema.org/draft-07/schema#',
-    $id: 'https://linewatch.dev/config/linewatch.schema.json',
+    $id: 'urn:linewatch:config',
     title: 'linewatch agent configuration',
     description:
       'The YAML configuration of `linewatch run`. Every key can also be set from the environment: LINEWATCH_ + the key path joined with _, upper-cased (camera names upper-cased with - turned into _).',
