@@ -233,13 +233,14 @@ describe('configuration', () => {
       'phrase.yaml',
       minimal(`    source: dir:${tmp}\n    enabled: "yes"\n`) + 'http:\n  port: 70000\nmqtt:\n  command_secret: hunter2-short\n  protocol_version: 3\nmodel:\n  threads: 1.5\n',
     );
-    const lines = problems(file);
+    const lines = problems(file, { LINEWATCH_MQTT_URL: 'mqtt://:1883' });
     assert.deepEqual(lines.sort(), [
       'cameras.cam.enabled: must be true or false (got "yes") (phrase.yaml line 5)',
       'http.port: must be an integer in 0..65535 (got 70000) (phrase.yaml line 7)',
       'model.threads: must be an integer >= 0 (got 1.5) (phrase.yaml line 12)',
       'mqtt.command_secret: must be at least 16 characters (it keys HMAC-SHA256) or null (phrase.yaml line 9)',
       'mqtt.protocol_version: must be one of 4, 5 (got 3) (phrase.yaml line 10)',
+      'mqtt.url: must be "embedded" or an mqtt://, mqtts://, ws:// or wss:// URL with a host (got "mqtt://:1883") (from LINEWATCH_MQTT_URL)',
     ]);
     assert.ok(!lines.join('\n').includes('hunter2'));
   });

@@ -110,7 +110,7 @@ export const ConfigSchema = Type.Object(
         {
           url: Type.Optional(
             Type.String({
-              pattern: '^(?:embedded|(?:mqtts?|wss?)://[^\\s/?#]+(?:[/?#]\\S*)?)$',
+              pattern: '^(?:embedded|(?:mqtts?|wss?)://(?:[^\\s/?#@]*@)?[^\\s/?#@:][^\\s/?#@]*(?:[/?#]\\S*)?)$',
               default: 'embedded',
               errorMessage: 'must be "embedded" or an mqtt://, mqtts://, ws:// or wss:// URL with a host',
               description: '`embedded` (an in-process broker) or an mqtt://, mqtts://, ws:// or wss:// URL.',
