@@ -5,7 +5,7 @@
 // start-up, not a silent pass), and no prototype lookups (ajv reads own properties only, so
 // `__proto__` or `hasOwnProperty` as a key is just an unknown key).
 //
-// Why TypeBox + ajv: TypeBox emits plain JSON Schema (draft 2020-12 keywords), which is what the
+// Why TypeBox + ajv: TypeBox emits plain JSON Schema (draft-07 keywords, what ajv's default class takes), which is what the
 // published `config/linewatch.schema.json` and the AsyncAPI document need verbatim; zod or valibot
 // would need a converter and a second source of truth. ajv is the reference validator, compiles
 // schemas to code once, and reports the instance path of each error.
