@@ -4,7 +4,7 @@ import type net from 'node:net';
 import path from 'node:path';
 import { createLogger } from '../../util/log.ts';
 import { err, ok, type Result } from '../../util/result.ts';
-import { MAX_COMMAND_BYTES } from '../commands/validate.ts';
+import { MAX_COMMAND_BYTES } from '../commands/command-body.ts';
 import type { CommandDispatcher } from '../commands/types.ts';
 import type { AgentView } from './agent-view.ts';
 import type { AgentMetrics } from './metrics.ts';
