@@ -100,6 +100,8 @@ export interface AgentConfig {
     /** 0 = any free port. */
     port: number;
     host: string;
+    /** Extra `Host` header values the page answers to (`host` = any port, or `host:port`). */
+    allowed_hosts: string[];
   };
 }
 
@@ -237,6 +239,9 @@ const providers: Check<ExecutionProvider[]> = (v, ctx) => {
   return new Set(v).size === v.length ? ok(v) : withGot('must not repeat a provider', v);
 };
 
+const hostList: Check<string[]> = (v) =>
+  Array.isArray(v) && v.every((h) => typeof h === 'string' && h.length > 0) ? ok(v) : withGot('must be a list of non-empty strings (host or host:port)', v);
+
 const cron: Check<string | null> = (v) => {
   if (v === null) return ok(null);
   if (typeof v !== 'string') return withGot('must be a cron expression or null', v);
@@ -339,6 +344,7 @@ const schema = new Section<AgentConfig>({
     enabled: new Field(true, bool),
     host: new Field('127.0.0.1', host, TEXT),
     port: new Field(8080, port),
+    allowed_hosts: new Field<string[]>([], hostList),
   }),
 });
 

@@ -39,7 +39,7 @@ describe('configuration', () => {
     assert.deepEqual(c.cameras.demo.source, { kind: 'dir', path: path.join(root, 'demo/frames') });
     assert.equal(c.cameras.demo.fps, 2);
     assert.equal(c.cameras.demo.watchdog_s, 10); // default
-    assert.deepEqual(c.http, { enabled: true, host: '127.0.0.1', port: 8080 });
+    assert.deepEqual(c.http, { enabled: true, host: '127.0.0.1', port: 8080, allowed_hosts: [] });
   });
 
   test('the annotated line example validates once its TLS files exist (given through the environment)', () => {
