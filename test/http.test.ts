@@ -73,7 +73,7 @@ const STATE: AgentState = {
 };
 
 /** `http.allowed_hosts`: a name the plant's DNS gives this node (any port), and a proxy's host:port. */
-const ALLOWED_HOSTS = ['Line1.plant.local', 'gateway.plant.local:8443'];
+const ALLOWED_HOSTS = ['Line1.plant.local', 'gateway.plant.local:8443', 'fd00::7'];
 
 let server: RunningHttpServer;
 let base: string;
@@ -197,7 +197,7 @@ test('DNS rebinding: a foreign Host is answered 421 before routing, even when Or
   const json = { 'Content-Type': 'application/json' };
   const set = '{"threshold":0.9}';
   const before = recorded.calls.length;
-  for (const host of [`evil.example:${port}`, 'evil.example', `localhost.evil.example:${port}`, `127.0.0.1.evil.example:${port}`, `gateway.plant.local:${port}`, `localhost:${port + 1}`]) {
+  for (const host of [`evil.example:${port}`, 'evil.example', `localhost.evil.example:${port}`, `127.0.0.1.evil.example:${port}`, `gateway.plant.local:${port}`, `localhost:${port + 1}`, `[fd00::8]:${port}`]) {
     for (const [method, path] of [['GET', '/'], ['GET', '/api/state'], ['POST', '/api/cmd/set']] as const) {
       const res = await withHost(method, path, host, method === 'POST' ? json : {}, method === 'POST' ? set : '');
       assert.equal(res.status, 421, `${method} ${path} Host ${host}`);
@@ -220,7 +220,7 @@ test('DNS rebinding: a foreign Host is answered 421 before routing, even when Or
   assert.equal(rebound.status, 421);
   assert.equal(recorded.calls.length, before, 'no refused request reached a handler');
 
-  for (const host of [`localhost:${port}`, `LOCALHOST:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, `line1.plant.local:${port}`, 'line1.plant.local:80', 'gateway.plant.local:8443']) {
+  for (const host of [`localhost:${port}`, `LOCALHOST:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, `line1.plant.local:${port}`, 'line1.plant.local:80', 'gateway.plant.local:8443', `[FD00::7]:${port}`]) {
     assert.equal((await withHost('GET', '/api/state', host)).status, 200, `Host ${host}`);
   }
   // a trusted page (loopback, own Host and Origin) needs no signature even though a secret is set
