@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import { createCommandDispatcher } from '../agent/commands/dispatcher.ts';
 import { canonicalJson, signCommand } from '../agent/commands/signature.ts';
-import type { CommandHandlers, CommandReply } from '../agent/commands/types.ts';
+import type { CommandDispatcher, CommandHandlers, CommandReply } from '../agent/commands/types.ts';
+import { attachCommandChannel } from '../agent/mqtt/command-channel.ts';
+import { connectMqtt } from '../agent/mqtt/connection.ts';
+import { createTopics } from '../agent/mqtt/topics.ts';
 import { err, ok } from '../util/result.ts';
+import { findExecutable, observer, startMosquitto } from './support/mqtt-harness.ts';
 
 /** Test double for the agent: records every call, answers with fixed values. */
 function recordingHandlers() {
@@ -202,4 +206,46 @@ test('rollback takes no camera: prompt sets belong to the agent', async () => {
   assert.deepEqual(calls, []);
   assert.equal((await d.dispatch({ name: 'rollback', payload: '{}' })).ok, true);
   assert.deepEqual(calls, [['rollback', {}]]);
+});
+
+const mosquitto = findExecutable('mosquitto');
+
+describe('MQTT command channel', { skip: mosquitto ? false : 'mosquitto is not installed' }, () => {
+  test('a dispatcher that throws, or a reply that cannot be written, is logged; the channel keeps answering', { timeout: 60_000 }, async (t) => {
+    const broker = await startMosquitto(mosquitto!);
+    t.after(() => broker.stop());
+    const topics = createTopics('lw', 'chan');
+    assert.ok(topics.ok);
+    // Test double for the dispatcher: fails in the two ways the channel itself must survive.
+    const dispatcher: CommandDispatcher = {
+      dispatch: async (req) => {
+        if (req.name === 'boom') throw new Error('dispatcher exploded');
+        if (req.name === 'unwritable') return { ok: true, command: req.name, result: 10n };
+        return { ok: true, command: req.name, result: 'answered' };
+      },
+    };
+    const connection = connectMqtt({
+      url: broker.url,
+      clientId: 'chan-agent',
+      username: null,
+      password: null,
+      tls: {},
+      protocolVersion: 5,
+      availability: { topic: 'lw/chan/status', online: 'online', offline: 'offline', stopped: 'stopped' },
+    });
+    t.after(() => connection.stop(1000));
+    attachCommandChannel(connection, topics.value, dispatcher);
+    const watch = await observer(broker.url, { protocolVersion: 5, clientId: 'chan-plant' }, ['lw/chan/#']);
+    await watch.next((m) => m.topic === 'lw/chan/status' && m.payload.toString() === 'online');
+    await watch.client.publishAsync('lw/chan/cmd/boom', '{}', { qos: 1 });
+    await watch.client.publishAsync('lw/chan/cmd/unwritable', '{}', { qos: 1 });
+    await watch.client.publishAsync('lw/chan/cmd/status', '{}', { qos: 1 });
+    const reply = await watch.next((m) => m.topic === 'lw/chan/cmd/status/reply');
+    assert.deepEqual(JSON.parse(reply.payload.toString()), { ok: true, command: 'status', result: 'answered' });
+    assert.deepEqual(
+      watch.got.filter((m) => /cmd\/(boom|unwritable)\/reply$/.test(m.topic)),
+      [],
+      'nothing to publish for them, and nothing ended the process',
+    );
+  });
 });
