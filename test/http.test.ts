@@ -171,6 +171,10 @@ test('commands over HTTP go through the dispatcher; non-JSON, cross-origin and o
   assert.deepEqual(await unknown.json(), { ok: false, command: 'explode', error: 'unknown command "explode"' });
   const badArgs = await post('set', '{"threshold": 2}');
   assert.equal(badArgs.status, 400);
+  // an inherited name as a key is an unknown field (it used to be a 500 from a lookup on the prototype)
+  const inherited = await post('status', '{"__proto__":1}');
+  assert.equal(inherited.status, 400);
+  assert.match(((await inherited.json()) as { error: string }).error, /unknown field "__proto__" for status/);
   assert.equal(recorded.calls.length, before, 'no refused command reached a handler');
 
   const good = await post('set', '{"request_id":"h1","camera":"cam-a","threshold":0.3}');
