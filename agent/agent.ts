@@ -108,7 +108,7 @@ export class Agent {
     void this.link.publisher.retuneState(this.runner.state);
 
     if (this.cfg.http.enabled) {
-      const http = await startHttpServer({ host: this.cfg.http.host, port: this.cfg.http.port, view: this.view(), dispatcher: this.dispatcher, metrics: this.metrics });
+      const http = await startHttpServer({ host: this.cfg.http.host, port: this.cfg.http.port, allowedHosts: this.cfg.http.allowed_hosts, view: this.view(), dispatcher: this.dispatcher, metrics: this.metrics });
       if (!http.ok) return err(`http: ${http.error}`);
       this.http = http.value;
       log.info(`live page on http://${http.value.host}:${http.value.port}/`);

@@ -1,17 +1,21 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import { createCommandDispatcher } from '../agent/commands/dispatcher.ts';
 import { canonicalJson, signCommand } from '../agent/commands/signature.ts';
-import type { CommandHandlers } from '../agent/commands/types.ts';
+import type { CommandDispatcher, CommandHandlers, CommandReply } from '../agent/commands/types.ts';
+import { attachCommandChannel } from '../agent/mqtt/command-channel.ts';
+import { connectMqtt } from '../agent/mqtt/connection.ts';
+import { createTopics } from '../agent/mqtt/topics.ts';
 import { err, ok } from '../util/result.ts';
+import { findExecutable, observer, startMosquitto } from './support/mqtt-harness.ts';
 
 /** Test double for the agent: records every call, answers with fixed values. */
 function recordingHandlers() {
   const calls: Array<[string, unknown]> = [];
   const handlers: CommandHandlers = {
     retune: async (a) => (calls.push(['retune', a]), ok({ job: 'started' })),
-    rollback: async (a) => (calls.push(['rollback', a]), ok({ prompt_set: 'ps-0001' })),
+    rollback: async () => (calls.push(['rollback', {}]), ok({ prompt_set: 'ps-0001' })),
     reload: async () => (calls.push(['reload', {}]), ok(null)),
     set: async (a) => (calls.push(['set', a]), a.camera === 'ghost' ? err('no camera "ghost"') : ok(a)),
     snapshot: async (a) => (calls.push(['snapshot', a]), ok({ path: `/var/snap/${a.camera}.png` })),
@@ -118,4 +122,130 @@ test('with a secret: a correct HMAC over the canonical body passes once; wrong, 
   assert.equal((await d.dispatch({ name: 'reload', payload: '{}', trusted: true })).ok, true);
   // The signer the CLI uses produces what the dispatcher accepts.
   assert.equal((await d.dispatch({ name: 'reload', payload: JSON.stringify(signCommand(SECRET, 'reload', {}, now)) })).ok, true);
+});
+
+// ---- attacker input: inherited names, deep nesting, fields a command ignores -------------------
+
+/** Every name an ordinary object inherits: each one, as a key, is just an unknown field. */
+const INHERITED = Object.getOwnPropertyNames(Object.prototype);
+
+const errorOf = (reply: CommandReply) => (reply.ok ? '(no error: the command passed)' : reply.error);
+
+test('inherited property names as keys are unknown fields, at the top level and nested, for every command', async () => {
+  const { calls, handlers } = recordingHandlers();
+  const d = createCommandDispatcher(handlers, { secret: null });
+  assert.ok(INHERITED.includes('__proto__') && INHERITED.includes('hasOwnProperty') && INHERITED.includes('isPrototypeOf'));
+  for (const name of ['retune', 'rollback', 'reload', 'set', 'snapshot', 'status']) {
+    for (const key of INHERITED) {
+      const reply = await d.dispatch({ name, payload: `{"request_id":"i1",${JSON.stringify(key)}:1}` });
+      assert.equal(reply.ok, false, `${name} ${key}`);
+      assert.equal(reply.request_id, 'i1');
+      assert.match(errorOf(reply), new RegExp(`unknown field "${key.replace(/[$]/g, '\\$')}" for ${name}`), `${name} ${key}`);
+    }
+  }
+  // nested: an object where a camera name or a number belongs is the wrong type, whatever its keys
+  for (const key of INHERITED) {
+    const camera = await d.dispatch({ name: 'snapshot', payload: `{"camera":{${JSON.stringify(key)}:"cam1"}}` });
+    assert.match(errorOf(camera), /"camera" must be a camera name/, key);
+    const threshold = await d.dispatch({ name: 'set', payload: `{"threshold":{${JSON.stringify(key)}:0.1}}` });
+    assert.match(errorOf(threshold), /"threshold" must be a number from 0 to 1/, key);
+  }
+  assert.deepEqual(calls, []);
+});
+
+test('{"isPrototypeOf":1} does not pass strict validation of a command that takes no arguments', async () => {
+  const { calls, handlers } = recordingHandlers();
+  const d = createCommandDispatcher(handlers, { secret: null });
+  for (const name of ['reload', 'status', 'rollback']) {
+    const reply = await d.dispatch({ name, payload: '{"isPrototypeOf":1}' });
+    assert.equal(reply.ok, false, name);
+    assert.match(errorOf(reply), new RegExp(`unknown field "isPrototypeOf" for ${name}`));
+  }
+  assert.deepEqual(calls, []);
+});
+
+const nested = (depth: number, leaf = '1') => '{"a":'.repeat(depth - 1) + `{"b":${leaf}}` + '}'.repeat(depth - 1);
+
+test('payloads nested deeper than 16 levels are refused before anything else, with or without a secret', async () => {
+  const { calls, handlers } = recordingHandlers();
+  for (const secret of [null, SECRET]) {
+    const d = createCommandDispatcher(handlers, { secret, now: () => T0 });
+    // (within the size limit: 30,000 brackets deep, or 10,000 objects deep)
+    for (const payload of ['['.repeat(30_000), '['.repeat(30_000) + ']'.repeat(30_000), nested(10_000)]) {
+      const reply = await d.dispatch({ name: 'status', payload });
+      assert.equal(reply.ok, false);
+      assert.match(errorOf(reply), /nests deeper than 16 levels/);
+    }
+    // signed-looking: fresh ts, all-zero sig, a 30,000-deep field; brackets inside strings do not count
+    const deep = `{"ts":${T0},"sig":"${'0'.repeat(64)}","x":${'['.repeat(30_000)}${']'.repeat(30_000)}}`;
+    assert.match(errorOf(await d.dispatch({ name: 'set', payload: deep })), /nests deeper than 16 levels/);
+    const inString = await d.dispatch({ name: 'status', payload: JSON.stringify({ request_id: '[{'.repeat(100) }) });
+    assert.match(errorOf(inString), /"request_id" must be a string of 1 to 128 characters|signed commands/);
+    // 16 levels is within the limit: the field is refused for what it is, not for its depth
+    assert.match(errorOf(await d.dispatch({ name: 'status', payload: nested(16) })), secret ? /signed commands/ : /unknown field "a" for status/);
+    assert.match(errorOf(await d.dispatch({ name: 'status', payload: nested(17) })), /nests deeper than 16 levels/);
+  }
+  assert.deepEqual(calls, []);
+});
+
+test('canonical JSON of a deeply nested value is computed without recursion', () => {
+  const depth = 100_000;
+  let value: unknown = 0;
+  for (let i = 0; i < depth; i++) value = i % 2 ? { k: value } : [value];
+  const expected = '{"k":['.repeat(depth / 2) + '0' + ']}'.repeat(depth / 2);
+  const got = canonicalJson(value);
+  assert.ok(got === expected, `${got.length} characters, starting ${got.slice(0, 40)}`);
+});
+
+test('rollback takes no camera: prompt sets belong to the agent', async () => {
+  const { calls, handlers } = recordingHandlers();
+  const d = createCommandDispatcher(handlers, { secret: null });
+  const reply = await d.dispatch({ name: 'rollback', payload: '{"camera":"cam1"}' });
+  assert.equal(reply.ok, false);
+  assert.match(errorOf(reply), /unknown field "camera" for rollback .*rollback applies to the agent's prompt set/);
+  assert.deepEqual(calls, []);
+  assert.equal((await d.dispatch({ name: 'rollback', payload: '{}' })).ok, true);
+  assert.deepEqual(calls, [['rollback', {}]]);
+});
+
+const mosquitto = findExecutable('mosquitto');
+
+describe('MQTT command channel', { skip: mosquitto ? false : 'mosquitto is not installed' }, () => {
+  test('a dispatcher that throws, or a reply that cannot be written, is logged; the channel keeps answering', { timeout: 60_000 }, async (t) => {
+    const broker = await startMosquitto(mosquitto!);
+    t.after(() => broker.stop());
+    const topics = createTopics('lw', 'chan');
+    assert.ok(topics.ok);
+    // Test double for the dispatcher: fails in the two ways the channel itself must survive.
+    const dispatcher: CommandDispatcher = {
+      dispatch: async (req) => {
+        if (req.name === 'boom') throw new Error('dispatcher exploded');
+        if (req.name === 'unwritable') return { ok: true, command: req.name, result: 10n };
+        return { ok: true, command: req.name, result: 'answered' };
+      },
+    };
+    const connection = connectMqtt({
+      url: broker.url,
+      clientId: 'chan-agent',
+      username: null,
+      password: null,
+      tls: {},
+      protocolVersion: 5,
+      availability: { topic: 'lw/chan/status', online: 'online', offline: 'offline', stopped: 'stopped' },
+    });
+    t.after(() => connection.stop(1000));
+    attachCommandChannel(connection, topics.value, dispatcher);
+    const watch = await observer(broker.url, { protocolVersion: 5, clientId: 'chan-plant' }, ['lw/chan/#']);
+    await watch.next((m) => m.topic === 'lw/chan/status' && m.payload.toString() === 'online');
+    await watch.client.publishAsync('lw/chan/cmd/boom', '{}', { qos: 1 });
+    await watch.client.publishAsync('lw/chan/cmd/unwritable', '{}', { qos: 1 });
+    await watch.client.publishAsync('lw/chan/cmd/status', '{}', { qos: 1 });
+    const reply = await watch.next((m) => m.topic === 'lw/chan/cmd/status/reply');
+    assert.deepEqual(JSON.parse(reply.payload.toString()), { ok: true, command: 'status', result: 'answered' });
+    assert.deepEqual(
+      watch.got.filter((m) => /cmd\/(boom|unwritable)\/reply$/.test(m.topic)),
+      [],
+      'nothing to publish for them, and nothing ended the process',
+    );
+  });
 });

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { createCommandDispatcher } from '../agent/commands/dispatcher.ts';
@@ -70,6 +72,9 @@ const STATE: AgentState = {
   ],
 };
 
+/** `http.allowed_hosts`: a name the plant's DNS gives this node (any port), and a proxy's host:port. */
+const ALLOWED_HOSTS = ['Line1.plant.local', 'gateway.plant.local:8443', 'fd00::7'];
+
 let server: RunningHttpServer;
 let base: string;
 let view: FakeAgentView;
@@ -84,7 +89,7 @@ before(async () => {
   metrics = createAgentMetrics();
   // A secret is set: the page still works because loopback requests are trusted.
   const dispatcher = createCommandDispatcher(recorded.handlers, { secret: 'page-secret' });
-  const started = await startHttpServer({ host: '127.0.0.1', port: 0, view, dispatcher, metrics });
+  const started = await startHttpServer({ host: '127.0.0.1', port: 0, view, dispatcher, metrics, allowedHosts: ALLOWED_HOSTS });
   assert.ok(started.ok);
   server = started.value;
   base = `http://127.0.0.1:${server.port}`;
@@ -166,12 +171,68 @@ test('commands over HTTP go through the dispatcher; non-JSON, cross-origin and o
   assert.deepEqual(await unknown.json(), { ok: false, command: 'explode', error: 'unknown command "explode"' });
   const badArgs = await post('set', '{"threshold": 2}');
   assert.equal(badArgs.status, 400);
+  // an inherited name as a key is an unknown field (it used to be a 500 from a lookup on the prototype)
+  const inherited = await post('status', '{"__proto__":1}');
+  assert.equal(inherited.status, 400);
+  assert.match(((await inherited.json()) as { error: string }).error, /unknown field "__proto__" for status/);
   assert.equal(recorded.calls.length, before, 'no refused command reached a handler');
 
   const good = await post('set', '{"request_id":"h1","camera":"cam-a","threshold":0.3}');
   assert.equal(good.status, 200);
   assert.deepEqual(await good.json(), { ok: true, command: 'set', request_id: 'h1', result: { done: 'set' } });
   assert.deepEqual(recorded.calls.slice(before), [['set', { camera: 'cam-a', threshold: 0.3 }]]);
+});
+
+/** A request with a Host header of our choosing (fetch does not let a caller set Host). */
+function withHost(method: 'GET' | 'POST', path: string, host: string, headers: Record<string, string> = {}, body = ''): Promise<{ status: number; type: string; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: server.port, method, path, headers: { ...headers, Host: host } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'] ?? '', text: Buffer.concat(chunks).toString() }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+test('DNS rebinding: a foreign Host is answered 421 before routing, even when Origin matches it; loopback names and allowed_hosts pass', async () => {
+  const port = server.port;
+  const json = { 'Content-Type': 'application/json' };
+  const set = '{"threshold":0.9}';
+  const before = recorded.calls.length;
+  for (const host of [`evil.example:${port}`, 'evil.example', `localhost.evil.example:${port}`, `127.0.0.1.evil.example:${port}`, `gateway.plant.local:${port}`, `localhost:${port + 1}`, `[fd00::8]:${port}`]) {
+    for (const [method, path] of [['GET', '/'], ['GET', '/api/state'], ['POST', '/api/cmd/set']] as const) {
+      const res = await withHost(method, path, host, method === 'POST' ? json : {}, method === 'POST' ? set : '');
+      assert.equal(res.status, 421, `${method} ${path} Host ${host}`);
+      assert.match(res.type, /^text\/plain/);
+      assert.match(res.text, /not answer to host|no Host/);
+      assert.doesNotMatch(res.text, /line1-node/, 'nothing of the state leaks');
+    }
+  }
+  // HTTP/1.0 may leave Host out: nothing says which name the client meant
+  const noHost = await new Promise<string>((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1', () => sock.end('GET /api/state HTTP/1.0\r\n\r\n'));
+    const chunks: Buffer[] = [];
+    sock.on('data', (c: Buffer) => chunks.push(c));
+    sock.on('end', () => resolve(Buffer.concat(chunks).toString()));
+    sock.on('error', reject);
+  });
+  assert.match(noHost, /^HTTP\/1\.1 421 [^]*no Host header/);
+  // the attack as a browser makes it: the rebound name in both Host and Origin
+  const rebound = await withHost('POST', '/api/cmd/set', `evil.example:${port}`, { ...json, Origin: `http://evil.example:${port}` }, set);
+  assert.equal(rebound.status, 421);
+  assert.equal(recorded.calls.length, before, 'no refused request reached a handler');
+
+  for (const host of [`localhost:${port}`, `LOCALHOST:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, `line1.plant.local:${port}`, 'line1.plant.local:80', 'gateway.plant.local:8443', `[FD00::7]:${port}`]) {
+    assert.equal((await withHost('GET', '/api/state', host)).status, 200, `Host ${host}`);
+  }
+  // a trusted page (loopback, own Host and Origin) needs no signature even though a secret is set
+  const fromPage = await withHost('POST', '/api/cmd/set', `localhost:${port}`, { ...json, Origin: `http://localhost:${port}` }, '{"threshold":0.2}');
+  assert.equal(fromPage.status, 200, fromPage.text);
+  // the Origin check stays: a matching Host with another Origin is 403
+  assert.equal((await withHost('POST', '/api/cmd/set', `localhost:${port}`, { ...json, Origin: `http://127.0.0.1:${port + 1}` }, set)).status, 403);
+  assert.deepEqual(recorded.calls.slice(before), [['set', { threshold: 0.2 }]]);
 });
 
 interface Canvas2d {

@@ -16,14 +16,39 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 export const SIGNATURE_WINDOW_MS = 5 * 60 * 1000;
 const DOMAIN = 'linewatch-cmd-v1';
 
+/**
+ * Canonical JSON, built with an explicit work list rather than recursion, so the stack never depends
+ * on how deep the value nests (the dispatcher limits depth too; this stays safe for any caller).
+ */
 export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const obj = value as Record<string, unknown>;
-    const keys = Object.keys(obj).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
+  const out: string[] = [];
+  // What is left to write, last first: a value, or literal text (brackets, commas, `"key":`).
+  const todo: Array<{ text: string } | { value: unknown }> = [{ value }];
+  while (todo.length > 0) {
+    const item = todo.pop()!;
+    if ('text' in item) {
+      out.push(item.text);
+      continue;
+    }
+    const v = item.value;
+    if (v === null || typeof v !== 'object') {
+      out.push(JSON.stringify(v));
+      continue;
+    }
+    // Pushed in reverse, so the opening bracket comes off the list first.
+    if (Array.isArray(v)) {
+      todo.push({ text: ']' });
+      for (let i = v.length - 1; i >= 0; i--) todo.push({ value: v[i] }, { text: i ? ',' : '' });
+      todo.push({ text: '[' });
+    } else {
+      const obj = v as Record<string, unknown>;
+      const keys = Object.keys(obj).sort();
+      todo.push({ text: '}' });
+      for (let i = keys.length - 1; i >= 0; i--) todo.push({ value: obj[keys[i]] }, { text: `${i ? ',' : ''}${JSON.stringify(keys[i])}:` });
+      todo.push({ text: '{' });
+    }
   }
-  return JSON.stringify(value);
+  return out.join('');
 }
 
 function hmacHex(secret: string, name: string, unsigned: Record<string, unknown>): string {

@@ -1,32 +1,17 @@
+import type { Static } from 'typebox';
 import type { Result } from '../../util/result.ts';
+import type { COMMAND_SCHEMAS } from './schemas.ts';
 
 export const COMMAND_NAMES = ['retune', 'rollback', 'reload', 'set', 'snapshot', 'status'] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];
 
-/** Start a re-tuning job; `camera` limits it to that camera's normal reservoir. */
-export interface RetuneArgs {
-  camera?: string;
-}
+type Schemas = typeof COMMAND_SCHEMAS;
+/** A command's arguments: its schema's fields without the envelope (request_id, ts, sig). */
+type ArgsOf<N extends CommandName> = Omit<Static<Schemas[N]>, 'request_id' | 'ts' | 'sig'>;
 
-/** Go back to the previous prompt set (of `camera`, or the agent's). */
-export interface RollbackArgs {
-  camera?: string;
-}
-
-/** At least one of threshold / sensitivity / enabled; `enabled` needs `camera`. */
-export interface SetArgs {
-  /** On the normalised score, 0..1. */
-  threshold?: number;
-  /** 0..1, as `detector.sensitivity`. */
-  sensitivity?: number;
-  /** Which camera the change applies to; all cameras when absent (threshold, sensitivity). */
-  camera?: string;
-  enabled?: boolean;
-}
-
-export interface SnapshotArgs {
-  camera: string;
-}
+export type RetuneArgs = ArgsOf<'retune'>;
+export type SetArgs = ArgsOf<'set'>;
+export type SnapshotArgs = ArgsOf<'snapshot'>;
 
 /**
  * What the agent does for each command. Implemented by the agent (the lead); the dispatcher has
@@ -36,7 +21,7 @@ export interface SnapshotArgs {
  */
 export interface CommandHandlers {
   retune(args: RetuneArgs): Promise<Result<unknown>>;
-  rollback(args: RollbackArgs): Promise<Result<unknown>>;
+  rollback(): Promise<Result<unknown>>;
   reload(): Promise<Result<unknown>>;
   set(args: SetArgs): Promise<Result<unknown>>;
   snapshot(args: SnapshotArgs): Promise<Result<unknown>>;
@@ -44,13 +29,7 @@ export interface CommandHandlers {
 }
 
 /** Parsed, validated command. */
-export type Command =
-  | { name: 'retune'; args: RetuneArgs }
-  | { name: 'rollback'; args: RollbackArgs }
-  | { name: 'reload'; args: Record<string, never> }
-  | { name: 'set'; args: SetArgs }
-  | { name: 'snapshot'; args: SnapshotArgs }
-  | { name: 'status'; args: Record<string, never> };
+export type Command = { [N in CommandName]: { name: N; args: ArgsOf<N> } }[CommandName];
 
 /** The JSON every command gets back, over MQTT or HTTP. `request_id` echoes the request's. */
 export type CommandReply =

@@ -4,9 +4,10 @@ import type net from 'node:net';
 import path from 'node:path';
 import { createLogger } from '../../util/log.ts';
 import { err, ok, type Result } from '../../util/result.ts';
-import { MAX_COMMAND_BYTES } from '../commands/validate.ts';
+import { MAX_COMMAND_BYTES } from '../commands/command-body.ts';
 import type { CommandDispatcher } from '../commands/types.ts';
 import type { AgentView } from './agent-view.ts';
+import { createHostCheck } from './host-check.ts';
 import type { AgentMetrics } from './metrics.ts';
 
 const log = createLogger('http');
@@ -20,6 +21,8 @@ export interface HttpServerOptions {
   /** The same dispatcher MQTT commands go through. */
   dispatcher: CommandDispatcher;
   metrics: AgentMetrics;
+  /** `http.allowed_hosts`: Host values answered besides the bound address and loopback names. */
+  allowedHosts?: readonly string[];
 }
 
 export interface RunningHttpServer {
@@ -64,7 +67,8 @@ async function readBody(req: http.IncomingMessage, limit: number): Promise<Buffe
  * Commands from the page. Browsers send a cross-site form POST without a preflight only as
  * text/plain or form encodings, so requiring application/json (and a same-origin Origin when one is
  * sent) keeps other web sites the operator visits from triggering commands. Requests from loopback
- * count as trusted: the dispatcher does not ask them for a signature.
+ * count as trusted: the dispatcher does not ask them for a signature. (Their Host has already been
+ * checked before routing, so a rebound name never gets this far.)
  */
 async function handleCommand(req: http.IncomingMessage, res: http.ServerResponse, name: string, dispatcher: CommandDispatcher) {
   const refuse = (status: number, error: string) => sendJson(res, status, { ok: false, command: name, error });
@@ -147,7 +151,15 @@ function routes(opts: HttpServerOptions): Route[] {
 /** `/` live page, `/metrics`, `/healthz`, the page's JSON and images, and `/api/cmd/<name>`. */
 export async function startHttpServer(opts: HttpServerOptions): Promise<Result<RunningHttpServer>> {
   const table = routes(opts);
+  // The port is known once listening (0 picks one); until then no request can arrive.
+  let hostCheck = createHostCheck({ host: opts.host, port: opts.port }, opts.allowedHosts ?? []);
   const server = http.createServer(async (req, res) => {
+    const misdirected = hostCheck.problem(req.headers.host);
+    if (misdirected !== null) {
+      log.warn('request for another host refused', { host: req.headers.host, path: req.url });
+      res.writeHead(421, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' });
+      return res.end(`421 Misdirected Request: ${misdirected}\n`);
+    }
     const url = new URL(req.url ?? '/', 'http://localhost');
     const matches = table.map((r) => [r, r.pattern.exec(url.pathname)] as const).filter(([, m]) => m !== null);
     const hit = matches.find(([r]) => r.method === req.method);
@@ -174,6 +186,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<Result<R
     server.listen(opts.port, opts.host, () => resolve(ok((server.address() as net.AddressInfo).port)));
   });
   if (!listening.ok) return listening;
+  hostCheck = createHostCheck({ host: opts.host, port: listening.value }, opts.allowedHosts ?? []);
   log.info('HTTP server listening', { url: `http://${opts.host}:${listening.value}/` });
   return ok({
     host: opts.host,

@@ -24,7 +24,10 @@ export function attachCommandChannel(connection: MqttConnection, topics: Topics,
       log.warn('ignoring a retained command; publish commands without the retain flag', { topic });
       return;
     }
-    void answer(name, payload, packet);
+    // Nothing a sender does may end the process: whatever still throws here is logged.
+    answer(name, payload, packet).catch((e: unknown) =>
+      log.error('could not answer a command', { command: name, error: (e as Error)?.stack ?? String(e) }),
+    );
   });
 
   async function answer(name: string, payload: Buffer, packet: IPublishPacket) {
