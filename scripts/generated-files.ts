@@ -1,0 +1,12 @@
+// The one table of files generated from schemas (published contract files). scripts/generate.ts
+// writes them and test/generated-files.test.ts fails when a committed copy differs from its render.
+import { asyncApiDocument } from './asyncapi-document.ts';
+
+export interface GeneratedFile {
+  path: string /* repo-relative */;
+  render(): string /* full file text, ends with \n */;
+}
+
+export const GENERATED_FILES: GeneratedFile[] = [
+  { path: 'docs/asyncapi.json', render: () => JSON.stringify(asyncApiDocument(), null, 2) + '\n' },
+];
