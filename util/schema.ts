@@ -86,10 +86,15 @@ const within = (outer: readonly (string | number)[], inner: readonly (string | n
   outer.length <= inner.length && outer.every((s, i) => inner[i] === s);
 
 /**
- * For files a person may have edited: one line per problem, `path must ... (found <value>)`. A value
- * that fits no branch of a union is one problem at its path, not one per branch of the union.
+ * For files a person may have edited: one line per problem, `path must ... (found <value>)` unless
+ * `line` words it otherwise. A value that fits no branch of a union is one problem at its path,
+ * not one per branch of the union.
  */
-export function explainProblems(problems: readonly SchemaProblem[], root: unknown): string[] {
+export function explainProblems(
+  problems: readonly SchemaProblem[],
+  root: unknown,
+  line = (path: string, phrase: string) => `${path} ${phrase}`,
+): string[] {
   const unions = problems.filter(isUnionError).map((p) => p.path);
   return problems
     .filter((p) => isUnionError(p) || !unions.some((u) => within(u, p.path)))
@@ -106,6 +111,6 @@ export function explainProblems(problems: readonly SchemaProblem[], root: unknow
               : isUnionError(p)
                 ? `has none of the allowed forms (found ${found})`
                 : `${p.message} (found ${found})`;
-      return `${formatPath(p.path)} ${phrase}`;
+      return line(formatPath(p.path), phrase);
     });
 }
