@@ -2,8 +2,9 @@
 // (TypeBox) with each TypeScript type derived from its schema under the same name: the publisher
 // and its callers use the types, docs/asyncapi.json carries the schemas, and the contract test
 // validates what the agent really publishes against them. Times are milliseconds since the Unix
-// epoch; images and boxes are in camera pixel coordinates. Objects are closed
-// (`additionalProperties: false`), so a field added in code but not here fails the contract test.
+// epoch; images and boxes are in camera pixel coordinates. What the agent publishes is closed
+// (`additionalProperties: false`), so a field added in code but not here fails the contract test;
+// only the command request, whose arguments the dispatcher checks, is open.
 import Type, { type Static, type TProperties } from 'typebox';
 import type { CommandReply } from '../commands/types.ts';
 
@@ -26,8 +27,7 @@ export type CameraState = Static<typeof CameraState>;
 export const CameraStatusPayload = closed(
   {
     state: CameraState,
-    /** Why it is offline or disabled ("no frame for 10 s", "disabled by command"). */
-    reason: Type.Optional(Type.String({ description: 'why it is offline or disabled; never credentials' })),
+    reason: Type.Optional(Type.String({ description: 'why it is offline or disabled ("no frame for 10 s", "disabled by command"); never credentials' })),
     ts: epochMs(),
   },
   'the state of one camera',
@@ -39,8 +39,7 @@ export const ResultPayload = closed(
   {
     ts: epochMs(),
     frame_id: count('frame number of the camera since the agent started'),
-    /** Normalised 0..1 against the prompt set's calibration. */
-    score: Type.Number({ description: 'calibrated score, 0..1 against the prompt set calibration' }),
+    score: unitScore('calibrated against the prompt set (clipped to 0..1)'),
     raw_score: Type.Number({ description: 'the score before calibration' }),
     anomalous: Type.Boolean(),
     threshold: Type.Number({ description: 'the threshold on the calibrated score' }),
@@ -64,7 +63,6 @@ export const EventPayload = closed(
     id: Type.String(),
     camera: Type.String(),
     start_ts: epochMs(),
-    /** null while the event is open. */
     end_ts: Type.Union([epochMs(), Type.Null()], { description: 'null while the event is open' }),
     max_score: Type.Number(),
     frames: count('anomalous frames in the event so far'),
@@ -109,15 +107,11 @@ export type StatsPayload = Static<typeof StatsPayload>;
 export const RetuneStatePayload = closed(
   {
     state: RetuneStateName,
-    /** 0..1 over the whole job. */
     progress: unitScore('0..1 over the whole job'),
-    /** Which camera's normal frames the job learns from; absent = all cameras. */
     camera: Type.Optional(Type.String({ description: "which camera's normal frames the job learns from; absent = all" })),
     job_id: Type.Optional(Type.String()),
     trigger: Type.Optional(Type.Union([Type.Literal('cron'), Type.Literal('command'), Type.Literal('http'), Type.Literal('cli')])),
-    /** The prompt set the job produced (accepted or rejected). */
     prompt_set: Type.Optional(Type.String({ description: 'the prompt set the job produced (accepted or rejected)' })),
-    /** Gate metrics, losses: whatever explains the outcome. */
     metrics: Type.Optional(Type.Record(Type.String(), Type.Number(), { description: 'gate metrics, losses: whatever explains the outcome' })),
     message: Type.Optional(Type.String()),
     ts: epochMs(),
