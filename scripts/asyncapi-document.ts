@@ -54,7 +54,14 @@ function messagesOf(name: TopicName, spec: ChannelSpec) {
       ...(name === 'command' ? { headers: MQTT5_REQUEST_PROPERTIES, correlationId: ref('#/components/correlationIds/mqtt5') } : {}),
       ...(name === 'commandReply' ? { correlationId: ref('#/components/correlationIds/requestId') } : {}),
       ...(name === 'mask' ? { headers: { type: 'object', properties: { frame_id: { type: 'string', description: 'MQTT 5 user property: the frame number' } } } } : {}),
-      bindings: { mqtt: { contentType: spec.contentType, ...(spec.contentType === 'image/png' ? {} : { payloadFormatIndicator: 1 }), bindingVersion: BINDING_VERSION } },
+      bindings: {
+        mqtt: {
+          contentType: spec.contentType,
+          ...(spec.contentType === 'image/png' ? {} : { payloadFormatIndicator: 1 }),
+          ...(name === 'command' ? MQTT5_REQUEST_PROPERTIES.properties : {}),
+          bindingVersion: BINDING_VERSION,
+        },
+      },
     };
   }
   return { messages, schemas };

@@ -11,12 +11,23 @@ const TIMEOUT = { timeout: 120_000 }; // the parser's first run loads its rule s
 // Spectral's severities: 0 error, 1 warning, 2 information, 3 hint.
 const ERROR = 0;
 
+async function parseErrors(text: string) {
+  const { document, diagnostics } = await new Parser().parse(text);
+  return { document, errors: diagnostics.filter((d) => d.severity === ERROR).map((d) => `${d.code} at ${d.path.join('.')}: ${d.message}`) };
+}
+
 test('the committed AsyncAPI document parses without a diagnostic of severity error', TIMEOUT, async () => {
-  const { document, diagnostics } = await new Parser().parse(readFileSync(DOC, 'utf8'));
-  const errors = diagnostics.filter((d) => d.severity === ERROR).map((d) => `${d.code} at ${d.path.join('.')}: ${d.message}`);
+  const { document, errors } = await parseErrors(readFileSync(DOC, 'utf8'));
   assert.deepEqual(errors, []);
   assert.ok(document, 'the parser returned a document');
   assert.equal(document.version(), '3.0.0');
+});
+
+test('a document the parser finds fault with is reported with its errors', TIMEOUT, async () => {
+  const doc = JSON.parse(readFileSync(DOC, 'utf8'));
+  doc.operations.sendResult.bindings.mqtt.qos = 3;
+  const { errors } = await parseErrors(JSON.stringify(doc));
+  assert.ok(errors.some((e) => e.includes('operations.sendResult.bindings.mqtt')), errors.join('\n') || 'no errors');
 });
 
 test('the document carries the contract of DESIGN.md: QoS, retain, expiry, the Will, request/reply', TIMEOUT, async () => {
