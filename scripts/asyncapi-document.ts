@@ -37,9 +37,10 @@ function addressOf(name: TopicName): { address: string; parameters: Record<strin
   return { address, parameters: Object.fromEntries(names.map((p) => [p, ref(`#/components/parameters/${p}`)])) };
 }
 
-/** The component names of a channel's messages and their payload schemas. */
+/** A message's component name: its own key, prefixed by the channel when the channel has several (status). */
 const messageId = (channel: TopicName, message: string) => (Object.keys(CHANNELS[channel].messages).length > 1 ? `${channel}${capitalised(message)}` : message);
 
+/** The message components of a channel and their payload schemas (named alike). */
 function messagesOf(name: TopicName, spec: ChannelSpec) {
   const messages: Record<string, unknown> = {};
   const schemas: Record<string, unknown> = {};
