@@ -72,7 +72,7 @@ export function checkAs<S extends TSchema>(validator: Validator<S>, value: unkno
 }
 
 /** The value at `segs` inside `root`, own properties only (so `__proto__` is never followed). */
-export function valueAt(root: unknown, segs: readonly (string | number)[]): unknown {
+function valueAt(root: unknown, segs: readonly (string | number)[]): unknown {
   let v = root;
   for (const s of segs) {
     if (v === null || typeof v !== 'object' || !Object.hasOwn(v, s)) return undefined;

@@ -58,7 +58,7 @@ export const TOPIC_TEMPLATES = {
 export type TopicName = keyof typeof TOPIC_TEMPLATES;
 
 /** The template with each `{name}` replaced by its value (a template names at most one). */
-export function fillTopic(template: string, values: Record<string, string>): string {
+function fillTopic(template: string, values: Record<string, string>): string {
   return template.replace(/\{(\w+)\}/g, (_, name: string) => values[name] ?? `{${name}}`);
 }
 
