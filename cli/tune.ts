@@ -1,4 +1,5 @@
 // `linewatch tune`: learn a prompt set from a folder of normal images (tuning/tune-job.ts).
+import { tuneProgressText } from '../agent/retune/retune-state.ts';
 import { UserError } from '../util/result.ts';
 import { MIN_NORMALS, runTuneJob } from '../tuning/tune-job.ts';
 import { oneOf, parseOptions, realNumber, required, runCommand, wholeNumber } from './args.ts';
@@ -70,8 +71,7 @@ export async function run(argv: string[]): Promise<number> {
 
     const { set, path, status, reasons } = result.value;
     if (json) {
-      const line = { type: 'result', id: set.id, path, status, metrics: set.metrics, ...(reasons.length ? { reason: reasons.join('; ') } : {}) };
-      process.stdout.write(JSON.stringify(line) + '\n');
+      process.stdout.write(tuneProgressText({ type: 'result', id: set.id, path, status, metrics: set.metrics, ...(reasons.length ? { reason: reasons.join('; ') } : {}) }));
       return 0;
     }
     process.stdout.write(`${path}\n`);

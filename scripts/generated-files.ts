@@ -1,6 +1,7 @@
 // The one table of files generated from schemas (published contract files). scripts/generate.ts
 // writes them and test/generated-files.test.ts fails when a committed copy differs from its render.
 import { publishedSchema } from '../agent/config/schema.ts';
+import { asyncApiDocument } from './asyncapi-document.ts';
 
 export interface GeneratedFile {
   path: string /* repo-relative */;
@@ -9,4 +10,5 @@ export interface GeneratedFile {
 
 export const GENERATED_FILES: GeneratedFile[] = [
   { path: 'config/linewatch.schema.json', render: () => JSON.stringify(publishedSchema(), null, 2) + '\n' },
+  { path: 'docs/asyncapi.json', render: () => JSON.stringify(asyncApiDocument(), null, 2) + '\n' },
 ];

@@ -10,6 +10,7 @@ import { signCommand } from '../agent/commands/signature.ts';
 import type { AgentState } from '../agent/http/agent-view.ts';
 import type { EventPayload, ResultPayload, RetuneStatePayload } from '../agent/mqtt/payloads.ts';
 import { buildBundle } from '../models/bundle/build.ts';
+import { checkPublished, loadContractChannels } from './support/asyncapi-channels.ts';
 import { findExecutable, freePort, observer, sleep, startMosquitto, tempDir, type Received } from './support/mqtt-harness.ts';
 
 const REPO = path.resolve(import.meta.dirname, '..');
@@ -173,6 +174,12 @@ http: { port: ${httpPort} }
     assert.equal(await agent.exited, 0);
     await watch.next((m) => m.topic === 'lw/cell7/status' && m.payload.toString() === 'stopped');
     await broker.stop();
+
+    // everything the running agent published fits its channel of docs/asyncapi.json
+    const contract = checkPublished(loadContractChannels({ prefix: ['lw'], camera: ['line'] }), watch.got, ['plant/replies']);
+    assert.deepEqual(contract.problems, []);
+    const seen = ['status', 'cameraStatus', 'result', 'mask', 'events', 'retuneState', 'commandResponse'].filter((c) => contract.checked[c]);
+    assert.equal(seen.length, 7, `checked only ${seen.join(', ')}`);
   });
 });
 

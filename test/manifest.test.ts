@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildBundle } from '../models/bundle/build.ts';
+import { loadBundle } from '../models/bundle/load.ts';
 import { parseManifest } from '../models/bundle/manifest.ts';
 
 const FIXTURE = fileURLToPath(new URL('fixtures/clip-tiny', import.meta.url));
@@ -46,4 +47,30 @@ test('every problem of a manifest is reported in one message', async () => {
   assert.match(r.error, /activation must be one of quick_gelu, gelu \(found "relu"\)/);
   assert.match(r.error, /vision\.layers must be ascending block numbers in 1\.\.4 \(found \[3,2\]\)/);
   assert.match(r.error, /checksums name '\.\.\/escape', which is not a plain file name/);
+});
+
+test('a bad value is named by its key path with what was found, in a message naming the file; an unknown key such as __proto__ is refused', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'lw-manifest-'));
+  try {
+    const bundle = path.join(dir, 'bundle');
+    const built = await buildBundle({ weights: FIXTURE, out: bundle });
+    assert.ok(built.ok, built.ok ? '' : built.error);
+    const file = path.join(bundle, 'manifest.json');
+    const manifest = JSON.parse(await fs.readFile(file, 'utf8'));
+    manifest.vision.heads = '4';
+    manifest.preprocess.std[1] = 0;
+    manifest.vision.laa = { enabled: true, radius: 2 };
+    // written as text: an object literal with __proto__ would set the prototype, not a key
+    await fs.writeFile(file, `{"__proto__": {"polluted": true}, ${JSON.stringify(manifest).slice(1)}`);
+    const r = await loadBundle(bundle, { verify: false });
+    assert.ok(!r.ok);
+    assert.ok(r.error.startsWith(`${file}: invalid manifest:`), r.error);
+    assert.match(r.error, /- __proto__ is not a known key/);
+    assert.match(r.error, /- vision\.heads must be integer \(found "4"\)/);
+    assert.match(r.error, /- preprocess\.std\[1\] must be > 0 \(found 0\)/);
+    assert.match(r.error, /- vision\.laa has none of the allowed forms \(found \{"enabled":true,"radius":2\}\)/);
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
 });

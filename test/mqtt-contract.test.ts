@@ -10,6 +10,7 @@ import type { CommandDispatcher } from '../agent/commands/types.ts';
 import { startEmbeddedBroker } from '../agent/mqtt/embedded-broker.ts';
 import { openMqttLink, type MqttLink, type MqttSettings } from '../agent/mqtt/mqtt-link.ts';
 import type { EventPayload, ResultPayload } from '../agent/mqtt/payloads.ts';
+import { checkPublished, loadContractChannels } from './support/asyncapi-channels.ts';
 import { recordingHandlers } from './support/recording-handlers.ts';
 import { findExecutable, makeCertificates, observer, sleep, startMosquitto, tempDir } from './support/mqtt-harness.ts';
 
@@ -17,6 +18,8 @@ const REPO = path.resolve(import.meta.dirname, '..');
 const SECRET = 'contract-secret';
 const PREFIX = 'lw';
 const TEST_TIMEOUT = { timeout: 60_000 }; // a hang guard, not an assertion on speed
+// The published document, read as a consumer would; `cam1` is the only camera these tests use.
+const CONTRACT = loadContractChannels({ prefix: [PREFIX], camera: ['cam1'] });
 
 
 /** Signed the way the docs describe, written out by hand: HMAC over domain, name and sorted-key JSON. */
@@ -151,6 +154,12 @@ async function checkContract(url: string, v5: boolean, cleanups: Array<() => unk
   assert.equal(retune.packet.qos, 1);
   assert.deepEqual(JSON.parse(retune.payload.toString()), { state: 'tuning', progress: 0.5, ts: 1 });
 
+  // camera status: QoS 1, retained; the publisher stamps it.
+  await link.publisher.cameraStatus('cam1', 'offline', 'no frame for 10 s');
+  const camStatus = await watcher.next((m) => m.topic === `${P}/cam1/status`);
+  assert.equal(camStatus.packet.qos, 1);
+  assert.equal(JSON.parse(camStatus.payload.toString()).reason, 'no frame for 10 s');
+
   // 3.1.1 command: reply on P/cmd/<name>/reply with the request_id.
   const v4 = await observer(url, { protocolVersion: 4 }, [`${P}/cmd/+/reply`]);
   await v4.client.publishAsync(`${P}/cmd/status`, signedBody('status', 'v4-req-1'), { qos: 1 });
@@ -177,6 +186,7 @@ async function checkContract(url: string, v5: boolean, cleanups: Array<() => unk
   assert.deepEqual(calls, [['status', {}]], 'no refused command reached a handler');
   v4.client.end(true);
 
+  const responses: Array<{ topic: string; payload: Buffer }> = [];
   if (v5) {
     // MQTT 5 command: reply on the response topic with the correlation data.
     const requester = await observer(url, { protocolVersion: 5 }, ['test/replies/1']);
@@ -192,6 +202,7 @@ async function checkContract(url: string, v5: boolean, cleanups: Array<() => unk
     const bad = await requester.next((m) => m.topic === 'test/replies/1' && m.packet.properties?.correlationData?.toString() === 'corr-2');
     assert.equal(JSON.parse(bad.payload.toString()).ok, false);
     assert.deepEqual(calls, [['status', {}], ['retune', {}]]);
+    responses.push(...requester.got);
     requester.client.end(true);
   }
 
@@ -211,6 +222,12 @@ async function checkContract(url: string, v5: boolean, cleanups: Array<() => unk
   assert.equal((await afterStop.next((m) => m.topic === `${P}/status`)).payload.toString(), 'stopped');
   afterStop.client.end(true);
   watcher.client.end(true);
+
+  // Everything the agent published fits its channel of docs/asyncapi.json, and no topic is outside it.
+  const report = checkPublished(CONTRACT, [...watcher.got, ...responses], ['test/replies/1']);
+  assert.deepEqual(report.problems, []);
+  const expected = ['status', 'result', 'mask', 'events', 'retuneState', 'cameraStatus', 'commandReply', ...(v5 ? ['commandResponse'] : [])];
+  assert.deepEqual(Object.keys(report.checked).sort(), expected.sort(), 'every channel this run publishes on was checked');
 }
 
 async function withCleanups(fn: (cleanups: Array<() => unknown>) => Promise<void>) {

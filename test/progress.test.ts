@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { parseTuneProgressLine, tuneProgressText } from '../agent/retune/retune-state.ts';
 import { createProgress, formatAmount, formatDuration } from '../util/progress.ts';
 
 function fakeStream(isTTY: boolean) {
@@ -57,4 +58,28 @@ test('amount and duration formatting', () => {
   assert.equal(formatDuration(59.4), '59s');
   assert.equal(formatDuration(61), '1m01s');
   assert.equal(formatDuration(3 * 3600 + 5 * 60), '3h05m');
+});
+
+test('tuner progress lines: what the tuner writes reads back; a bad line is named by its key path and the value found', () => {
+  const result = { type: 'result', id: 'ps-1', path: '/p/ps-1.json', status: 'rejected', metrics: { syntheticAuroc: 0.5 }, reason: 'AUROC too low' } as const;
+  assert.deepEqual(parseTuneProgressLine(tuneProgressText(result).trimEnd()), { ok: true, value: result });
+  assert.deepEqual(parseTuneProgressLine('{"type":"progress","phase":"steps","done":3,"total":10}'), {
+    ok: true,
+    value: { type: 'progress', phase: 'steps', done: 3, total: 10 },
+  });
+  const refused = (line: string) => {
+    const r = parseTuneProgressLine(line);
+    return r.ok ? 'accepted' : r.error;
+  };
+  assert.equal(
+    refused('{"type":"progress","phase":"warp","done":-1,"total":10}'),
+    'tuner progress line "{\\"type\\":\\"progress\\",\\"phase\\":\\"warp\\",\\"done\\":-1,\\"total\\":10}": phase must be one of synthesis, features, steps, calibration (found "warp"); done must be >= 0 (found -1)',
+  );
+  assert.match(refused('{"type":"result","id":"ps-1","path":"/p","status":"accepted","metrics":{"auroc":"high"}}'), /: metrics\.auroc must be number \(found "high"\)$/);
+  assert.match(refused('{"type":"result","id":"ps-1","path":"/p","status":"accepted"}'), /: metrics is required$/);
+  assert.match(refused('{"type":"done"}'), /: type must be one of progress, result \(found "done"\)$/);
+  assert.match(refused('{"__proto__":{"type":"progress"},"phase":"steps","done":1,"total":2}'), /: type must be one of progress, result \(found undefined\)$/);
+  assert.match(refused('{"__proto__":{"polluted":true},"type":"progress","phase":"steps","done":1,"total":2}'), /: __proto__ is not a known key$/);
+  assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  assert.match(refused('step 3 of 10'), /^tuner progress line "step 3 of 10": not JSON/);
 });

@@ -162,13 +162,13 @@ test('a corrupt current file falls back to the newest valid accepted set, with a
 test('validation names the file and the bad key', () => {
   const file = '/data/prompts/a.json';
   const cases: [Record<string, unknown>, RegExp][] = [
-    [{ bundle: { id: 'x', sha256: 'nothex' } }, /a\.json: key 'bundle'/],
+    [{ bundle: { id: 'x', sha256: 'nothex' } }, /a\.json: key 'bundle\.sha256'/],
     [{ tokens: { shared: [], normal: [[1, 2]], anomalous: [[1]] } }, /key 'tokens.anomalous' has a token of width 1, others have 2/],
     [{ tokens: { shared: [], normal: [[1, 2]], anomalous: [] } }, /key 'tokens' needs as many normal as anomalous/],
     [{ calibration: { min: 1, max: 1, threshold: 0.5, targetFpr: 0.005 } }, /key 'calibration'/],
     [{ status: 'maybe' }, /key 'status'/],
     [{ created: 'yesterday' }, /key 'created'/],
-    [{ metrics: { auroc: 'high' } }, /key 'metrics'/],
+    [{ metrics: { auroc: 'high' } }, /key 'metrics\.auroc' must be number \(found "high"\)/],
     [{ id: '../escape' }, /key 'id'/],
   ];
   for (const [patch, pattern] of cases) {

@@ -1,36 +1,56 @@
 // A prompt set: what tuning produced, in `<id>.json` of a prompt store. Keys as DESIGN.md lists
 // them (id, created, bundle, tokens, text_embeds, calibration, metrics, config, data) plus
-// `status` (accepted / rejected by the gate) and `reasons` (why it was rejected).
+// `status` (accepted / rejected by the gate) and `reasons` (why it was rejected). The shape is one
+// JSON Schema with the `PromptSet` type derived from it; the store and `eval --prompts` read
+// files through `validatePromptSet`.
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
+import Type, { type Static } from 'typebox';
 import { err, ok, type Result } from '../util/result.ts';
+import { compileSchema, explainProblems } from '../util/schema.ts';
 import type { Calibration } from './calibration.ts';
 import type { PromptTokens } from './prompt-learner.ts';
 
-export type PromptSetStatus = 'accepted' | 'rejected';
-
-export interface PromptSet {
-  id: string;
-  /** ISO 8601 */
-  created: string;
-  status: PromptSetStatus;
-  /** Empty for an accepted set. */
-  reasons: string[];
-  /** The bundle the set was tuned for; a set only fits that bundle. */
-  bundle: { id: string; sha256: string };
-  /** The learned token embeddings, one array of W numbers per token. */
-  tokens: { shared: number[][]; normal: number[][]; anomalous: number[][] };
-  /** [2][E]: normal, then anomalous. */
-  text_embeds: number[][];
-  calibration: Calibration;
-  metrics: Record<string, number>;
-  /** Tuning settings (steps, seed, lambda, ...). */
-  config: Record<string, unknown>;
-  /** What it was tuned on (image counts, sources, ...). */
-  data: Record<string, unknown>;
-}
-
 const idPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const finite = Type.Number();
+const matrix = Type.Array(Type.Array(finite));
+const openObject = (description: string) => Type.Record(Type.String(), Type.Unknown(), { description });
+
+export const PromptSetStatus = Type.Enum(['accepted', 'rejected']);
+export type PromptSetStatus = Static<typeof PromptSetStatus>;
+
+/** The shape of `<id>.json`; what the shape cannot say (equal widths, max > min) is in `ruleProblem`. */
+export const PromptSet = Type.Object(
+  {
+    id: Type.String({ pattern: idPattern.source, description: 'file-name-safe' }),
+    /** ISO 8601 */
+    created: Type.String(),
+    status: PromptSetStatus,
+    /** Empty for an accepted set (absent in files written before it existed). */
+    reasons: Type.Array(Type.String()),
+    /** The bundle the set was tuned for; a set only fits that bundle. */
+    bundle: Type.Object({ id: Type.String(), sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }) }, { additionalProperties: false }),
+    /** The learned token embeddings, one array of W numbers per token. */
+    tokens: Type.Object({ shared: matrix, normal: matrix, anomalous: matrix }, { additionalProperties: false }),
+    /** [2][E]: normal, then anomalous. */
+    text_embeds: matrix,
+    calibration: Type.Object({ min: finite, max: finite, threshold: finite, targetFpr: finite }, { additionalProperties: false }),
+    metrics: Type.Record(Type.String(), finite),
+    /** Tuning settings (steps, seed, lambda, ...). */
+    config: openObject('tuning settings'),
+    /** What it was tuned on (image counts, sources, ...). */
+    data: openObject('what it was tuned on'),
+  },
+  { additionalProperties: false },
+);
+export type PromptSet = Static<typeof PromptSet>;
+// The calibration key is what tuning/calibration.ts computes; both must describe the same object.
+const calibrationFits: Calibration extends PromptSet['calibration'] ? (PromptSet['calibration'] extends Calibration ? true : false) : false = true;
+void calibrationFits;
+
+const promptSetSchema = compileSchema(PromptSet);
+const KEYS: readonly (string | number | undefined)[] = Object.keys(PromptSet.properties);
+const keyOrder = (key: string | number | undefined) => (KEYS.includes(key) ? KEYS.indexOf(key) : KEYS.length);
 
 /** A file-name-safe id that sorts by creation time: 20250102T030405678Z-1a2b3c. */
 export function newPromptSetId(now: Date = new Date()): string {
@@ -59,53 +79,39 @@ export function textEmbedRows(text: ArrayLike<number>): number[][] {
   return [Array.from({ length: E }, (_, e) => text[e]), Array.from({ length: E }, (_, e) => text[E + e])];
 }
 
-/** Checks a parsed `<id>.json`; errors name `file` and the offending key. */
-export function validatePromptSet(json: unknown, file: string): Result<PromptSet> {
-  const bad = (key: string, why: string) => err<PromptSet>(`${file}: key '${key}' ${why}`);
-  if (!isObject(json)) return err(`${file}: not a JSON object`);
-  const o = json;
-  if (typeof o.id !== 'string' || !isPromptSetId(o.id)) return bad('id', 'must be a file-name-safe string');
-  if (typeof o.created !== 'string' || Number.isNaN(Date.parse(o.created))) return bad('created', 'must be an ISO 8601 date');
-  if (o.status !== 'accepted' && o.status !== 'rejected') return bad('status', "must be 'accepted' or 'rejected'");
-  const reasons = o.reasons ?? [];
-  if (!Array.isArray(reasons) || !reasons.every((r) => typeof r === 'string')) return bad('reasons', 'must be a list of strings');
-  if (!isObject(o.bundle) || typeof o.bundle.id !== 'string' || typeof o.bundle.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(o.bundle.sha256)) {
-    return bad('bundle', 'must be { id: string, sha256: 64 lowercase hex digits }');
-  }
-  if (!isObject(o.tokens)) return bad('tokens', 'must be { shared, normal, anomalous } lists of token embeddings');
-  const groups = ['shared', 'normal', 'anomalous'] as const;
+/** What the schema cannot say about a set of the right shape, as `[key, why]`, or null. */
+function ruleProblem(set: PromptSet): [string, string] | null {
+  if (Number.isNaN(Date.parse(set.created))) return ['created', 'must be an ISO 8601 date'];
   let width = -1;
-  for (const g of groups) {
-    const rows = o.tokens[g];
-    if (!isMatrix(rows)) return bad(`tokens.${g}`, 'must be a list of equal-length lists of finite numbers');
-    for (const row of rows) {
+  for (const g of ['shared', 'normal', 'anomalous'] as const) {
+    for (const row of set.tokens[g]) {
       if (width === -1) width = row.length;
-      if (row.length !== width || width === 0) return bad(`tokens.${g}`, `has a token of width ${row.length}, others have ${width}`);
+      if (row.length !== width || width === 0) return [`tokens.${g}`, `has a token of width ${row.length}, others have ${width}`];
     }
   }
-  const tokens = o.tokens as PromptSet['tokens'];
-  if (tokens.normal.length === 0 || tokens.normal.length !== tokens.anomalous.length) {
-    return bad('tokens', `needs as many normal as anomalous state tokens (at least 1), got ${tokens.normal.length} and ${tokens.anomalous.length}`);
+  const { normal, anomalous } = set.tokens;
+  if (normal.length === 0 || normal.length !== anomalous.length) {
+    return ['tokens', `needs as many normal as anomalous state tokens (at least 1), got ${normal.length} and ${anomalous.length}`];
   }
-  if (!isMatrix(o.text_embeds) || o.text_embeds.length !== 2 || o.text_embeds[0].length === 0 || o.text_embeds[0].length !== o.text_embeds[1].length) {
-    return bad('text_embeds', 'must be 2 rows (normal, anomalous) of E finite numbers each');
-  }
-  const c = o.calibration;
-  if (!isObject(c) || !['min', 'max', 'threshold', 'targetFpr'].every((k) => Number.isFinite(c[k])) || !((c.max as number) > (c.min as number))) {
-    return bad('calibration', 'must be { min, max, threshold, targetFpr } finite numbers with max > min');
-  }
-  if (!isObject(o.metrics) || !Object.values(o.metrics).every((v) => Number.isFinite(v))) return bad('metrics', 'must be an object of finite numbers');
-  if (!isObject(o.config)) return bad('config', 'must be an object');
-  if (!isObject(o.data)) return bad('data', 'must be an object');
-  return ok({ ...(o as unknown as PromptSet), reasons: reasons as string[] });
+  const [n, a] = set.text_embeds;
+  if (set.text_embeds.length !== 2 || n.length === 0 || n.length !== a.length) return ['text_embeds', 'must be 2 rows (normal, anomalous) of E finite numbers each'];
+  if (!(set.calibration.max > set.calibration.min)) return ['calibration', 'must have max > min'];
+  return null;
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function isMatrix(v: unknown): v is number[][] {
-  return Array.isArray(v) && v.every((row) => Array.isArray(row) && row.every((x) => Number.isFinite(x)));
+/** Checks a parsed `<id>.json`; errors name `file` and every offending key. */
+export function validatePromptSet(json: unknown, file: string): Result<PromptSet> {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return err(`${file}: not a JSON object`);
+  // sets written before `reasons` existed have none
+  const withDefaults = Object.hasOwn(json, 'reasons') ? json : { ...json, reasons: [] };
+  const shape = promptSetSchema.check(withDefaults);
+  if (!shape.ok) {
+    // in the order of the file's keys, rather than ajv's (every missing key first)
+    const problems = [...shape.error].sort((a, b) => keyOrder(a.path[0]) - keyOrder(b.path[0]));
+    return err(`${file}: ${explainProblems(problems, withDefaults, (key, why) => `key '${key}' ${why}`).join('; ')}`);
+  }
+  const rule = ruleProblem(shape.value);
+  return rule ? err(`${file}: key '${rule[0]}' ${rule[1]}`) : ok(shape.value);
 }
 
 /** A file's text, or why it cannot be had. */

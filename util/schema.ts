@@ -73,3 +73,47 @@ export function checkAs<S extends TSchema>(validator: Validator<S>, value: unkno
   const r = validator.check(value);
   return r.ok ? ok(r.value) : err(`${what}: ${describeProblems(r.error)}`);
 }
+
+/** The value at `segs` inside `root`, own properties only (so `__proto__` is never followed). */
+function valueAt(root: unknown, segs: readonly (string | number)[]): unknown {
+  let v = root;
+  for (const s of segs) {
+    if (v === null || typeof v !== 'object' || !Object.hasOwn(v, s)) return undefined;
+    v = (v as Record<string | number, unknown>)[s];
+  }
+  return v;
+}
+
+const isUnionError = (p: SchemaProblem) => p.error.keyword === 'anyOf' || p.error.keyword === 'oneOf';
+const within = (outer: readonly (string | number)[], inner: readonly (string | number)[]) =>
+  outer.length <= inner.length && outer.every((s, i) => inner[i] === s);
+
+/**
+ * For files a person may have edited: one line per problem, `path must ... (found <value>)` unless
+ * `line` words it otherwise. A value that fits no branch of a union is one problem at its path,
+ * not one per branch of the union.
+ */
+export function explainProblems(
+  problems: readonly SchemaProblem[],
+  root: unknown,
+  line = (path: string, phrase: string) => `${path} ${phrase}`,
+): string[] {
+  const unions = problems.filter(isUnionError).map((p) => p.path);
+  return problems
+    .filter((p) => isUnionError(p) || !unions.some((u) => within(u, p.path)))
+    .map((p) => {
+      const found = JSON.stringify(valueAt(root, p.path));
+      const params = p.error.params as { allowedValues?: unknown[] };
+      const phrase =
+        p.error.keyword === 'additionalProperties'
+          ? 'is not a known key'
+          : p.error.keyword === 'required'
+            ? 'is required'
+            : p.error.keyword === 'enum'
+              ? `must be one of ${params.allowedValues?.join(', ')} (found ${found})`
+              : isUnionError(p)
+                ? `has none of the allowed forms (found ${found})`
+                : `${p.message} (found ${found})`;
+      return line(formatPath(p.path), phrase);
+    });
+}

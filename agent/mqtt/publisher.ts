@@ -1,10 +1,11 @@
 import type { IClientPublishOptions } from 'mqtt';
 import { createLogger } from '../../util/log.ts';
 import type { Result } from '../../util/result.ts';
+import { CHANNELS, DEFAULT_EXPIRY_SECONDS } from './channels.ts';
 import type { MqttConnection } from './connection.ts';
 import type { Outbox } from './outbox.ts';
 import type { CameraState, CameraStatusPayload, EventPayload, ResultPayload, RetuneStatePayload, StatsPayload } from './payloads.ts';
-import type { Topics } from './topics.ts';
+import type { TopicName, Topics } from './topics.ts';
 
 const log = createLogger('publisher');
 
@@ -44,33 +45,33 @@ export interface ContractPublisher {
 export function createContractPublisher(opts: ContractPublisherOptions): ContractPublisher {
   const { connection, topics, outbox } = opts;
   const now = opts.now ?? Date.now;
-  const expiry = opts.expirySeconds ?? 10;
+  const expiry = opts.expirySeconds ?? DEFAULT_EXPIRY_SECONDS;
   const minIntervalMs = opts.resultRateHz > 0 ? 1000 / opts.resultRateHz : 0;
   const lastResult = new Map<string, { at: number; anomalous: boolean }>();
 
-  const deliver = (topic: string, payload: Buffer) => connection.publish(topic, payload, { qos: 1 });
+  // QoS and retain of each topic as the contract table (and so docs/asyncapi.json) says.
+  const flags = (name: TopicName): IClientPublishOptions => ({ qos: CHANNELS[name].qos, retain: CHANNELS[name].retain });
+  const deliver = (topic: string, payload: Buffer) => connection.publish(topic, payload, { qos: CHANNELS.events.qos });
   const followLink = (connected: boolean) => (connected ? outbox.resume(deliver) : outbox.pause());
   const unfollow = connection.onConnectionChange(followLink);
   followLink(connection.connected);
 
-  const volatile = (extra: NonNullable<IClientPublishOptions['properties']> = {}): IClientPublishOptions => ({
-    qos: 0,
-    retain: false,
+  const volatile = (name: TopicName, extra: NonNullable<IClientPublishOptions['properties']> = {}): IClientPublishOptions => ({
+    ...flags(name),
     properties: { messageExpiryInterval: expiry, ...extra },
   });
   const json = (value: unknown) => Buffer.from(JSON.stringify(value));
-  const retainedQos1: IClientPublishOptions = { qos: 1, retain: true };
 
   return {
     cameraStatus(camera, state, reason) {
       const payload: CameraStatusPayload = { state, ...(reason ? { reason } : {}), ts: now() };
-      return connection.publish(topics.cameraStatus(camera), json(payload), retainedQos1);
+      return connection.publish(topics.cameraStatus(camera), json(payload), flags('cameraStatus'));
     },
     result(camera, result) {
       const t = now();
       const last = lastResult.get(camera);
       if (last && last.anomalous === result.anomalous && t - last.at < minIntervalMs) return false;
-      if (!connection.publishIfConnected(topics.result(camera), json(result), volatile({ contentType: 'application/json' }))) return false;
+      if (!connection.publishIfConnected(topics.result(camera), json(result), volatile('result', { contentType: CHANNELS.result.contentType }))) return false;
       lastResult.set(camera, { at: t, anomalous: result.anomalous });
       return true;
     },
@@ -78,17 +79,17 @@ export function createContractPublisher(opts: ContractPublisherOptions): Contrac
       return connection.publishIfConnected(
         topics.mask(camera),
         png,
-        volatile({ contentType: 'image/png', userProperties: { frame_id: String(frameId) } }),
+        volatile('mask', { contentType: CHANNELS.mask.contentType, userProperties: { frame_id: String(frameId) } }),
       );
     },
     event(event) {
       return outbox.enqueue(topics.events(event.camera), json(event));
     },
     stats(stats) {
-      return connection.publishIfConnected(topics.stats, json(stats), { qos: 0, retain: false });
+      return connection.publishIfConnected(topics.stats, json(stats), flags('stats'));
     },
     retuneState(state) {
-      return connection.publish(topics.retuneState, json(state), retainedQos1);
+      return connection.publish(topics.retuneState, json(state), flags('retuneState'));
     },
     async stop(timeoutMs) {
       if (connection.connected) {

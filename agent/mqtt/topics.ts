@@ -39,6 +39,29 @@ function prefixProblem(prefix: string): string | null {
   return null;
 }
 
+/**
+ * Every topic of the MQTT contract below P = `<topic_prefix>/<device_id>`; `{camera}` and
+ * `{command}` are one topic level each. The publisher's topic builders below and the channels of
+ * docs/asyncapi.json are both made from this table, so the two cannot name different topics.
+ */
+export const TOPIC_TEMPLATES = {
+  status: 'status',
+  stats: 'stats',
+  retuneState: 'retune/state',
+  cameraStatus: '{camera}/status',
+  result: '{camera}/result',
+  mask: '{camera}/mask',
+  events: '{camera}/events',
+  command: 'cmd/{command}',
+  commandReply: 'cmd/{command}/reply',
+} as const;
+export type TopicName = keyof typeof TOPIC_TEMPLATES;
+
+/** The template with each `{name}` replaced by its value (a template names at most one). */
+function fillTopic(template: string, values: Record<string, string>): string {
+  return template.replace(/\{(\w+)\}/g, (_, name: string) => values[name] ?? `{${name}}`);
+}
+
 /** Camera names are checked once by the configuration (`topicSegmentProblem`); these builders trust them. */
 export function createTopics(topicPrefix: string, deviceId: string): Result<Topics> {
   const prefixIssue = prefixProblem(topicPrefix);
@@ -46,19 +69,20 @@ export function createTopics(topicPrefix: string, deviceId: string): Result<Topi
   const deviceIssue = topicSegmentProblem(deviceId);
   if (deviceIssue) return err(`device_id "${deviceId}": ${deviceIssue}`);
   const root = `${topicPrefix}/${deviceId}`;
-  const commandRoot = `${root}/cmd/`;
+  const at = (name: TopicName, values: Record<string, string> = {}) => `${root}/${fillTopic(TOPIC_TEMPLATES[name], values)}`;
+  const commandRoot = at('command', { command: '' });
   return ok({
     root,
-    status: `${root}/status`,
-    stats: `${root}/stats`,
-    retuneState: `${root}/retune/state`,
-    commandFilter: `${commandRoot}+`,
-    cameraStatus: (camera) => `${root}/${camera}/status`,
-    result: (camera) => `${root}/${camera}/result`,
-    mask: (camera) => `${root}/${camera}/mask`,
-    events: (camera) => `${root}/${camera}/events`,
-    command: (name) => `${commandRoot}${name}`,
-    commandReply: (name) => `${commandRoot}${name}/reply`,
+    status: at('status'),
+    stats: at('stats'),
+    retuneState: at('retuneState'),
+    commandFilter: at('command', { command: '+' }),
+    cameraStatus: (camera) => at('cameraStatus', { camera }),
+    result: (camera) => at('result', { camera }),
+    mask: (camera) => at('mask', { camera }),
+    events: (camera) => at('events', { camera }),
+    command: (name) => at('command', { command: name }),
+    commandReply: (name) => at('commandReply', { command: name }),
     commandName: (topic) => {
       if (!topic.startsWith(commandRoot)) return null;
       const name = topic.slice(commandRoot.length);

@@ -11,7 +11,7 @@ import { err, ok, type Result } from '../../util/result.ts';
 import type { Logger } from '../../util/log.ts';
 import type { NormalReservoir } from './reservoir.ts';
 import type { RetuneStatePayload } from '../mqtt/payloads.ts';
-import type { TuneProgressLine } from './retune-state.ts';
+import { parseTuneProgressLine, type TuneProgressLine } from './retune-state.ts';
 
 type RetuneState = RetuneStatePayload;
 const idle = (): RetuneState => ({ state: 'idle', progress: 0, ts: Date.now() });
@@ -151,12 +151,12 @@ export class RetuneRunner {
       if (stderr.length > 20) stderr.shift();
     });
     readline.createInterface({ input: child.stdout! }).on('line', (line) => {
-      let msg: TuneProgressLine;
-      try {
-        msg = JSON.parse(line);
-      } catch {
+      const parsed = parseTuneProgressLine(line);
+      if (!parsed.ok) {
+        this.opts.log.warn('ignoring a line of the tuner that is not part of its progress protocol', { problem: parsed.error });
         return;
       }
+      const msg = parsed.value;
       if (msg.type === 'result') result = msg;
       else if (msg.type === 'progress') {
         const [a, b] = PHASE_SPAN[msg.phase] ?? [0, 1];
