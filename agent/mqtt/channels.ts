@@ -7,13 +7,13 @@ import {
   AvailabilityPayload,
   CameraStatusPayload,
   CommandReplyPayload,
-  CommandRequestPayload,
   EventPayload,
   MaskPayload,
   ResultPayload,
   RetuneStatePayload,
   StatsPayload,
 } from './payloads.ts';
+import { COMMAND_SCHEMAS } from '../commands/schemas.ts';
 import type { TopicName } from './topics.ts';
 
 /** MQTT 5 message expiry of results and masks: a frame older than this is not worth delivering. */
@@ -71,12 +71,15 @@ export const CHANNELS: Record<TopicName, ChannelSpec> = {
   events: json('event', EventPayload, { summary: 'Anomaly events, through the disk-backed outbox: delivered after broker outages and restarts.', action: 'send', qos: 1, retain: false }),
   stats: json('stats', StatsPayload, { summary: 'Periodic statistics.', action: 'send', qos: 0, retain: false }),
   retuneState: json('retuneState', RetuneStatePayload, { summary: 'Progress and outcome of the re-tuning job.', action: 'send', qos: 1, retain: true }),
-  command: json('command', CommandRequestPayload, {
-    summary: 'A command (`retune`, `rollback`, `reload`, `set`, `snapshot`, `status`); never retained. Under MQTT 5 the reply goes to the response topic with the correlation data, else to `P/cmd/<name>/reply`.',
+  command: {
+    summary: 'A command, one message per name (the `{command}` level of the topic); never retained. Under MQTT 5 the reply goes to the response topic with the correlation data, else to `P/cmd/<name>/reply`. An empty payload is `{}`.',
     action: 'receive',
+    contentType: 'application/json',
+    // The same declarations the dispatcher validates with: the document cannot drift from the code.
+    messages: Object.fromEntries(Object.entries(COMMAND_SCHEMAS).map(([name, payload]) => [name, { payload, summary: `the \`${name}\` command` }])),
     qos: 1,
     retain: false,
-  }),
+  },
   commandReply: json('commandReply', CommandReplyPayload, {
     summary: 'The reply for MQTT 3.1.1 clients (and MQTT 5 requests without a response topic); `request_id` matches it to the request.',
     action: 'send',

@@ -123,19 +123,6 @@ export type RetuneStatePayload = Static<typeof RetuneStatePayload>;
 /** `P/<cam>/mask`: the PNG bytes themselves (not JSON). */
 export const MaskPayload = Type.String({ format: 'binary', description: '8-bit grey PNG of the anomaly map, camera size' });
 
-/**
- * `P/cmd/<name>`: the envelope every command may carry; the command's own arguments sit beside it
- * and are checked by the dispatcher (agent/commands), which answers a bad one with an error reply.
- */
-export const CommandRequestPayload = Type.Object(
-  {
-    request_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'echoed in the reply' })),
-    ts: Type.Optional(Type.Integer({ description: 'ms since the Unix epoch; signed commands only' })),
-    sig: Type.Optional(Type.String({ description: 'HMAC-SHA256 (hex) when mqtt.command_secret is set' })),
-  },
-  { additionalProperties: true, description: "the command's arguments beside these fields; an empty payload is {}" },
-);
-
 /** The reply to `P/cmd/<name>` (the `CommandReply` of agent/commands/types.ts, as a schema). */
 export const CommandReplyPayload = Type.Union(
   [
