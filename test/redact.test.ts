@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { describeSource, sourceCredentials } from '../agent/camera/source-spec.ts';
+import { createLogger } from '../util/log.ts';
 import { addKnownSecrets, redact, redactDeep, urlCredentials } from '../util/redact.ts';
 
 describe('redact: URLs with userinfo', () => {
@@ -121,5 +122,22 @@ describe('camera sources use the same masking', () => {
     assert.equal(describeSource(spec), 'rtsp://admin:***@10.0.0.5:554/stream?token=***');
     assert.deepEqual(sourceCredentials(spec), ['S3cretPw', 't0k']);
     assert.deepEqual(sourceCredentials({ kind: 'dir', path: '/x' }), []);
+  });
+});
+
+describe('log lines are redacted (the last line of defence)', () => {
+  test('the message and every field, also nested and JSON-escaped', (t) => {
+    const written: string[] = [];
+    t.mock.method(process.stderr, 'write', (chunk: string) => (written.push(chunk), true));
+    const secret = `lit"eral-${process.pid}`;
+    addKnownSecrets([secret]);
+    const log = createLogger('test');
+    log.warn('cannot open rtsp://admin:S3cretPw@10.0.0.5/s', { url: 'http://u:pw2@h/x?token=t0k', nested: { why: `auth failed: ${secret}` }, n: 3 });
+    t.mock.restoreAll();
+    assert.equal(written.length, 1);
+    const line = written[0];
+    assert.match(line, / WARN  \[test\] cannot open rtsp:\/\/admin:\*\*\*@10\.0\.0\.5\/s \{/);
+    assert.deepEqual(JSON.parse(line.slice(line.indexOf(' {') + 1)), { url: 'http://u:***@h/x?token=***', nested: { why: 'auth failed: ***' }, n: 3 });
+    for (const s of ['S3cretPw', 'pw2', 't0k', secret, JSON.stringify(secret).slice(1, -1)]) assert.ok(!line.includes(s), `${s} in ${line}`);
   });
 });

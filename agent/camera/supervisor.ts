@@ -126,9 +126,10 @@ export class CameraSupervisor {
     this.online = false;
     if (this.stopping) return;
     // The reason is published (MQTT, page): whatever the source put in it, no credential goes out.
-    this.setStatus({ state: 'offline', reason: redact(this.killReason ?? reason) });
+    const shown = redact(this.killReason ?? reason);
+    this.setStatus({ state: 'offline', reason: shown });
     const delay = backoffDelay(this.attempt++, this.opts.backoff ?? DEFAULT_BACKOFF);
-    this.log.info(`restarting in ${delay} ms`);
+    this.log.info(`${shown}; restarting in ${delay} ms`);
     this.restartCount++;
     this.restartTimer = setTimeout(() => this.launch(), delay);
   }
