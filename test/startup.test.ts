@@ -77,12 +77,12 @@ describe('linewatch run: a failed start-up is one line and exit code 1', () => {
     assert.ok(built.ok, built.ok ? '' : built.error);
   });
 
-  async function writeConfig(name: string, mqtt: string, httpPort: number, bundlePath = bundle): Promise<string> {
+  async function writeConfig(name: string, mqtt: string, httpPort: number, bundlePath = bundle, dataDir = path.join(dir, name)): Promise<string> {
     const file = path.join(dir, `${name}.yaml`);
     await fs.writeFile(
       file,
       `device_id: start1
-data_dir: ${path.join(dir, name)}
+data_dir: ${dataDir}
 model: { bundle: ${bundlePath}, execution_providers: [cpu] }
 mqtt: ${mqtt}
 cameras:
@@ -105,7 +105,7 @@ http: { host: 127.0.0.1, port: ${httpPort} }
     const taken = await takePort();
     t.after(() => taken.release());
     const config = await writeConfig('broker-taken', `{ url: embedded, port: ${taken.port} }`, await freePort());
-    await assertOneLineFailure(config, new RegExp(`^linewatch run: cannot start: .*broker cannot listen on 127\\.0\\.0\\.1:${taken.port}: the port is already in use`));
+    await assertOneLineFailure(config, new RegExp(`^linewatch run: cannot start: .*broker cannot listen on 127\\.0\\.0\\.1:${taken.port}: the port is already in use.*mqtt\\.port`));
   });
 
   test('the bundle is unreadable', TEST_TIMEOUT, async () => {
@@ -113,5 +113,12 @@ http: { host: 127.0.0.1, port: ${httpPort} }
     await fs.mkdir(empty, { recursive: true });
     const config = await writeConfig('bad-bundle', '{ url: embedded, port: 0 }', await freePort(), empty);
     await assertOneLineFailure(config, /^linewatch run: cannot start: model: .*not-a-bundle is not a model bundle: manifest\.json is missing/);
+  });
+
+  test('data_dir cannot be created', TEST_TIMEOUT, async () => {
+    const file = path.join(dir, 'a-file');
+    await fs.writeFile(file, '');
+    const config = await writeConfig('bad-data-dir', '{ url: embedded, port: 0 }', await freePort(), bundle, path.join(file, 'var'));
+    await assertOneLineFailure(config, /^linewatch run: cannot start: cannot create data_dir .*a-file\/var: ENOTDIR/);
   });
 });
