@@ -25,7 +25,8 @@ const IS_SECRET_NAME = new RegExp(`^${SECRET_NAME}$`, 'i');
 /** A user name without a password that is really a token (`https://ghp_…@github.com`): long, letters and digits. */
 const TOKEN_LIKE = /^(?=.*\d)(?=.*[a-z])[\w.~%+-]{20,}$/i;
 
-const knownSecrets = new Set<string>();
+/** Every spelling of every configured secret, longest first: a secret containing another is replaced whole. */
+let knownSecrets: string[] = [];
 
 /** The forms a secret value takes in text: as typed, percent-encoded (in a URL), JSON-escaped. */
 function spellings(secret: string): string[] {
@@ -37,10 +38,8 @@ function spellings(secret: string): string[] {
  * configuration to read them from). Empty and very short values are ignored.
  */
 export function addKnownSecrets(values: Iterable<string | null | undefined>): void {
-  for (const v of values) {
-    if (v == null || v.length < MIN_LITERAL_LENGTH) continue;
-    for (const s of spellings(v)) knownSecrets.add(s);
-  }
+  const added = [...values].filter((v): v is string => v != null && v.length >= MIN_LITERAL_LENGTH).flatMap(spellings);
+  knownSecrets = [...new Set([...knownSecrets, ...added])].sort((a, b) => b.length - a.length);
 }
 
 /**
@@ -74,26 +73,21 @@ function maskUserinfo(userinfo: string): string {
   return TOKEN_LIKE.test(userinfo) ? MASK : userinfo;
 }
 
-function replaceLiterally(text: string, secrets: Iterable<string>): string {
-  // Longest first, so a secret that contains another is replaced whole.
-  const ordered = [...secrets].sort((a, b) => b.length - a.length);
+function replaceKnownSecrets(text: string): string {
   let out = text;
-  for (const s of ordered) if (out.includes(s)) out = out.split(s).join(MASK);
+  for (const s of knownSecrets) if (out.includes(s)) out = out.split(s).join(MASK);
   return out;
 }
 
-/**
- * `text` with credentials masked. `extraSecrets` are replaced literally besides the known ones
- * (tests, or a caller holding a secret that is not configuration).
- */
-export function redact(text: string, extraSecrets: readonly string[] = []): string {
+/** `text` with credentials masked: URL userinfo, secret parameters, then the known secret values. */
+export function redact(text: string): string {
   const masked = text
     .replace(URL_USERINFO, (_m, scheme: string, userinfo: string) => `${scheme}${maskUserinfo(userinfo)}@`)
     .replace(SECRET_PARAMETER, (_m, name: string) => `${name}${MASK}`);
-  return replaceLiterally(masked, extraSecrets.length ? [...knownSecrets, ...extraSecrets.flatMap(spellings)] : knownSecrets);
+  return replaceKnownSecrets(masked);
 }
 
-/** A copy of a JSON-like value with every string in it redacted (log fields, `/api/state`, `/healthz`). */
+/** A copy of a JSON-like value with every string in it redacted (`/api/state`, `/healthz`, stats). */
 export function redactDeep<T>(value: T): T {
   if (typeof value === 'string') return redact(value) as T;
   if (Array.isArray(value)) return value.map((v) => redactDeep(v)) as T;
