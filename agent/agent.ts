@@ -9,16 +9,18 @@ import { bundleIdentity } from '../tuning/bundle-identity.ts';
 import type { PromptSet } from '../tuning/prompt-set.ts';
 import { PromptStore } from '../tuning/prompt-store.ts';
 import { createLogger } from '../util/log.ts';
+import { addKnownSecrets, redactDeep } from '../util/redact.ts';
 import { err, ok, type Result } from '../util/result.ts';
 import { loadActivePrompts, type ActivePrompts } from './active-prompts.ts';
 import { createCamera } from './camera/camera.ts';
+import { sourceCredentials } from './camera/source-spec.ts';
 import { CameraRuntime } from './camera-runtime.ts';
 import { createCommandDispatcher } from './commands/dispatcher.ts';
 import type { CommandDispatcher, CommandHandlers, SetArgs } from './commands/types.ts';
 import type { AgentConfig } from './config.ts';
 import { Engine } from './engine/engine.ts';
 import { InferencePipeline } from './engine/pipeline.ts';
-import type { AgentView } from './http/agent-view.ts';
+import { redactedView, type AgentView } from './http/agent-view.ts';
 import { createAgentMetrics, type AgentMetrics } from './http/metrics.ts';
 import { startHttpServer, type RunningHttpServer } from './http/server.ts';
 import { metaTextEmbedsFor } from './meta-text-embeds.ts';
@@ -31,6 +33,8 @@ import { RetuneRunner, type RetuneRequest } from './retune/retune-job.ts';
 const log = createLogger('agent');
 const STATS_INTERVAL_MS = 10_000;
 const STOP_TIMEOUT_MS = 5_000;
+/** A retained message given up because the link stopped first (a failed start, a stop before the broker came). */
+const notPublished = (what: string) => (e: Error) => log.debug(`${what} not published: ${e.message}`);
 
 function percentile(values: number[], p: number): number {
   if (!values.length) return 0;
@@ -61,6 +65,7 @@ export class Agent {
   private readonly lastSkipped = new Map<string, number>();
 
   constructor(private readonly cfg: AgentConfig) {
+    addKnownSecrets([cfg.mqtt.password, cfg.mqtt.command_secret, ...Object.values(cfg.cameras).flatMap((c) => sourceCredentials(c.source))]);
     this.store = new PromptStore(path.join(cfg.data_dir, 'prompts'), { keep: 5 });
     this.reservoir = new NormalReservoir({ dir: path.join(cfg.data_dir, 'reservoir'), maxFrames: cfg.retune.max_normals, minIntervalMs: cfg.retune.sample_interval_s * 1000 });
     this.pipeline = new InferencePipeline(
@@ -88,9 +93,22 @@ export class Agent {
     return this.demo;
   }
 
-  /** Starts everything; an error here is a start-up failure worth exiting for. */
+  /**
+   * Starts everything; an error here is a start-up failure worth exiting for. On failure whatever
+   * had started (MQTT link, worker) is stopped again before the error is returned.
+   */
   async start(): Promise<Result<void>> {
-    await fs.mkdir(this.cfg.data_dir, { recursive: true });
+    const started = await this.startParts().catch((e: Error) => err<void>(e.message));
+    if (!started.ok) await this.stop();
+    return started;
+  }
+
+  private async startParts(): Promise<Result<void>> {
+    try {
+      await fs.mkdir(this.cfg.data_dir, { recursive: true });
+    } catch (e) {
+      return err(`cannot create data_dir ${this.cfg.data_dir}: ${(e as Error).message}`);
+    }
     const model = await this.loadModel();
     if (!model.ok) return model;
 
@@ -105,11 +123,18 @@ export class Agent {
     if (!link.ok) return err(`mqtt: ${link.error}`);
     this.link = link.value;
     link.value.connection.onConnectionChange((up) => this.metrics.mqttConnected.set(up ? 1 : 0));
-    void this.link.publisher.retuneState(this.runner.state);
+    this.link.publisher.retuneState(this.runner.state).catch(notPublished('re-tune state'));
 
     if (this.cfg.http.enabled) {
-      const http = await startHttpServer({ host: this.cfg.http.host, port: this.cfg.http.port, allowedHosts: this.cfg.http.allowed_hosts, view: this.view(), dispatcher: this.dispatcher, metrics: this.metrics });
-      if (!http.ok) return err(`http: ${http.error}`);
+      const http = await startHttpServer({
+        host: this.cfg.http.host,
+        port: this.cfg.http.port,
+        allowedHosts: this.cfg.http.allowed_hosts,
+        view: redactedView(this.view()),
+        dispatcher: this.dispatcher,
+        metrics: this.metrics,
+      });
+      if (!http.ok) return http;
       this.http = http.value;
       log.info(`live page on http://${http.value.host}:${http.value.port}/`);
     }
@@ -213,7 +238,7 @@ export class Agent {
 
   private onRetuneState(s: RetuneStatePayload): void {
     this.metrics.setRetuneState(s.state);
-    void this.link?.publisher.retuneState(s);
+    this.link?.publisher.retuneState(s).catch(notPublished('re-tune state'));
     if (s.state === 'done' || s.state === 'rejected' || s.state === 'failed') {
       this.lastRetuneEnd = Date.now();
       if (s.message) log.info(`re-tune ${s.state}: ${s.message}`);
@@ -335,7 +360,7 @@ export class Agent {
       this.lastProcessed.set(c.name, c.processed);
     }
     this.metrics.outboxDepth.set(s.outbox.depth);
-    this.link?.publisher.stats(s);
+    this.link?.publisher.stats(redactDeep(s));
   }
 
   private view(): AgentView {

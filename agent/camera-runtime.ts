@@ -2,6 +2,7 @@
 // A scored frame goes through here to the detector, MQTT (result, mask, events), the normal
 // reservoir and the metrics.
 import sharp from 'sharp';
+import { createLogger } from '../util/log.ts';
 import type { Frame } from './camera/frame.ts';
 import type { CameraStatus } from './camera/supervisor.ts';
 import type { CameraSupervisor } from './camera/supervisor.ts';
@@ -19,6 +20,7 @@ import type { ContractPublisher } from './mqtt/publisher.ts';
 import type { ActivePrompts } from './active-prompts.ts';
 import type { NormalReservoir } from './retune/reservoir.ts';
 
+const log = createLogger('camera');
 const HISTORY = 300;
 /** Frames at most this fraction of the threshold feed the normal reservoir: clearly normal, not borderline. */
 const NORMAL_MARGIN = 0.5;
@@ -67,7 +69,7 @@ export class CameraRuntime {
   setStatus(s: CameraStatus | { state: 'disabled'; reason: string }): void {
     this.status = s.state === 'online' ? { state: 'online' } : { state: s.state, reason: s.reason };
     this.lastStatusChange = Date.now();
-    void this.ctx.publisher()?.cameraStatus(this.name, this.status.state, this.status.reason);
+    this.ctx.publisher()?.cameraStatus(this.name, this.status.state, this.status.reason).catch((e: Error) => log.debug(`camera status not published: ${e.message}`));
     if (s.state !== 'online') void this.closeEvent();
   }
 

@@ -1,4 +1,5 @@
 // `linewatch <command>`: one dispatcher; each command lives in its own module and returns an exit code.
+import { redact } from '../util/redact.ts';
 import { UserError } from '../util/result.ts';
 
 type Command = { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> };
@@ -38,11 +39,12 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (e: unknown) => {
+    // Messages may quote a source URL or a configured value: redacted like every other output.
     if (e instanceof UserError) {
-      process.stderr.write(`linewatch: ${e.message}\n`);
+      process.stderr.write(`linewatch: ${redact(e.message)}\n`);
       process.exitCode = e.exitCode;
     } else {
-      process.stderr.write(`linewatch: internal error: ${e instanceof Error ? e.stack : String(e)}\n`);
+      process.stderr.write(`linewatch: internal error: ${redact(e instanceof Error ? (e.stack ?? e.message) : String(e))}\n`);
       process.exitCode = 1;
     }
   },

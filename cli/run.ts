@@ -1,6 +1,8 @@
 // `linewatch run --config FILE`: the agent, until SIGTERM or SIGINT.
 import { Agent } from '../agent/agent.ts';
 import { createLogger } from '../util/log.ts';
+import { redact } from '../util/redact.ts';
+import { UserError } from '../util/result.ts';
 import { parseOptions, required, runCommand } from './args.ts';
 import { loadConfigFile } from './config-file.ts';
 
@@ -22,11 +24,8 @@ export async function run(argv: string[]): Promise<number> {
     const config = loadConfigFile(required('config', values.config));
     const agent = new Agent(config);
     const started = await agent.start();
-    if (!started.ok) {
-      log.error(`cannot start: ${started.error}`);
-      await agent.stop();
-      return 1;
-    }
+    // One line, no stack (the agent has already stopped whatever it had started); it may quote mqtt.url.
+    if (!started.ok) throw new UserError(`cannot start: ${redact(started.error)}`);
     log.info(`agent ${config.device_id} running (MQTT ${agent.mqttUrl})`);
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       process.once('SIGTERM', () => resolve('SIGTERM'));

@@ -4,6 +4,7 @@
 // stdout. The input's own size is read from ffmpeg's stream description on stderr, which comes
 // before the first frame.
 import { spawn } from 'node:child_process';
+import { redact } from '../../util/redact.ts';
 import type { FrameSize, Roi, SourceGeometry } from './frame.ts';
 import { RawFrameReader } from './raw-frame-reader.ts';
 import type { SourceSpec } from './source-spec.ts';
@@ -84,7 +85,8 @@ export function startFfmpegSource(o: FfmpegSourceOptions, sink: FrameSink): Runn
     partial = lines.pop() ?? '';
     for (const line of lines) {
       if (line.trim() === '') continue;
-      lastLines.push(line.trim());
+      // ffmpeg repeats the input URL, password included, in its errors; these lines become the reason.
+      lastLines.push(redact(line.trim()));
       if (lastLines.length > STDERR_LINES_KEPT) lastLines.shift();
       if (/^(Output #|Stream mapping:)/.test(line)) inInputSection = false;
       const size = inInputSection && !geometry ? parseInputSize(line) : null;

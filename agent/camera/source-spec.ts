@@ -2,6 +2,7 @@
 // so that the camera code never guesses from a string again.
 import { statSync } from 'node:fs';
 import path from 'node:path';
+import { redact, urlCredentials } from '../../util/redact.ts';
 import { err, ok, type Result } from '../../util/result.ts';
 
 export type SourceSpec =
@@ -25,9 +26,9 @@ export function parseSource(text: string, baseDir: string): Result<SourceSpec> {
     try {
       url = new URL(text);
     } catch {
-      return err(`not a valid URL: ${text}`);
+      return err(`not a valid URL: ${redact(text)}`);
     }
-    if (!url.hostname) return err(`URL has no host: ${text}`);
+    if (!url.hostname) return err(`URL has no host: ${redact(text)}`);
     if (scheme === 'rtsp' || scheme === 'rtsps') return ok({ kind: 'rtsp', url: text });
     if (scheme === 'http' || scheme === 'https') return ok({ kind: 'http', url: text });
     return err(`unsupported URL scheme '${scheme}:' (use rtsp://, rtsps://, http:// or https://)`);
@@ -46,15 +47,12 @@ function isKind(p: string, kind: 'file' | 'directory'): boolean {
   return st !== undefined && (kind === 'file' ? st.isFile() : st.isDirectory());
 }
 
-/** The source as it may appear in logs and on status pages: URL passwords replaced by `***`. */
+/** The source as it may appear in logs and on status pages: credentials masked by util/redact.ts. */
 export function describeSource(spec: SourceSpec): string {
   switch (spec.kind) {
     case 'rtsp':
-    case 'http': {
-      const url = new URL(spec.url);
-      if (url.password) url.password = '***';
-      return url.toString();
-    }
+    case 'http':
+      return redact(spec.url);
     case 'v4l2':
       return spec.device;
     case 'file':
@@ -62,4 +60,9 @@ export function describeSource(spec: SourceSpec): string {
     case 'dir':
       return `dir:${spec.path}`;
   }
+}
+
+/** The secret values in a source (URL password, token query parameters), for literal redaction. */
+export function sourceCredentials(spec: SourceSpec): string[] {
+  return spec.kind === 'rtsp' || spec.kind === 'http' ? urlCredentials(spec.url) : [];
 }

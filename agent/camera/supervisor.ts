@@ -2,6 +2,7 @@
 // `watchdogMs` -> SIGTERM, then SIGKILL after `killGraceMs`), restarts it after it ends with
 // exponential backoff (reset once frames flow again) and reports online/offline transitions.
 import { createLogger, type Logger } from '../../util/log.ts';
+import { redact } from '../../util/redact.ts';
 import type { Frame, FrameSize, SourceGeometry } from './frame.ts';
 
 /** A started source (an ffmpeg child, a folder reader). */
@@ -124,9 +125,11 @@ export class CameraSupervisor {
     this.current = null;
     this.online = false;
     if (this.stopping) return;
-    this.setStatus({ state: 'offline', reason: this.killReason ?? reason });
+    // The reason is published (MQTT, page): whatever the source put in it, no credential goes out.
+    const shown = redact(this.killReason ?? reason);
+    this.setStatus({ state: 'offline', reason: shown });
     const delay = backoffDelay(this.attempt++, this.opts.backoff ?? DEFAULT_BACKOFF);
-    this.log.info(`restarting in ${delay} ms`);
+    this.log.info(`${shown}; restarting in ${delay} ms`);
     this.restartCount++;
     this.restartTimer = setTimeout(() => this.launch(), delay);
   }

@@ -1,3 +1,4 @@
+import { redactDeep } from '../../util/redact.ts';
 import type { BoundingBox, CameraState, RetuneStatePayload } from '../mqtt/payloads.ts';
 
 /** What the live page shows of one camera. */
@@ -50,4 +51,17 @@ export interface AgentView {
   /** The 8-bit grey PNG anomaly map of that frame (the MQTT mask), or null. Encoded on request. */
   mask(camera: string): Promise<Buffer | null>;
   health(): HealthReport;
+}
+
+/**
+ * `view` with the texts of `/api/state` and `/healthz` (and so the page) redacted: a camera's reason
+ * or a re-tune message may quote a source URL, and these answers leave the device.
+ */
+export function redactedView(view: AgentView): AgentView {
+  return {
+    state: () => redactDeep(view.state()),
+    frame: (camera) => view.frame(camera),
+    mask: (camera) => view.mask(camera),
+    health: () => redactDeep(view.health()),
+  };
 }

@@ -180,8 +180,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<Result<R
   });
   const listening = await new Promise<Result<number>>((resolve) => {
     server.once('error', (e: NodeJS.ErrnoException) => {
-      const reason = e.code === 'EADDRINUSE' ? 'the port is already in use' : e.message;
-      resolve(err(`HTTP server cannot listen on ${opts.host}:${opts.port} (http.host / http.port): ${reason}`));
+      const reason = e.code === 'EADDRINUSE' ? 'the port is already in use (EADDRINUSE): set http.port or stop the other process' : `${e.message} (http.host / http.port)`;
+      resolve(err(`HTTP server cannot listen on ${opts.host}:${opts.port}: ${reason}`));
     });
     server.listen(opts.port, opts.host, () => resolve(ok((server.address() as net.AddressInfo).port)));
   });

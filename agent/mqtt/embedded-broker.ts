@@ -29,7 +29,7 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
   const server = net.createServer(broker.handle);
   const listening = await new Promise<Result<number>>((resolve) => {
     server.once('error', (e: NodeJS.ErrnoException) => {
-      const reason = e.code === 'EADDRINUSE' ? 'the port is already in use' : e.message;
+      const reason = e.code === 'EADDRINUSE' ? 'the port is already in use (EADDRINUSE): set mqtt.port or stop the other process' : e.message;
       resolve(err(`embedded MQTT broker cannot listen on ${host}:${opts.port}: ${reason}`));
     });
     server.listen(opts.port, host, () => resolve(ok((server.address() as net.AddressInfo).port)));
