@@ -9,6 +9,7 @@ import type { CommandDispatcher } from '../commands/types.ts';
 import type { AgentView } from './agent-view.ts';
 import { createHostCheck } from './host-check.ts';
 import type { AgentMetrics } from './metrics.ts';
+import { redact } from '../../util/redact.ts';
 
 const log = createLogger('http');
 
@@ -44,7 +45,7 @@ interface Route {
 
 function sendJson(res: http.ServerResponse, status: number, body: unknown) {
   res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' });
-  res.end(JSON.stringify(body));
+  res.end(redact(JSON.stringify(body)));
 }
 
 function isLoopback(address: string | undefined): boolean {

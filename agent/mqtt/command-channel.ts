@@ -3,6 +3,7 @@ import { createLogger } from '../../util/log.ts';
 import type { CommandDispatcher } from '../commands/types.ts';
 import type { MqttConnection } from './connection.ts';
 import type { Topics } from './topics.ts';
+import { redact } from '../../util/redact.ts';
 
 const log = createLogger('mqtt-commands');
 
@@ -31,7 +32,7 @@ export function attachCommandChannel(connection: MqttConnection, topics: Topics,
   });
 
   async function answer(name: string, payload: Buffer, packet: IPublishPacket) {
-    const reply = Buffer.from(JSON.stringify(await dispatcher.dispatch({ name, payload })));
+    const reply = Buffer.from(redact(JSON.stringify(await dispatcher.dispatch({ name, payload }))));
     const responseTopic = packet.properties?.responseTopic;
     const correlationData = packet.properties?.correlationData;
     try {

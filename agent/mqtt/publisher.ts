@@ -6,6 +6,7 @@ import type { MqttConnection } from './connection.ts';
 import type { Outbox } from './outbox.ts';
 import type { CameraState, CameraStatusPayload, EventPayload, ResultPayload, RetuneStatePayload, StatsPayload } from './payloads.ts';
 import type { TopicName, Topics } from './topics.ts';
+import { redact } from '../../util/redact.ts';
 
 const log = createLogger('publisher');
 
@@ -60,7 +61,8 @@ export function createContractPublisher(opts: ContractPublisherOptions): Contrac
     ...flags(name),
     properties: { messageExpiryInterval: expiry, ...extra },
   });
-  const json = (value: unknown) => Buffer.from(JSON.stringify(value));
+  // Redacted as the last line of defence: sources mask their own text, this catches what they missed.
+  const json = (value: unknown) => Buffer.from(redact(JSON.stringify(value)));
 
   return {
     cameraStatus(camera, state, reason) {
