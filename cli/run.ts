@@ -23,7 +23,7 @@ export async function run(argv: string[]): Promise<number> {
     const agent = new Agent(config);
     const started = await agent.start();
     if (!started.ok) {
-      log.error(`cannot start: ${started.error}`);
+      log.error(`cannot start: ${started.error} (linewatch doctor --config ${values.config} checks every prerequisite and names the fix)`);
       await agent.stop();
       return 1;
     }
