@@ -22,6 +22,9 @@ function diagnose(e: Error & { code?: unknown }, url: string): Finding {
   if (typeof code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO|ALTNAME|TLS|SSL/.test(code + e.message)) {
     return fail(`${url}: TLS handshake failed (${code})`, 'set mqtt.ca to the CA that signed the broker certificate; the certificate must name the host of mqtt.url');
   }
+  if (e.message === 'connack timeout') {
+    return fail(`${url}: no CONNACK within ${TIMEOUT_MS / 1000} s`, 'check mqtt.url: it must name an MQTT listener reachable from this device (a firewall, a proxy or another service on that port?)');
+  }
   return fail(`${url}: ${e.message}`, 'check mqtt.url, the network path to the broker and its log');
 }
 
@@ -49,8 +52,9 @@ export const brokerCheck: Check = {
       reconnectPeriod: 0,
       connectTimeout: TIMEOUT_MS,
     });
+    // mqtt.js gives up with 'connack timeout' after connectTimeout; the timer is the same limit for a client that never reports.
     const outcome = await new Promise<Error | null>((resolve) => {
-      const timer = setTimeout(() => resolve(new Error(`no CONNACK within ${TIMEOUT_MS / 1000} s (a firewall, or not an MQTT port)`)), TIMEOUT_MS);
+      const timer = setTimeout(() => resolve(new Error('connack timeout')), TIMEOUT_MS);
       client.once('connect', () => (clearTimeout(timer), resolve(null)));
       client.once('error', (e) => (clearTimeout(timer), resolve(e)));
     });
