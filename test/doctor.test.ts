@@ -6,6 +6,7 @@
 // limit, and no password may appear in the output.
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
@@ -15,6 +16,8 @@ import { after, describe, test } from 'node:test';
 import YAML from 'yaml';
 import { findExecutable, freePort, startMosquitto, tempDir } from './support/mqtt-harness.ts';
 import { buildTinyBundle } from './support/tuning-fixtures.ts';
+import type { PromptSet } from '../tuning/prompt-set.ts';
+import { PromptStore } from '../tuning/prompt-store.ts';
 
 const REPO = path.resolve(import.meta.dirname, '..');
 const CLI = path.join(REPO, 'bin/linewatch.js');
@@ -218,6 +221,47 @@ describe('linewatch doctor', () => {
     const run = await doctor(['--config', await writeConfig({ http: { port }, mqtt: { url: 'embedded', port } })]);
     expectFail(run, 'http port', new RegExp(`127\\.0\\.0\\.1:${port} is already in use`), /LINEWATCH_HTTP_PORT/);
     expectFail(run, 'broker', /already in use/, /LINEWATCH_MQTT_PORT/);
+  });
+
+  test('a prompt set tuned for another bundle is a warning with the re-tune that fixes it; one for this bundle is ok', SLOW, async () => {
+    const bundle = await buildTinyBundle(path.join(await tempDir(), 'tiny'));
+    const config = await writeConfig({ model: { bundle, execution_providers: ['cpu'] } });
+    const store = new PromptStore(path.join(path.dirname(config), 'data', 'prompts'));
+    const set = (id: string, sha256: string): PromptSet => ({
+      id,
+      created: new Date().toISOString(),
+      status: 'accepted',
+      reasons: [],
+      bundle: { id: 'tiny', sha256 },
+      tokens: { shared: [[0.5]], normal: [[1]], anomalous: [[2]] },
+      text_embeds: [[1, 0], [0, 1]],
+      calibration: { min: 0, max: 1, threshold: 0.5, targetFpr: 0.01 },
+      metrics: {},
+      config: {},
+      data: {},
+    });
+    await store.commit(set('other-bundle', 'ab'.repeat(32)));
+    const mismatched = await doctor(['--config', config]);
+    const line = mismatched.checks.get('prompt store')!;
+    assert.equal(line.status, 'warn', JSON.stringify(line));
+    assert.match(line.detail, /prompt set other-bundle was tuned for bundle 'tiny' \(manifest sha256 abababababab…\)/);
+    assert.match(line.action ?? '', /linewatch retune --config FILE/);
+    assert.equal(mismatched.code, 0, 'a warning does not fail the device');
+
+    const sha256 = createHash('sha256').update(await fs.readFile(path.join(bundle, 'manifest.json'))).digest('hex');
+    await store.commit(set('this-bundle', sha256));
+    const fits = await doctor(['--config', config]);
+    assert.deepEqual({ ...fits.checks.get('prompt store'), ms: 0 }, { name: 'prompt store', status: 'ok', detail: 'current set this-bundle, tuned for bundle tiny', ms: 0 });
+  });
+
+  test('run refuses to start on a taken port and points to doctor', SLOW, async () => {
+    const bundle = await buildTinyBundle(path.join(await tempDir(), 'tiny'));
+    const config = await writeConfig({ model: { bundle, execution_providers: ['cpu'] }, http: { port: await takenPort() } });
+    const refused = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      execFile(process.execPath, [CLI, 'run', '--config', config], (e, _out, stderr) => resolve({ code: typeof e?.code === 'number' ? e.code : 0, stderr }));
+    });
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, /cannot start: http: .*\(linewatch doctor --config \S+linewatch\.yaml checks every prerequisite and names the fix\)/);
   });
 
   test('an invalid configuration is one failing line naming the key', SLOW, async () => {
