@@ -16,6 +16,9 @@ import { after, describe, test } from 'node:test';
 import YAML from 'yaml';
 import { findExecutable, freePort, startMosquitto, tempDir } from './support/mqtt-harness.ts';
 import { buildTinyBundle } from './support/tuning-fixtures.ts';
+import type { AgentConfig } from '../agent/config.ts';
+import type { Check } from '../cli/doctor/check.ts';
+import { runChecks } from '../cli/doctor/run-checks.ts';
 import type { PromptSet } from '../tuning/prompt-set.ts';
 import { PromptStore } from '../tuning/prompt-store.ts';
 
@@ -100,6 +103,22 @@ function expectFail(run: Run, name: string, detail: RegExp, action: RegExp): voi
   assert.match(line.action ?? '', action);
   assert.equal(run.code, 1, 'a failing check makes the exit code 1');
 }
+
+describe('the check runner', () => {
+  test('a check that never answers fails at its own time limit; the others still report', async () => {
+    const never: Check = { name: 'hangs', timeoutMs: 300, run: () => new Promise(() => {}) };
+    const quick: Check = { name: 'quick', timeoutMs: 1000, run: async () => ({ status: 'ok', detail: 'fine' }) };
+    const throws: Check = { name: 'throws', timeoutMs: 1000, run: async () => { throw new Error('boom'); } };
+    const ctx = { config: {} as AgentConfig, configFile: 'x.yaml' };
+    const started = Date.now();
+    const [hangs, fine, boom] = await runChecks([never, quick, throws], ctx);
+    assert.ok(Date.now() - started < 3000);
+    assert.deepEqual([hangs.status, hangs.detail], ['fail', 'no answer within 0.3 s']);
+    assert.ok(hangs.ms >= 290 && hangs.ms < 3000, String(hangs.ms));
+    assert.deepEqual([fine.status, fine.detail], ['ok', 'fine']);
+    assert.deepEqual([boom.status, boom.detail], ['fail', 'the check itself failed: boom']);
+  });
+});
 
 describe('linewatch doctor', () => {
   test('the embedded default config passes: every check ok, exit 0, the same lines as text', SLOW, async () => {

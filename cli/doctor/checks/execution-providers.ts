@@ -32,11 +32,20 @@ function ortBinDir(): string {
   return path.join(path.dirname(pkg), 'bin', 'napi-v6', process.platform, process.arch);
 }
 
-/** Library names the dynamic loader knows: `ldconfig -p` plus the LD_LIBRARY_PATH folders. */
+/** `ldconfig -p`: the loader's cache. ldconfig lives in /sbin, which a service user's PATH may lack. */
+async function loaderCache(): Promise<string> {
+  for (const bin of ['ldconfig', '/sbin/ldconfig', '/usr/sbin/ldconfig']) {
+    const out = await new Promise<string | null>((resolve) => {
+      execFile(bin, ['-p'], { maxBuffer: 1 << 24 }, (error, stdout) => resolve(error ? null : stdout));
+    });
+    if (out !== null) return out;
+  }
+  return '';
+}
+
+/** Library names the dynamic loader knows: its cache plus the LD_LIBRARY_PATH folders. */
 async function systemLibraries(names: string[]): Promise<Set<string>> {
-  const cache = await new Promise<string>((resolve) => {
-    execFile('ldconfig', ['-p'], { maxBuffer: 1 << 24 }, (error, stdout) => resolve(error ? '' : stdout));
-  });
+  const cache = await loaderCache();
   const dirs = (process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean);
   return new Set(names.filter((n) => cache.includes(`${n} `) || dirs.some((d) => existsSync(path.join(d, n)))));
 }
@@ -65,7 +74,7 @@ export const executionProvidersCheck: Check = {
     const usable = wanted.findIndex((_, i) => problems[i] === null);
     const unusable = wanted.map((p, i) => (problems[i] ? `${p}: ${problems[i].missing}` : null)).filter((x) => x !== null);
     const actions = [...new Set(problems.filter((p) => p !== null).map((p) => p.action))].join('; ');
-    if (usable === 0) return ok(`${wanted[0]} available (onnxruntime-node ${ort.env.versions.common}, built with ${[...built].join(', ')})`);
+    if (usable === 0) return ok(`${wanted[0]} available (onnxruntime-node ${ort.env.versions.common})`);
     if (usable < 0) return fail(`no configured provider can run: ${unusable.join('; ')}`, actions);
     const why = `the agent would run on ${wanted[usable]}, not ${wanted[0]}: ${unusable.join('; ')}`;
     // The first entry is the one the line was set up for: running on a later one is a degraded line.
