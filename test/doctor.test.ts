@@ -264,7 +264,7 @@ describe('linewatch doctor', () => {
     const line = mismatched.checks.get('prompt store')!;
     assert.equal(line.status, 'warn', JSON.stringify(line));
     assert.match(line.detail, /prompt set other-bundle was tuned for bundle 'tiny' \(manifest sha256 abababababab…\)/);
-    assert.match(line.action ?? '', /linewatch retune --config FILE/);
+    assert.equal(line.action, `re-tune: 'linewatch retune --config ${config}' against the running agent (or the page's re-tune button)`);
     assert.equal(mismatched.code, 0, 'a warning does not fail the device');
 
     const sha256 = createHash('sha256').update(await fs.readFile(path.join(bundle, 'manifest.json'))).digest('hex');
