@@ -16,6 +16,7 @@ import { createCamera } from './camera/camera.ts';
 import { sourceCredentials } from './camera/source-spec.ts';
 import { CameraRuntime } from './camera-runtime.ts';
 import { createCommandDispatcher } from './commands/dispatcher.ts';
+import { demoGuide } from './demo-guide.ts';
 import type { CommandDispatcher, CommandHandlers, SetArgs } from './commands/types.ts';
 import type { AgentConfig } from './config.ts';
 import { Engine } from './engine/engine.ts';
@@ -145,8 +146,22 @@ export class Agent {
     if (this.cfg.retune.cron) {
       this.cronTask = cron.schedule(this.cfg.retune.cron, () => this.scheduledRetune(), { noOverlap: true });
     }
-    if (this.demo) log.warn('DEMO model with random weights: scores mean nothing until real CLIP weights are used (model.bundle)');
+    if (this.demo) {
+      log.warn('DEMO model with random weights: scores mean nothing until real CLIP weights are used (model.bundle)');
+      log.info(this.demoGuide());
+    }
     return ok(undefined);
+  }
+
+  private demoGuide(): string {
+    // Host and port only: a configured broker URL may carry credentials.
+    const broker = new URL(this.mqttUrl ?? this.cfg.mqtt.url);
+    return demoGuide({
+      page: this.httpAddress,
+      broker: { host: broker.hostname, port: Number(broker.port) || (broker.protocol === 'mqtts:' ? 8883 : 1883) },
+      topicRoot: this.link!.topics.root,
+      dataDir: this.cfg.data_dir,
+    });
   }
 
   get httpAddress(): { host: string; port: number } | null {

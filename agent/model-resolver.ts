@@ -36,7 +36,8 @@ export interface ResolvedBundle {
 
 const exists = (p: string) => fs.access(p).then(() => true, () => false);
 
-async function installedBundles(root: string): Promise<string[]> {
+/** Bundle folders under `root` (not the demo), newest first. */
+export async function installedBundles(root: string): Promise<string[]> {
   const names = await fs.readdir(root).catch(() => [] as string[]);
   const found: { dir: string; mtime: number }[] = [];
   for (const name of names) {
@@ -73,8 +74,13 @@ async function demoBundle(root: string, log: Logger): Promise<Result<string>> {
   return built;
 }
 
+/** Where the bundle built from hub repo `repo` at `precision` lives. */
+export function hubBundleDir(repo: string, precision: WeightPrecision, dataDir: string): string {
+  return path.join(dataDir, 'bundles', repo.replaceAll('/', '__') + (precision === 'fp32' ? '' : `__${precision}`));
+}
+
 async function hubBundle(repo: string, precision: WeightPrecision, dataDir: string, log: Logger): Promise<Result<string>> {
-  const dir = path.join(dataDir, 'bundles', repo.replaceAll('/', '__') + (precision === 'fp32' ? '' : `__${precision}`));
+  const dir = hubBundleDir(repo, precision, dataDir);
   if (await exists(path.join(dir, MANIFEST_FILE))) return ok(dir);
   const weights = path.join(dataDir, 'models-cache', repo.replaceAll('/', '__'));
   log.info(`pulling ${repo} from the Hugging Face hub into ${weights}`);

@@ -12,6 +12,7 @@ const commands: Record<string, Command> = {
   tune: { summary: 'learn a prompt set from normal images', load: () => import('./tune.ts') },
   eval: { summary: 'evaluate on an MVTec-AD-layout dataset', load: () => import('./eval.ts') },
   retune: { summary: 'ask a running agent to re-tune (over MQTT)', load: () => import('./retune.ts') },
+  doctor: { summary: 'check every prerequisite of run, with the fix for each problem', load: () => import('./doctor.ts') },
 };
 
 function usage(): string {

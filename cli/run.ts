@@ -25,7 +25,9 @@ export async function run(argv: string[]): Promise<number> {
     const agent = new Agent(config);
     const started = await agent.start();
     // One line, no stack (the agent has already stopped whatever it had started); it may quote mqtt.url.
-    if (!started.ok) throw new UserError(`cannot start: ${redact(started.error)}`);
+    if (!started.ok) {
+      throw new UserError(`cannot start: ${redact(started.error)} (linewatch doctor --config ${values.config} checks every prerequisite and names the fix)`);
+    }
     log.info(`agent ${config.device_id} running (MQTT ${agent.mqttUrl})`);
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       process.once('SIGTERM', () => resolve('SIGTERM'));
