@@ -280,7 +280,7 @@ describe('linewatch doctor', () => {
       execFile(process.execPath, [CLI, 'run', '--config', config], (e, _out, stderr) => resolve({ code: typeof e?.code === 'number' ? e.code : 0, stderr }));
     });
     assert.equal(refused.code, 1, refused.stderr);
-    assert.match(refused.stderr, /cannot start: http: .*\(linewatch doctor --config \S+linewatch\.yaml checks every prerequisite and names the fix\)/);
+    assert.match(refused.stderr, /cannot start: HTTP server cannot listen on .*\(linewatch doctor --config \S+linewatch\.yaml checks every prerequisite and names the fix\)/);
   });
 
   test('an invalid configuration is one failing line naming the key', SLOW, async () => {
