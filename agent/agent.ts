@@ -101,6 +101,7 @@ export class Agent {
       resultRateHz: this.cfg.detector.result_rate_hz,
       dispatcher: this.dispatcher,
       onEvicted: (n) => this.metrics.outboxEvicted.inc(n),
+      onDropped: (reason, n) => this.metrics.outboxDropped.inc({ reason }, n),
     });
     if (!link.ok) return err(`mqtt: ${link.error}`);
     this.link = link.value;
@@ -320,7 +321,7 @@ export class Agent {
       provider: this.engine.provider,
       prompt_set: this.prompts?.id ?? null,
       last_retune: this.lastRetuneEnd ? { ts: this.lastRetuneEnd, outcome: last.state } : null,
-      outbox: { depth: outbox?.depth ?? 0, bytes: outbox?.bytes ?? 0, evicted: outbox?.evicted ?? 0 },
+      outbox: { depth: outbox?.depth ?? 0, bytes: outbox?.bytes ?? 0, evicted: outbox?.evicted ?? 0, dropped: { ...outbox?.dropped } },
       memory: { rss_mb: Math.round(mem.rss / 2 ** 20), heap_mb: Math.round(mem.heapUsed / 2 ** 20) },
     };
   }

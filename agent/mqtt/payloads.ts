@@ -52,7 +52,7 @@ export interface StatsPayload {
   provider: string;
   prompt_set: string | null;
   last_retune: { ts: number; outcome: RetuneStateName } | null;
-  outbox: { depth: number; bytes: number; evicted: number };
+  outbox: { depth: number; bytes: number; evicted: number; dropped: Record<string, number> };
   memory: { rss_mb: number; heap_mb: number };
 }
 
