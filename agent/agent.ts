@@ -62,7 +62,12 @@ export class Agent {
 
   constructor(private readonly cfg: AgentConfig) {
     this.store = new PromptStore(path.join(cfg.data_dir, 'prompts'), { keep: 5 });
-    this.reservoir = new NormalReservoir({ dir: path.join(cfg.data_dir, 'reservoir'), maxFrames: cfg.retune.max_normals, minIntervalMs: cfg.retune.sample_interval_s * 1000 });
+    this.reservoir = new NormalReservoir({
+      dir: path.join(cfg.data_dir, 'reservoir'),
+      maxFrames: cfg.retune.max_normals,
+      minIntervalMs: cfg.retune.sample_interval_s * 1000,
+      onDropped: (reason, n) => this.metrics.reservoirDropped.inc({ reason }, n),
+    });
     this.pipeline = new InferencePipeline(
       this.engine,
       (s) => {
