@@ -273,7 +273,11 @@ async function tune(models: TuningModels, files: string[], options: TuneJobOptio
 /** The store's current set when it fits this bundle; otherwise null (with a warning). */
 async function currentSet(store: PromptStore, models: TuningModels, warn: ((message: string) => void) | undefined): Promise<PromptSet | null> {
   const loaded = await store.loadCurrent();
-  if (!loaded.ok) return null; // an empty store: the first set
+  if (!loaded.ok) {
+    // An empty store: the first set. Otherwise every stored set is unusable, which deserves a word.
+    if (!(await store.isEmpty())) warn?.(`${loaded.error}; the new set is gated without a current set to compare with`);
+    return null;
+  }
   if (loaded.value.warning) warn?.(loaded.value.warning);
   const mismatch = bundleMismatch(loaded.value.set, models.identity);
   if (mismatch) {
