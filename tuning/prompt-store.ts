@@ -66,15 +66,19 @@ export class PromptStore {
     return loaded;
   }
 
-  /** Writes the set, makes it current if accepted, prunes old sets. */
-  async commit(set: PromptSet): Promise<Result<{ path: string; current: boolean }>> {
+  /**
+   * Writes the set, makes it current if accepted (unless `activate` is false: the agent's re-tune
+   * activates the set itself, so that it is the only writer of `current`), prunes old sets.
+   */
+  async commit(set: PromptSet, { activate = true }: { activate?: boolean } = {}): Promise<Result<{ path: string; current: boolean }>> {
     const file = await this.write(set);
-    if (set.status === 'accepted') {
+    const current = activate && set.status === 'accepted';
+    if (current) {
       const activated = await this.activate(set.id);
       if (!activated.ok) return activated;
     }
     await this.prune();
-    return ok({ path: file, current: set.status === 'accepted' });
+    return ok({ path: file, current });
   }
 
   /** The current set, or the fallback described at the top of this file. */
