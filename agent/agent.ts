@@ -77,7 +77,7 @@ export class Agent {
       (e) => log.error(`inference failed: ${e.message}`),
     );
     this.runner = new RetuneRunner({
-      promptsDir: path.join(cfg.data_dir, 'prompts'),
+      store: this.store,
       workDir: path.join(cfg.data_dir, 'retune'),
       reservoir: this.reservoir,
       minNormals: cfg.retune.min_normals,
@@ -96,6 +96,7 @@ export class Agent {
   /** Starts everything; an error here is a start-up failure worth exiting for. */
   async start(): Promise<Result<void>> {
     await fs.mkdir(this.cfg.data_dir, { recursive: true });
+    await this.runner.removeLeftovers();
     const model = await this.loadModel();
     if (!model.ok) return model;
 
@@ -384,7 +385,7 @@ export class Agent {
     }));
     await this.pipeline.stop();
     await Promise.all([...this.cameras.values()].map((c) => c.closeEvent()));
-    this.runner.abort();
+    await this.runner.abort();
     await this.http?.stop();
     await this.link?.stop(STOP_TIMEOUT_MS);
     await this.engine.close();

@@ -8,6 +8,7 @@ import sharp from 'sharp';
 import type { RetuneStatePayload } from '../agent/mqtt/payloads.ts';
 import { NormalReservoir } from '../agent/retune/reservoir.ts';
 import { RetuneRunner } from '../agent/retune/retune-job.ts';
+import { PromptStore } from '../tuning/prompt-store.ts';
 import { createLogger } from '../util/log.ts';
 import { mountSmallTmpfs, tmpfsUnavailable, type SmallTmpfs } from './support/small-tmpfs.ts';
 
@@ -33,7 +34,7 @@ test('a re-tune with too few normal frames fails with the reason, and only one j
   await reservoir.offer('cam', frame(1), 4, 4, 1);
   const states: RetuneStatePayload[] = [];
   const runner = new RetuneRunner({
-    promptsDir: path.join(dir, 'prompts'),
+    store: new PromptStore(path.join(dir, 'prompts')),
     workDir: path.join(dir, 'work'),
     reservoir,
     minNormals: 4,
