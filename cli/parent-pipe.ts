@@ -3,6 +3,7 @@
 // the agent passes the read end of a pipe whose write end only it holds; end-of-file on it means
 // the agent is gone, whatever killed it, and the child exits at once, writing nothing more.
 import net from 'node:net';
+import { UsageError } from './args.ts';
 
 export function exitWhenParentGone(fd: number, command: string): void {
   let gone = false;
@@ -15,7 +16,12 @@ export function exitWhenParentGone(fd: number, command: string): void {
       process.exit(1);
     }
   };
-  const pipe = new net.Socket({ fd, readable: true, writable: false });
+  let pipe: net.Socket;
+  try {
+    pipe = new net.Socket({ fd, readable: true, writable: false });
+  } catch (e) {
+    throw new UsageError(`--parent-pipe ${fd}: not an open pipe (${(e as Error).message})`);
+  }
   pipe.on('end', exit);
   pipe.on('close', exit);
   pipe.on('error', exit);
