@@ -117,6 +117,7 @@ export class RetuneRunner {
 
   /** Starts a job unless one is running; resolves when it has ended (check `state`). */
   start(req: RetuneRequest): Result<{ jobId: string; done: Promise<RetuneState> }> {
+    if (this.stopping) return err('the agent is stopping');
     if (this.running) return err(`a re-tune is already running (job ${this.current.job_id}, ${this.current.state})`);
     this.running = true;
     const jobId = new Date().toISOString().replace(/[:.]/g, '-');
@@ -151,6 +152,8 @@ export class RetuneRunner {
     if (copied < this.opts.minNormals) {
       return this.finish('failed', { message: `only ${copied} normal frames could be read from the reservoir, ${this.opts.minNormals} needed (retune.min_normals)` });
     }
+    // Stopped while the frames were copied: no tuner may start after abort() was called.
+    if (this.stopping) return this.finish('failed', { message: 'the agent is stopping' });
     this.set({ state: 'tuning', progress: 0.05, message: `${copied} normal frames` });
     const result = await this.runTune(dir, req.steps ?? this.opts.steps);
     if (!result.ok) return this.finish('failed', { message: result.error });
