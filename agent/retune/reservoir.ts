@@ -29,11 +29,6 @@ export class NormalReservoir {
     this.failures = createStoreFailures({ log, what: 'normal frames', onDropped: opts.onDropped });
   }
 
-  /** Admitted frames that could not be stored, by reason. */
-  get dropped(): Readonly<Record<string, number>> {
-    return this.failures.dropped;
-  }
-
   private cameraDir(camera: string): string {
     return path.join(this.opts.dir, camera);
   }
