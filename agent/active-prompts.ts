@@ -34,6 +34,11 @@ export async function loadActivePrompts(src: PromptSource): Promise<ActivePrompt
     const mismatch = bundleMismatch(set, src.bundle);
     if (!mismatch) return { id: set.id, textEmbeds: textEmbedsOf(set), calibration: set.calibration, tuned: true };
     src.log.warn(`${mismatch}; scoring with the meta prompts until a re-tune`);
+  } else if (await src.store.isEmpty()) {
+    src.log.info('no prompt set yet (before the first tuning); scoring with the zero-shot meta prompts');
+  } else {
+    // Sets were stored but none can be used: the detector is no longer calibrated, say so loudly.
+    src.log.warn(`no usable prompt set: ${current.error}; scoring with the zero-shot meta prompts until a re-tune`);
   }
   return { id: ZERO_SHOT_ID, textEmbeds: await src.metaTextEmbeds(), calibration: { min: 0, max: 1, threshold: 0.5 }, tuned: false };
 }

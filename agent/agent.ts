@@ -68,7 +68,12 @@ export class Agent {
   constructor(private readonly cfg: AgentConfig) {
     addKnownSecrets([cfg.mqtt.password, cfg.mqtt.command_secret, ...Object.values(cfg.cameras).flatMap((c) => sourceCredentials(c.source))]);
     this.store = new PromptStore(path.join(cfg.data_dir, 'prompts'), { keep: 5 });
-    this.reservoir = new NormalReservoir({ dir: path.join(cfg.data_dir, 'reservoir'), maxFrames: cfg.retune.max_normals, minIntervalMs: cfg.retune.sample_interval_s * 1000 });
+    this.reservoir = new NormalReservoir({
+      dir: path.join(cfg.data_dir, 'reservoir'),
+      maxFrames: cfg.retune.max_normals,
+      minIntervalMs: cfg.retune.sample_interval_s * 1000,
+      onDropped: (reason, n) => this.metrics.reservoirDropped.inc({ reason }, n),
+    });
     this.pipeline = new InferencePipeline(
       this.engine,
       (s) => {
@@ -78,7 +83,7 @@ export class Agent {
       (e) => log.error(`inference failed: ${e.message}`),
     );
     this.runner = new RetuneRunner({
-      promptsDir: path.join(cfg.data_dir, 'prompts'),
+      store: this.store,
       workDir: path.join(cfg.data_dir, 'retune'),
       reservoir: this.reservoir,
       minNormals: cfg.retune.min_normals,
@@ -110,6 +115,7 @@ export class Agent {
     } catch (e) {
       return err(`cannot create data_dir ${this.cfg.data_dir}: ${(e as Error).message}`);
     }
+    await this.runner.removeLeftovers();
     const model = await this.loadModel();
     if (!model.ok) return model;
 
@@ -120,6 +126,7 @@ export class Agent {
       resultRateHz: this.cfg.detector.result_rate_hz,
       dispatcher: this.dispatcher,
       onEvicted: (n) => this.metrics.outboxEvicted.inc(n),
+      onDropped: (reason, n) => this.metrics.outboxDropped.inc({ reason }, n),
     });
     if (!link.ok) return err(`mqtt: ${link.error}`);
     this.link = link.value;
@@ -360,7 +367,7 @@ export class Agent {
       provider: this.engine.provider,
       prompt_set: this.prompts?.id ?? null,
       last_retune: this.lastRetuneEnd ? { ts: this.lastRetuneEnd, outcome: last.state } : null,
-      outbox: { depth: outbox?.depth ?? 0, bytes: outbox?.bytes ?? 0, evicted: outbox?.evicted ?? 0, dropped: {} },
+      outbox: { depth: outbox?.depth ?? 0, bytes: outbox?.bytes ?? 0, evicted: outbox?.evicted ?? 0, dropped: { ...outbox?.dropped } },
       memory: { rss_mb: Math.round(mem.rss / 2 ** 20), heap_mb: Math.round(mem.heapUsed / 2 ** 20) },
     };
   }
@@ -418,7 +425,7 @@ export class Agent {
     }));
     await this.pipeline.stop();
     await Promise.all([...this.cameras.values()].map((c) => c.closeEvent()));
-    this.runner.abort();
+    await this.runner.abort();
     await this.http?.stop();
     await this.link?.stop(STOP_TIMEOUT_MS);
     await this.engine.close();

@@ -80,8 +80,9 @@ export class CameraRuntime {
 
   private async publishEvent(e: DetectorEvent | null): Promise<void> {
     if (!e) return;
-    this.ctx.metrics.events.inc({ camera: this.name, type: e.type });
-    await this.ctx.publisher()?.event(toEventPayload(e));
+    const stored = await this.ctx.publisher()?.event(toEventPayload(e));
+    // Only what reached the outbox counts: a dropped event (full disk) is counted as dropped there.
+    if (stored?.ok) this.ctx.metrics.events.inc({ camera: this.name, type: e.type });
   }
 
   /** Handles one scored frame; `receivedAt` is when its result came back from the worker. */

@@ -3,10 +3,12 @@ import { tuneProgressText } from '../agent/retune/retune-state.ts';
 import { UserError } from '../util/result.ts';
 import { MIN_NORMALS, runTuneJob } from '../tuning/tune-job.ts';
 import { oneOf, parseOptions, realNumber, required, runCommand, wholeNumber } from './args.ts';
+import { exitWhenParentGone } from './parent-pipe.ts';
 import { createPhaseProgress, defaultProgressMode, PROGRESS_MODES } from './phase-progress.ts';
 
 const usage = `usage: linewatch tune --bundle DIR --normals DIR --out DIR [--steps N] [--seed S]
                       [--no-mpts] [--lambda X] [--progress bar|plain|json]
+                      [--no-activate] [--parent-pipe FD]
 
 Learns normal/anomalous prompts from normal images alone (OAGM synthetic anomalies, MPTS
 meta-guided prompt learning), calibrates them on held-out normals and anomalies, and commits the
@@ -21,6 +23,10 @@ set to the prompt store --out (<id>.json + current) if the gate accepts it.
   --lambda X        MPTS projection strength (default 1)
   --progress MODE   bar (default on a terminal), plain (default otherwise), or json: JSON lines
                     on stdout, {"type":"progress",...} then {"type":"result",...}
+  --no-activate     write the set but do not make it current, even if accepted (the agent's
+                    re-tune activates the set itself: it is the only writer of current)
+  --parent-pipe FD  exit at once, writing nothing, when file descriptor FD reaches end-of-file
+                    (the agent passes a pipe only it holds: its tuner dies with it)
 
 Exit codes: 0 a set was produced (accepted or rejected by the gate), 1 failure, 2 usage error.
 `;
@@ -36,6 +42,8 @@ export async function run(argv: string[]): Promise<number> {
       'no-mpts': { type: 'boolean' },
       lambda: { type: 'string' },
       progress: { type: 'string' },
+      'no-activate': { type: 'boolean' },
+      'parent-pipe': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     });
     if (values.help) {
@@ -50,6 +58,8 @@ export async function run(argv: string[]): Promise<number> {
     const lambda = realNumber('lambda', values.lambda, (x) => x >= 0, 'a number >= 0');
     const mode = oneOf('progress', values.progress, PROGRESS_MODES) ?? defaultProgressMode();
     const json = mode === 'json';
+    const parentPipe = wholeNumber('parent-pipe', values['parent-pipe'], 3);
+    if (parentPipe !== undefined) exitWhenParentGone(parentPipe, 'tune');
 
     const progress = createPhaseProgress(mode, { synthesis: 'synthesis', features: 'features', steps: 'prompt steps', calibration: 'calibration' });
     const result = await runTuneJob({
@@ -60,6 +70,7 @@ export async function run(argv: string[]): Promise<number> {
       seed,
       lambda,
       guidance: values['no-mpts'] ? 'none' : 'mpts',
+      activate: !values['no-activate'],
       onProgress: progress.update,
       onWarning: (message) => process.stderr.write(`linewatch tune: warning: ${message}\n`),
     }).catch((e: unknown) => {
@@ -69,13 +80,14 @@ export async function run(argv: string[]): Promise<number> {
     progress.close(result.ok);
     if (!result.ok) throw new UserError(result.error);
 
-    const { set, path, status, reasons } = result.value;
+    const { set, path, status, reasons, current } = result.value;
     if (json) {
       process.stdout.write(tuneProgressText({ type: 'result', id: set.id, path, status, metrics: set.metrics, ...(reasons.length ? { reason: reasons.join('; ') } : {}) }));
       return 0;
     }
     process.stdout.write(`${path}\n`);
-    process.stdout.write(`status: ${status}${status === 'accepted' ? ' (now current)' : ` (${reasons.join('; ')}; the current set stays)`}\n`);
+    const outcome = status === 'rejected' ? ` (${reasons.join('; ')}; the current set stays)` : current ? ' (now current)' : ' (not made current: --no-activate)';
+    process.stdout.write(`status: ${status}${outcome}\n`);
     for (const [key, value] of Object.entries(set.metrics)) process.stdout.write(`  ${key.padEnd(24)} ${formatMetric(value)}\n`);
     return 0;
   });

@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { openOutbox, type Deliver } from '../agent/mqtt/outbox.ts';
+import { mountSmallTmpfs, tmpfsUnavailable, type SmallTmpfs } from './support/small-tmpfs.ts';
 
 const roots: string[] = [];
 after(async () => {
@@ -155,5 +156,62 @@ test('a message the broker refuses (negative PUBACK) is dropped instead of block
   });
   assert.equal(await outbox.drain(30_000), 0);
   assert.deepEqual(delivered, ['accepted']);
+  await outbox.close();
+});
+
+describe('on a full disk (a real tmpfs)', { skip: tmpfsUnavailable() ?? false }, () => {
+  let disk: SmallTmpfs;
+  before(async () => {
+    disk = await mountSmallTmpfs('256k');
+  });
+  after(() => disk.unmount());
+
+  test('failed writes are dropped, counted by errno and logged once per episode; no temp file stays; writing resumes by itself', async () => {
+    const dir = path.join(disk.dir, 'outbox');
+    const drops: Array<[string, number]> = [];
+    const outbox = await openOutbox({ dir, maxBytes: 1 << 20, onDropped: (reason, n) => drops.push([reason, n]) });
+    await disk.fill();
+    const { value: failed, lines } = await captureStderr(async () => {
+      const results = [];
+      for (let i = 0; i < 5; i++) results.push(await outbox.enqueue('t', Buffer.alloc(8192, i)));
+      return results;
+    });
+    assert.ok(failed.every((r) => !r.ok && /ENOSPC/.test(r.error)), JSON.stringify(failed));
+    const warnings = lines.split('\n').filter((l) => l.includes('cannot store events'));
+    assert.equal(warnings.length, 1, lines);
+    assert.match(warnings[0], /\[outbox\] cannot store events: ENOSPC \(no space left on device\) — dropping until space returns/);
+    assert.deepEqual(drops, [['ENOSPC', 1], ['ENOSPC', 1], ['ENOSPC', 1], ['ENOSPC', 1], ['ENOSPC', 1]]);
+    assert.deepEqual(outbox.dropped, { ENOSPC: 5 });
+    assert.equal(outbox.depth, 0);
+    assert.deepEqual(await fs.readdir(dir), [], 'no temp file left behind');
+
+    await disk.free();
+    const { value: stored, lines: resumed } = await captureStderr(async () => [await outbox.enqueue('t', Buffer.from('a')), await outbox.enqueue('t', Buffer.from('b'))]);
+    assert.deepEqual(stored.map((r) => r.ok), [true, true]);
+    assert.equal(resumed.split('\n').filter((l) => /\[outbox\] .*resumed/.test(l)).length, 1, resumed);
+    assert.match(resumed, /"dropped":5/);
+    assert.equal(outbox.depth, 2);
+
+    // A second episode is logged again.
+    await disk.fill();
+    const { lines: again } = await captureStderr(() => outbox.enqueue('t', Buffer.alloc(8192)));
+    assert.equal(again.split('\n').filter((l) => l.includes('cannot store events')).length, 1, again);
+    assert.deepEqual(outbox.dropped, { ENOSPC: 6 });
+    await outbox.close();
+    await disk.free();
+  });
+});
+
+test('evicted and refused messages are counted as dropped with their reason', async () => {
+  const dir = await tempDir();
+  const drops: Record<string, number> = {};
+  const outbox = await openOutbox({ dir, maxBytes: 300, onDropped: (reason, n) => (drops[reason] = (drops[reason] ?? 0) + n) });
+  for (let i = 1; i <= 3; i++) await outbox.enqueue('t', Buffer.alloc(100, 48 + i));
+  outbox.resume(async (_topic, payload) => {
+    if (payload[0] === 51) throw Object.assign(new Error('Publish error: Not authorized'), { code: 135 });
+  });
+  assert.equal(await outbox.drain(30_000), 0);
+  assert.deepEqual(drops, { evicted: 1, refused: 1 });
+  assert.deepEqual(outbox.dropped, { evicted: 1, refused: 1 });
   await outbox.close();
 });

@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { loadActivePrompts, ZERO_SHOT_ID } from '../agent/active-prompts.ts';
 import { PromptStore } from '../tuning/prompt-store.ts';
 import { textEmbedsOf, textEmbedRows, tokenRows, validatePromptSet, type PromptSet } from '../tuning/prompt-set.ts';
 
@@ -186,4 +187,77 @@ test('token rows and text embeddings survive JSON exactly as float32', async () 
   const set = { ...makeSet('t', 1), tokens: rows, text_embeds: textEmbedRows(text) };
   const back = JSON.parse(JSON.stringify(set)) as PromptSet;
   assert.deepEqual(textEmbedsOf(back), text);
+});
+
+/** A Logger that keeps what it was told, by level (the agent's logger writes to stderr). */
+function recordingLog() {
+  const lines: Array<{ level: string; msg: string }> = [];
+  const at = (level: string) => (msg: string) => void lines.push({ level, msg });
+  return { lines, log: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } };
+}
+
+/** The meta prompts' embeddings as the bundle's text model would give them; only their identity matters here. */
+const META_EMBEDS = new Float32Array([9, 9, 9, 8, 8, 8]);
+
+async function activeFrom(store: PromptStore) {
+  const { lines, log } = recordingLog();
+  const active = await loadActivePrompts({ store, bundle: makeSet('any', 0).bundle, metaTextEmbeds: async () => META_EMBEDS, log });
+  return { active, lines };
+}
+
+test('every set on disk corrupt: zero-shot, with a warning naming each corrupt file and why', async () => {
+  const store = await tempStore();
+  try {
+    await store.commit(makeSet('a', 1));
+    await store.commit(makeSet('b', 2));
+    await writeFile(store.pathOf('a'), '{"id": "a", ');
+    await writeFile(store.pathOf('b'), JSON.stringify({ ...makeSet('b', 2), text_embeds: [[1, 2]] }));
+    const loaded = await store.loadCurrent();
+    assert.ok(!loaded.ok);
+    assert.match(loaded.error, /a\.json: not valid JSON/);
+    assert.match(loaded.error, /b\.json: key 'text_embeds' must be 2 rows/);
+
+    const { active, lines } = await activeFrom(store);
+    assert.equal(active.id, ZERO_SHOT_ID);
+    assert.equal(active.textEmbeds, META_EMBEDS);
+    const warnings = lines.filter((l) => l.level === 'warn').map((l) => l.msg);
+    assert.equal(warnings.length, 1, JSON.stringify(lines));
+    assert.match(warnings[0], /a\.json: not valid JSON.*b\.json: key 'text_embeds' must be 2 rows|b\.json.*a\.json/);
+    assert.match(warnings[0], /scoring with the zero-shot meta prompts/);
+  } finally {
+    await rm(store.dir, { recursive: true });
+  }
+});
+
+test('corrupt newer sets: the newest valid set is used, with a warning naming each corrupt file', async () => {
+  const store = await tempStore();
+  try {
+    await store.commit(makeSet('a', 1));
+    await store.commit(makeSet('b', 2));
+    await store.commit(makeSet('c', 3));
+    await writeFile(store.pathOf('b'), 'garbage');
+    await writeFile(store.pathOf('c'), JSON.stringify({ ...makeSet('c', 3), calibration: null }));
+    const { active, lines } = await activeFrom(store);
+    assert.equal(active.id, 'a');
+    assert.equal(active.tuned, true);
+    const warnings = lines.filter((l) => l.level === 'warn').map((l) => l.msg);
+    assert.equal(warnings.length, 1, JSON.stringify(lines));
+    assert.match(warnings[0], /c\.json/);
+    assert.match(warnings[0], /corrupt prompt set files skipped: .*b\.json: not valid JSON/);
+    assert.match(warnings[0], /using the newest valid accepted set a/);
+  } finally {
+    await rm(store.dir, { recursive: true });
+  }
+});
+
+test('an empty store (before the first tuning): zero-shot without a warning', async () => {
+  const store = await tempStore();
+  try {
+    const { active, lines } = await activeFrom(store);
+    assert.equal(active.id, ZERO_SHOT_ID);
+    assert.deepEqual(lines.filter((l) => l.level === 'warn'), []);
+    assert.match(lines.find((l) => l.level === 'info')?.msg ?? '', /no prompt set yet .*zero-shot/);
+  } finally {
+    await rm(store.dir, { recursive: true });
+  }
 });

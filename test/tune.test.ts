@@ -4,7 +4,7 @@
 // messages, image folders (BMP included) and `linewatch synth`.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -369,4 +369,47 @@ test('synth writes images, masks inside the object region, and a contact sheet; 
   r = await linewatch('synth', '--bundle', bundleDir, '--images', path.join(work, 'empty-synth'), '--out', b);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /empty-synth does not exist/);
+});
+
+test('tune --no-activate writes an accepted set but not current', async () => {
+  const out = path.join(work, 'store-no-activate');
+  // A first set on nine normals: gated without a current set, accepted (see nineNormals).
+  const r = await linewatch('tune', '--bundle', bundleDir, '--normals', nineNormals, '--out', out, '--steps', '8', '--seed', '3', '--no-activate');
+  assert.equal(r.code, 0, r.stderr);
+  const [file, status] = r.stdout.split('\n');
+  assert.equal(status, 'status: accepted (not made current: --no-activate)');
+  const set = JSON.parse(await fs.readFile(file, 'utf8'));
+  assert.equal(set.status, 'accepted');
+  assert.deepEqual(await fs.readdir(out), [path.basename(file)], 'the set and nothing else: no current');
+});
+
+test('tune --parent-pipe FD: when the pipe closes (the parent is gone) it exits at once, writing nothing', async () => {
+  const out = path.join(work, 'store-orphan');
+  const child = spawn(
+    process.execPath,
+    [path.join(repoRoot, 'bin/linewatch.js'), 'tune', '--bundle', bundleDir, '--normals', nineNormals, '--out', out, '--steps', '100000', '--progress', 'json', '--parent-pipe', '3'],
+    { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe', 'pipe'] },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  try {
+    const running = await Promise.race([
+      (async () => {
+        while (!/"phase":"steps"/.test(stdout)) await new Promise((r) => setTimeout(r, 50));
+        return true;
+      })(),
+      exited.then(() => false),
+    ]);
+    assert.ok(running, `tune exited before it started the steps: ${stderr}`);
+    (child.stdio[3] as import('node:net').Socket).destroy(); // what the parent's death does to the pipe
+    const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running after 30 s'), 30_000))]);
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, /the process that started it is gone \(fd 3 closed\); stopping without writing anything/);
+    assert.deepEqual(await fs.readdir(out).catch(() => []), []);
+  } finally {
+    child.kill('SIGKILL');
+  }
 });

@@ -5,7 +5,8 @@
 //
 // Recovery rule: if `current` is missing, unreadable, names no file, or names an invalid or
 // rejected set, loadCurrent() falls back to the newest valid accepted set (by `created`, then id)
-// and reports the problem in `warning`; it does not rewrite `current` (call activate() for that).
+// and reports the problem in `warning`, naming every corrupt set file it skipped and why (or, when
+// no valid set is left, fails with that list); it does not rewrite `current` (call activate()).
 // rollback() marks the set it leaves as rejected, so neither the fallback nor a later rollback
 // brings it back.
 import { promises as fs } from 'node:fs';
@@ -65,21 +66,26 @@ export class PromptStore {
     return loaded;
   }
 
-  /** Writes the set, makes it current if accepted, prunes old sets. */
-  async commit(set: PromptSet): Promise<Result<{ path: string; current: boolean }>> {
+  /**
+   * Writes the set, makes it current if accepted (unless `activate` is false: the agent's re-tune
+   * activates the set itself, so that it is the only writer of `current`), prunes old sets.
+   */
+  async commit(set: PromptSet, { activate = true }: { activate?: boolean } = {}): Promise<Result<{ path: string; current: boolean }>> {
     const file = await this.write(set);
-    if (set.status === 'accepted') {
+    const current = activate && set.status === 'accepted';
+    if (current) {
       const activated = await this.activate(set.id);
       if (!activated.ok) return activated;
     }
     await this.prune();
-    return ok({ path: file, current: set.status === 'accepted' });
+    return ok({ path: file, current });
   }
 
   /** The current set, or the fallback described at the top of this file. */
   async loadCurrent(): Promise<Result<LoadedPromptSet>> {
     const pointer = path.join(this.dir, CURRENT_FILE);
     let problem: string;
+    let named: string | null = null;
     const text = await readTextFile(pointer);
     if (!text.ok) {
       problem = text.error;
@@ -88,14 +94,28 @@ export class PromptStore {
       if (!isPromptSetId(id)) {
         problem = `${pointer} does not name a prompt set (${JSON.stringify(text.value.slice(0, 60))})`;
       } else {
+        named = id;
         const loaded = await this.read(id);
         if (loaded.ok && loaded.value.status === 'accepted') return ok({ set: loaded.value, path: this.pathOf(id) });
         problem = loaded.ok ? `${pointer} names ${this.pathOf(id)}, which was rejected` : `${pointer} names an unusable set: ${loaded.error}`;
       }
     }
-    const fallback = (await this.accepted()).at(-1);
+    const entries = await this.list();
+    // The set `current` names is already in `problem`.
+    const corrupt = entries.filter((e): e is StoreEntry & { error: string } => 'error' in e && e.id !== named);
+    if (corrupt.length) problem += `; corrupt prompt set files skipped: ${corrupt.map((e) => e.error).join('; ')}`;
+    const fallback = entries.filter((e): e is StoreEntry & { set: PromptSet } => 'set' in e && e.set.status === 'accepted').at(-1);
     if (!fallback) return err(`${problem}, and ${this.dir} holds no valid accepted prompt set to fall back to`);
     return ok({ set: fallback.set, path: fallback.path, warning: `${problem}; using the newest valid accepted set ${fallback.id}` });
+  }
+
+  /** True before anything was ever stored: no `current`, no set file (valid or not). */
+  async isEmpty(): Promise<boolean> {
+    const names = await fs.readdir(this.dir).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return [] as string[];
+      throw e;
+    });
+    return !names.some((n) => n === CURRENT_FILE || (n.endsWith('.json') && !n.startsWith('.')));
   }
 
   /**

@@ -8,7 +8,8 @@
 //   -> calibration (threshold from the calibration normals only)
 //   -> gate (synthetic AUROC on all held-out images; normal FPR on the gate normals, which the
 //      threshold never saw) against the current set measured on the SAME held-out images
-//   -> prompt store commit (accepted sets become current; rejected ones are kept with reasons).
+//   -> prompt store commit (accepted sets become current unless `activate` is false; rejected
+//      ones are kept with reasons).
 //
 // The split. Held out: max(2, floor(n / 3)) normals, half of them (rounded down) gate normals,
 // the rest calibration normals; the others train. So 3 normals is the minimum (1 train, 1
@@ -52,6 +53,8 @@ export interface TuneJobOptions {
   epsilon?: number;
   sessions?: SessionFactoryOptions;
   onProgress?: (phase: TunePhase, done: number, total: number) => void;
+  /** False: an accepted set is written but not made current (the caller activates it). Default true. */
+  activate?: boolean;
   /** Problems that do not stop the run (a current set for another bundle). */
   onWarning?: (message: string) => void;
   signal?: AbortSignal;
@@ -61,6 +64,8 @@ export interface TuneJobResult {
   set: PromptSet;
   path: string;
   status: PromptSetStatus;
+  /** Whether the set was made current. */
+  current: boolean;
   /** Why the gate rejected the set (empty when accepted). */
   reasons: string[];
   timings: PhaseTimings;
@@ -265,15 +270,19 @@ async function tune(models: TuningModels, files: string[], options: TuneJobOptio
       held_out_synthetic: heldSynthetic.length,
     },
   };
-  const committed = await store.commit(set);
+  const committed = await store.commit(set, { activate: options.activate ?? true });
   if (!committed.ok) return committed;
-  return ok({ set, path: committed.value.path, status: set.status, reasons: decision.reasons, timings });
+  return ok({ set, path: committed.value.path, status: set.status, current: committed.value.current, reasons: decision.reasons, timings });
 }
 
 /** The store's current set when it fits this bundle; otherwise null (with a warning). */
 async function currentSet(store: PromptStore, models: TuningModels, warn: ((message: string) => void) | undefined): Promise<PromptSet | null> {
   const loaded = await store.loadCurrent();
-  if (!loaded.ok) return null; // an empty store: the first set
+  if (!loaded.ok) {
+    // An empty store: the first set. Otherwise every stored set is unusable, which deserves a word.
+    if (!(await store.isEmpty())) warn?.(`${loaded.error}; the new set is gated without a current set to compare with`);
+    return null;
+  }
   if (loaded.value.warning) warn?.(loaded.value.warning);
   const mismatch = bundleMismatch(loaded.value.set, models.identity);
   if (mismatch) {

@@ -16,6 +16,10 @@ export interface AgentMetrics {
   readonly events: Counter<'camera' | 'type'>;
   readonly outboxDepth: Gauge;
   readonly outboxEvicted: Counter;
+  /** Events lost, by reason: the errno code of a failed write (ENOSPC), `evicted` (same as outboxEvicted), `refused`. */
+  readonly outboxDropped: Counter<'reason'>;
+  /** Normal frames the reservoir could not store, by the errno code of the failed write. */
+  readonly reservoirDropped: Counter<'reason'>;
   readonly mqttConnected: Gauge;
   /** 1 for the current re-tuning state, 0 for the others. */
   setRetuneState(state: RetuneStateName): void;
@@ -62,6 +66,18 @@ export function createAgentMetrics(opts: AgentMetricsOptions = {}): AgentMetrics
     events: new Counter({ name: 'linewatch_events_total', help: 'Anomaly events by type (new, update, end)', labelNames: ['camera', 'type'], registers }),
     outboxDepth: new Gauge({ name: 'linewatch_outbox_depth', help: 'Events on disk waiting for the broker', registers }),
     outboxEvicted: new Counter({ name: 'linewatch_outbox_evicted_total', help: 'Events evicted from a full outbox', registers }),
+    outboxDropped: new Counter({
+      name: 'linewatch_outbox_dropped_total',
+      help: 'Events lost: reason is the errno code of a failed write (ENOSPC...), evicted (outbox_max_mb) or refused (negative PUBACK)',
+      labelNames: ['reason'],
+      registers,
+    }),
+    reservoirDropped: new Counter({
+      name: 'linewatch_reservoir_dropped_total',
+      help: 'Normal frames the re-tune reservoir could not store, by errno code',
+      labelNames: ['reason'],
+      registers,
+    }),
     mqttConnected: new Gauge({ name: 'linewatch_mqtt_connected', help: '1 while connected to the MQTT broker', registers }),
     setRetuneState,
   };

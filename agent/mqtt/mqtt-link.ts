@@ -22,6 +22,8 @@ export interface MqttLinkOptions {
   dispatcher: CommandDispatcher;
   /** Told how many events were just evicted from the outbox (Prometheus counter). */
   onEvicted?: (count: number) => void;
+  /** Told about every event the outbox lost, by reason (Prometheus counter); see OutboxOptions. */
+  onDropped?: (reason: string, count: number) => void;
   /** Tests shorten this; the default suits a broker that restarts. */
   reconnectPeriodMs?: number;
 }
@@ -58,7 +60,7 @@ export async function openMqttLink(opts: MqttLinkOptions): Promise<Result<MqttLi
   let outbox: Outbox;
   const outboxDir = path.join(opts.dataDir, 'outbox');
   try {
-    outbox = await openOutbox({ dir: outboxDir, maxBytes: mqtt.outbox_max_mb * 1024 * 1024, onEvicted: opts.onEvicted });
+    outbox = await openOutbox({ dir: outboxDir, maxBytes: mqtt.outbox_max_mb * 1024 * 1024, onEvicted: opts.onEvicted, onDropped: opts.onDropped });
   } catch (e) {
     await broker?.stop();
     return err(`cannot open the event outbox in ${outboxDir}: ${(e as Error).message}`);

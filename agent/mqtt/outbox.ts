@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../../util/atomic-file.ts';
 import { createLogger } from '../../util/log.ts';
+import { createStoreFailures } from '../../util/store-failures.ts';
 import { err, ok, type Result } from '../../util/result.ts';
 import { decodeOutboxEntry, encodeOutboxEntry, type OutboxMessage } from './outbox-entry.ts';
 
@@ -19,6 +20,11 @@ export interface OutboxOptions {
   maxInFlight?: number;
   /** Told how many messages were just evicted (for a Prometheus counter). */
   onEvicted?: (count: number) => void;
+  /**
+   * Told about every message lost, by reason: the errno code of a write that failed (ENOSPC...),
+   * `evicted` (over the byte budget, also told to `onEvicted`), `refused` (a negative PUBACK).
+   */
+  onDropped?: (reason: string, count: number) => void;
 }
 
 /**
@@ -33,6 +39,8 @@ export interface Outbox {
   readonly bytes: number;
   /** Messages evicted since the outbox was opened. */
   readonly evicted: number;
+  /** Messages lost since the outbox was opened, by reason (see `OutboxOptions.onDropped`). */
+  readonly dropped: Readonly<Record<string, number>>;
   /** Resolves once the message is on disk (or was evicted because it alone exceeds the budget). */
   enqueue(topic: string, payload: Buffer): Promise<Result<void>>;
   /** The link is up: deliver through `deliver`, in order. */
@@ -93,6 +101,7 @@ export async function openOutbox(opts: OutboxOptions): Promise<Outbox> {
   let pumping = false;
   let writes: Promise<unknown> = Promise.resolve();
   const emptyWaiters = new Set<() => void>();
+  const failures = createStoreFailures({ log, what: 'events', onDropped: opts.onDropped });
   if (entries.length) log.info('outbox has messages from a previous run', { depth: entries.length, bytes });
 
   /** Deletes the file first, so an empty outbox (`drain`) also means an empty directory. */
@@ -123,6 +132,7 @@ export async function openOutbox(opts: OutboxOptions): Promise<Outbox> {
     evicted += count;
     log.warn('outbox full: evicted the oldest messages', { count, evicted_total: evicted, max_bytes: opts.maxBytes });
     opts.onEvicted?.(count);
+    failures.drop('evicted', count);
   };
 
   const settle = async (e: Entry, outcome: Error | null) => {
@@ -132,6 +142,7 @@ export async function openOutbox(opts: OutboxOptions): Promise<Outbox> {
       // A negative PUBACK (MQTT 5: not authorised, bad topic...) will not change on retry; keeping
       // the message would block every later one.
       log.error('the broker refused an outbox message; dropping it', { file: e.file, reason: outcome.message });
+      failures.drop('refused');
     }
     if (finished) await remove(e);
     else e.claimed = false;
@@ -185,8 +196,10 @@ export async function openOutbox(opts: OutboxOptions): Promise<Outbox> {
       try {
         await writeFileAtomic(file, encoded);
       } catch (x) {
-        return err(`cannot write outbox entry ${file}: ${(x as Error).message}`);
+        const { reason, text } = failures.failed(x);
+        return err(`cannot write outbox entry ${file}: ${reason} (${text}); the message is dropped`);
       }
+      failures.stored();
       entries.push({ seq, file, size: encoded.length, claimed: false });
       bytes += encoded.length;
       void pump();
@@ -217,6 +230,9 @@ export async function openOutbox(opts: OutboxOptions): Promise<Outbox> {
     },
     get evicted() {
       return evicted;
+    },
+    get dropped() {
+      return failures.dropped;
     },
     enqueue,
     resume(d) {

@@ -1,22 +1,33 @@
 // A bounded on-disk store of recent normal frames per camera: what a re-tune learns from.
 // Admission is rate-limited so that the kept frames span time (lighting, wear) rather than one
-// burst; when full, the oldest frame leaves.
+// burst; when full, the oldest frame leaves. A frame that cannot be written (full disk) is dropped,
+// counted and logged once per episode: the reservoir must never stop inspection.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
+import { writeFileAtomic } from '../../util/atomic-file.ts';
+import { createLogger } from '../../util/log.ts';
+import { createStoreFailures, type StoreFailures } from '../../util/store-failures.ts';
+
+const log = createLogger('reservoir');
 
 export interface ReservoirOptions {
   dir: string;
   maxFrames: number;
   /** Minimum time between two admitted frames of one camera. */
   minIntervalMs: number;
+  /** Told about every admitted frame that could not be stored, by the errno code (Prometheus counter). */
+  onDropped?: (reason: string, count: number) => void;
 }
 
 export class NormalReservoir {
   private readonly lastAdmitted = new Map<string, number>();
   private readonly writing = new Set<string>();
+  private readonly failures: StoreFailures;
 
-  constructor(private readonly opts: ReservoirOptions) {}
+  constructor(private readonly opts: ReservoirOptions) {
+    this.failures = createStoreFailures({ log, what: 'normal frames', onDropped: opts.onDropped });
+  }
 
   private cameraDir(camera: string): string {
     return path.join(this.opts.dir, camera);
@@ -28,20 +39,22 @@ export class NormalReservoir {
     if (ts - last < this.opts.minIntervalMs || this.writing.has(camera)) return false;
     this.lastAdmitted.set(camera, ts);
     this.writing.add(camera);
+    const dir = this.cameraDir(camera);
     try {
-      const dir = this.cameraDir(camera);
+      // Encoded in memory, then written like every other file (temp file removed on failure), so a
+      // full disk reports its errno; sharp's own file output would not.
+      const png = await sharp(Buffer.from(rgb.buffer, rgb.byteOffset, rgb.byteLength), { raw: { width, height, channels: 3 } }).png().toBuffer();
       await fs.mkdir(dir, { recursive: true });
-      const name = `${String(ts).padStart(14, '0')}.png`;
-      const tmp = path.join(dir, `.${name}.tmp`);
-      await sharp(Buffer.from(rgb.buffer, rgb.byteOffset, rgb.byteLength), { raw: { width, height, channels: 3 } }).png().toFile(tmp);
-      await fs.rename(tmp, path.join(dir, name));
-      await this.trim(camera);
-      return true;
-    } catch {
+      await writeFileAtomic(path.join(dir, `${String(ts).padStart(14, '0')}.png`), png);
+    } catch (e) {
+      this.failures.failed(e);
       return false;
     } finally {
       this.writing.delete(camera);
     }
+    this.failures.stored();
+    await this.trim(camera).catch((e: Error) => log.warn(`could not trim the reservoir of camera ${camera}: ${e.message}`));
+    return true;
   }
 
   /** Paths of the kept frames of one camera (or all cameras), oldest first. */

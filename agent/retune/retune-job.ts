@@ -1,6 +1,13 @@
 // One re-tune at a time: snapshot the normal reservoir, run `linewatch tune` as a low-priority
 // child process (the same code path as the CLI; inference keeps the CPU it needs), follow its
-// progress, and report the prompt set it produced. The caller hot-swaps an accepted set.
+// progress, activate the set it produced if the gate accepted it, and report. The caller
+// hot-swaps an accepted set.
+//
+// The agent is the only writer of `current`: the tuner runs with --no-activate and reports the
+// new set's id on its progress stream; the runner activates exactly that id. The tuner gets a
+// pipe only the agent holds (--parent-pipe): if the agent dies, even by SIGKILL, the tuner exits
+// without writing. The job's work dir goes on every outcome, and a stale one (an agent killed
+// mid-job) at the next start.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
@@ -9,6 +16,7 @@ import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { err, ok, type Result } from '../../util/result.ts';
 import type { Logger } from '../../util/log.ts';
+import type { PromptStore } from '../../tuning/prompt-store.ts';
 import type { NormalReservoir } from './reservoir.ts';
 import type { RetuneStatePayload } from '../mqtt/payloads.ts';
 import { parseTuneProgressLine, type TuneProgressLine } from './retune-state.ts';
@@ -18,6 +26,7 @@ const idle = (): RetuneState => ({ state: 'idle', progress: 0, ts: Date.now() })
 
 const CLI = fileURLToPath(new URL('../../bin/linewatch.js', import.meta.url));
 const PROGRESS_INTERVAL_MS = 1000;
+const PARENT_PIPE_FD = 3;
 const PHASE_SPAN: Record<string, [number, number]> = {
   synthesis: [0.05, 0.15],
   features: [0.15, 0.35],
@@ -26,7 +35,8 @@ const PHASE_SPAN: Record<string, [number, number]> = {
 };
 
 export interface RetuneJobOptions {
-  promptsDir: string;
+  /** Where the tuner writes the set, and where the runner activates it. */
+  store: PromptStore;
   workDir: string;
   reservoir: NormalReservoir;
   minNormals: number;
@@ -68,6 +78,8 @@ export class RetuneRunner {
   private lastEmitted = 0;
   private bundleDir = '';
   private child: ChildProcess | null = null;
+  private job: Promise<unknown> | null = null;
+  private stopping = false;
 
   constructor(private readonly opts: RetuneJobOptions) {}
 
@@ -76,9 +88,18 @@ export class RetuneRunner {
     this.bundleDir = dir;
   }
 
-  /** Ends a running job's tuner (agent shutdown); the job reports `failed`. */
-  abort(): void {
+  /** Ends a running job's tuner (agent shutdown); resolves once the job reported `failed` and removed its work dir. */
+  async abort(): Promise<void> {
+    this.stopping = true;
     this.child?.kill('SIGTERM');
+    await this.job;
+  }
+
+  /** Removes work dirs that an agent killed mid-job left behind (call before the first job). */
+  async removeLeftovers(): Promise<void> {
+    for (const name of await fs.readdir(this.opts.workDir).catch(() => [] as string[])) {
+      await fs.rm(path.join(this.opts.workDir, name), { recursive: true, force: true });
+    }
   }
 
   get state(): RetuneState {
@@ -96,17 +117,22 @@ export class RetuneRunner {
 
   /** Starts a job unless one is running; resolves when it has ended (check `state`). */
   start(req: RetuneRequest): Result<{ jobId: string; done: Promise<RetuneState> }> {
+    if (this.stopping) return err('the agent is stopping');
     if (this.running) return err(`a re-tune is already running (job ${this.current.job_id}, ${this.current.state})`);
     this.running = true;
     const jobId = new Date().toISOString().replace(/[:.]/g, '-');
     this.current = { state: 'collecting', progress: 0, job_id: jobId, trigger: req.trigger, ...(req.camera ? { camera: req.camera } : {}), ts: Date.now() };
     this.opts.onState(this.current);
-    const done = this.run(jobId, req)
+    const jobDir = path.join(this.opts.workDir, jobId);
+    const done = this.run(jobDir, req)
       .catch((e: unknown) => this.finish('failed', { message: e instanceof Error ? e.message : String(e) }))
+      .finally(() => fs.rm(jobDir, { recursive: true, force: true }).catch((e: Error) => this.opts.log.warn(`could not remove ${jobDir}: ${e.message}`)))
       .finally(() => {
         this.running = false;
+        this.job = null;
       })
       .then(() => this.current);
+    this.job = done;
     return ok({ jobId, done });
   }
 
@@ -114,30 +140,43 @@ export class RetuneRunner {
     this.set({ ...patch, state, progress: 1 });
   }
 
-  private async run(jobId: string, req: RetuneRequest): Promise<void> {
+  private async run(jobDir: string, req: RetuneRequest): Promise<void> {
     const normals = (await this.opts.reservoir.list(req.camera)).slice(-this.opts.maxNormals);
     if (normals.length < this.opts.minNormals) {
       return this.finish('failed', {
         message: `not enough normal frames${req.camera ? ` from camera ${req.camera}` : ''}: ${normals.length} collected, ${this.opts.minNormals} needed (retune.min_normals)`,
       });
     }
-    const dir = path.join(this.opts.workDir, jobId, 'normals');
+    const dir = path.join(jobDir, 'normals');
     const copied = await snapshot(normals, dir);
     if (copied < this.opts.minNormals) {
       return this.finish('failed', { message: `only ${copied} normal frames could be read from the reservoir, ${this.opts.minNormals} needed (retune.min_normals)` });
     }
+    // Stopped while the frames were copied: no tuner may start after abort() was called.
+    if (this.stopping) return this.finish('failed', { message: 'the agent is stopping' });
     this.set({ state: 'tuning', progress: 0.05, message: `${copied} normal frames` });
     const result = await this.runTune(dir, req.steps ?? this.opts.steps);
-    await fs.rm(path.join(this.opts.workDir, jobId), { recursive: true, force: true });
     if (!result.ok) return this.finish('failed', { message: result.error });
     const r = result.value;
-    if (r.status === 'accepted') this.finish('done', { prompt_set: r.id, metrics: r.metrics, message: `prompt set ${r.id} accepted` });
-    else this.finish('rejected', { prompt_set: r.id, metrics: r.metrics, message: r.reason ?? 'the gate kept the current prompt set' });
+    if (r.status === 'accepted') {
+      // The id the tuner reported, not whatever `current` on disk says.
+      const activated = await this.opts.store.activate(r.id);
+      if (!activated.ok) return this.finish('failed', { prompt_set: r.id, metrics: r.metrics, message: `the accepted prompt set ${r.id} could not be activated: ${activated.error}` });
+      this.finish('done', { prompt_set: r.id, metrics: r.metrics, message: `prompt set ${r.id} accepted` });
+    } else this.finish('rejected', { prompt_set: r.id, metrics: r.metrics, message: r.reason ?? 'the gate kept the current prompt set' });
+  }
+
+  /** Why the tuner died of `signal`: the agent stopping it, or most likely the kernel's OOM killer. */
+  private killedBy(signal: NodeJS.Signals): string {
+    if (this.stopping) return `the tuner was stopped (${signal}): the agent is stopping`;
+    return `the tuner was killed by ${signal}${signal === 'SIGKILL' ? ' (out of memory?)' : ''}`;
   }
 
   private runTune(normalsDir: string, steps: number): Promise<Result<Extract<TuneProgressLine, { type: 'result' }>>> {
-    const args = [CLI, 'tune', '--bundle', this.bundleDir, '--normals', normalsDir, '--out', this.opts.promptsDir, '--steps', String(steps), '--progress', 'json'];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const args = [CLI, 'tune', '--bundle', this.bundleDir, '--normals', normalsDir, '--out', this.opts.store.dir, '--steps', String(steps), '--progress', 'json'];
+    args.push('--no-activate', '--parent-pipe', String(PARENT_PIPE_FD));
+    // fd 3: the pipe the tuner watches; nothing is ever written to it, its end-of-file is the agent's death.
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
     this.child = child;
     try {
       if (child.pid) os.setPriority(child.pid, 10);
@@ -166,10 +205,12 @@ export class RetuneRunner {
     });
     return new Promise((resolve) => {
       child.on('error', (e) => resolve(err(`could not start the tuner: ${e.message}`)));
-      child.on('close', (code) => {
+      child.on('close', (code, signal) => {
         this.child = null;
+        const output = stderr.slice(-3).join(' | ') || 'no output';
         if (result) resolve(ok(result));
-        else resolve(err(`tuner exited with code ${code}: ${stderr.slice(-3).join(' | ') || 'no output'}`));
+        else if (signal) resolve(err(`${this.killedBy(signal)}: ${output}`));
+        else resolve(err(`tuner exited with code ${code}: ${output}`));
       });
     });
   }
