@@ -5,6 +5,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import cron, { type ScheduledTask } from 'node-cron';
 import { loadBundle, type Bundle } from '../models/bundle/load.ts';
+import { tensorrtCacheDir } from '../models/runtime/tensorrt-engine-cache.ts';
+import type { TensorrtStart } from '../models/session.ts';
 import { bundleIdentity } from '../tuning/bundle-identity.ts';
 import type { PromptSet } from '../tuning/prompt-set.ts';
 import { PromptStore } from '../tuning/prompt-store.ts';
@@ -31,6 +33,7 @@ import { RetuneRunner, type RetuneRequest } from './retune/retune-job.ts';
 const log = createLogger('agent');
 const STATS_INTERVAL_MS = 10_000;
 const STOP_TIMEOUT_MS = 5_000;
+const ENGINE_BUILD_LOG_INTERVAL_MS = 30_000;
 
 function percentile(values: number[], p: number): number {
   if (!values.length) return 0;
@@ -44,7 +47,9 @@ export class Agent {
   private bundleId!: PromptSet['bundle'];
   private demo = false;
   private prompts!: ActivePrompts;
-  private readonly engine = new Engine();
+  private readonly engine = new Engine((start) => this.onTensorrtStart(start));
+  /** Set while a TensorRT session is being created (an engine build takes minutes). */
+  private tensorrtStart: (TensorrtStart & { since: number; timer: NodeJS.Timeout }) | null = null;
   private readonly pipeline: InferencePipeline;
   private readonly cameras = new Map<string, CameraRuntime>();
   private readonly store: PromptStore;
@@ -78,6 +83,7 @@ export class Agent {
       minNormals: cfg.retune.min_normals,
       maxNormals: cfg.retune.max_normals,
       steps: cfg.retune.steps,
+      providers: cfg.model.execution_providers,
       log: createLogger('retune'),
       onState: (s) => this.onRetuneState(s),
     });
@@ -145,12 +151,15 @@ export class Agent {
     try {
       prompts = await this.loadPrompts(bundle.value, identity);
       const m = bundle.value.manifest;
+      const settings = { tensorrt: this.cfg.model.tensorrt, cuda: this.cfg.model.cuda, tensorrtCacheDir: tensorrtCacheDir(this.cfg.data_dir, identity) };
       provider = await this.engine.load(
-        { visionPath: bundle.value.paths.vision, imageSize: m.vision.imageSize, mean: m.preprocess.mean, std: m.preprocess.std, providers: this.cfg.model.execution_providers, threads: this.cfg.model.threads },
+        { visionPath: bundle.value.paths.vision, imageSize: m.vision.imageSize, mean: m.preprocess.mean, std: m.preprocess.std, providers: this.cfg.model.execution_providers, threads: this.cfg.model.threads, settings },
         prompts.textEmbeds,
       );
     } catch (e) {
       return err(`model ${bundle.value.dir}: ${(e as Error).message}`);
+    } finally {
+      this.endTensorrtStart();
     }
     this.bundle = bundle.value;
     this.bundleId = identity;
@@ -163,6 +172,25 @@ export class Agent {
       log.warn(`an int8 bundle on ${provider}: its MatMulInteger nodes fall back to the CPU; use a float32 bundle on a GPU`);
     }
     return ok(undefined);
+  }
+
+  private onTensorrtStart(start: TensorrtStart): void {
+    this.endTensorrtStart();
+    const timer = setInterval(() => log.info(this.tensorrtStartText() ?? ''), ENGINE_BUILD_LOG_INTERVAL_MS);
+    this.tensorrtStart = { ...start, since: Date.now(), timer };
+  }
+
+  private endTensorrtStart(): void {
+    if (this.tensorrtStart) clearInterval(this.tensorrtStart.timer);
+    this.tensorrtStart = null;
+  }
+
+  /** What the inference engine is doing while a TensorRT session is created, with the elapsed time. */
+  private tensorrtStartText(): string | null {
+    const s = this.tensorrtStart;
+    if (!s) return null;
+    const elapsed = `${Math.round((Date.now() - s.since) / 1000)} s`;
+    return s.cached ? `loading the cached TensorRT engine for ${s.graph}, ${elapsed}` : `building TensorRT engine for ${s.graph} (first start with this bundle), ${elapsed}`;
   }
 
   private loadPrompts(bundle = this.bundle, identity = this.bundleId): Promise<ActivePrompts> {
@@ -356,7 +384,7 @@ export class Agent {
       health: () => {
         const checks: Record<string, { ok: boolean; detail?: string }> = {
           mqtt: { ok: this.link?.connection.connected ?? false },
-          inference: { ok: this.engine.provider !== 'none', detail: this.engine.provider },
+          inference: { ok: this.engine.provider !== 'none', detail: this.tensorrtStartText() ?? this.engine.provider },
         };
         for (const c of this.cameras.values()) {
           if (c.status.state === 'disabled') continue;

@@ -32,6 +32,8 @@ export interface RetuneJobOptions {
   minNormals: number;
   maxNormals: number;
   steps: number;
+  /** model.execution_providers: the tuner tries them too (cpu added last); absent: cpu only. */
+  providers?: readonly string[];
   log: Logger;
   onState: (s: RetuneState) => void;
 }
@@ -137,6 +139,7 @@ export class RetuneRunner {
 
   private runTune(normalsDir: string, steps: number): Promise<Result<Extract<TuneProgressLine, { type: 'result' }>>> {
     const args = [CLI, 'tune', '--bundle', this.bundleDir, '--normals', normalsDir, '--out', this.opts.promptsDir, '--steps', String(steps), '--progress', 'json'];
+    if (this.opts.providers) args.push('--providers', this.opts.providers.join(','));
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     try {
