@@ -33,7 +33,8 @@ import { RetuneRunner, type RetuneRequest } from './retune/retune-job.ts';
 const log = createLogger('agent');
 const STATS_INTERVAL_MS = 10_000;
 const STOP_TIMEOUT_MS = 5_000;
-const ENGINE_BUILD_LOG_INTERVAL_MS = 30_000;
+/** How often the log and P/status repeat what a TensorRT session start is doing, with the elapsed time. */
+const ENGINE_STATE_INTERVAL_MS = 15_000;
 
 function percentile(values: number[], p: number): number {
   if (!values.length) return 0;
@@ -97,9 +98,9 @@ export class Agent {
   /** Starts everything; an error here is a start-up failure worth exiting for. */
   async start(): Promise<Result<void>> {
     await fs.mkdir(this.cfg.data_dir, { recursive: true });
-    const model = await this.loadModel();
-    if (!model.ok) return model;
 
+    // MQTT and the page come up before the model, so that a TensorRT engine build (minutes on a
+    // first start) is visible on P/status, /healthz and the page while it runs.
     const link = await openMqttLink({
       mqtt: this.cfg.mqtt,
       deviceId: this.cfg.device_id,
@@ -107,6 +108,7 @@ export class Agent {
       resultRateHz: this.cfg.detector.result_rate_hz,
       dispatcher: this.dispatcher,
       onEvicted: (n) => this.metrics.outboxEvicted.inc(n),
+      availability: () => this.availability(),
     });
     if (!link.ok) return err(`mqtt: ${link.error}`);
     this.link = link.value;
@@ -119,6 +121,9 @@ export class Agent {
       this.http = http.value;
       log.info(`live page on http://${http.value.host}:${http.value.port}/`);
     }
+
+    const model = await this.loadModel();
+    if (!model.ok) return model;
 
     this.pipeline.start();
     for (const [name, camCfg] of Object.entries(this.cfg.cameras)) this.addCamera(name, camCfg.enabled);
@@ -176,13 +181,31 @@ export class Agent {
 
   private onTensorrtStart(start: TensorrtStart): void {
     this.endTensorrtStart();
-    const timer = setInterval(() => log.info(this.tensorrtStartText() ?? ''), ENGINE_BUILD_LOG_INTERVAL_MS);
+    const timer = setInterval(() => this.sayEngineState(), ENGINE_STATE_INTERVAL_MS);
     this.tensorrtStart = { ...start, since: Date.now(), timer };
+    this.publishAvailability();
   }
 
   private endTensorrtStart(): void {
-    if (this.tensorrtStart) clearInterval(this.tensorrtStart.timer);
+    if (!this.tensorrtStart) return;
+    clearInterval(this.tensorrtStart.timer);
     this.tensorrtStart = null;
+    this.publishAvailability();
+  }
+
+  private sayEngineState(): void {
+    log.info(this.tensorrtStartText() ?? 'inference engine ready');
+    this.publishAvailability();
+  }
+
+  /** P/status: `online`, or what the engine is doing while a TensorRT session is created (not online yet). */
+  private availability(): string {
+    return this.tensorrtStartText() ?? 'online';
+  }
+
+  private publishAvailability(): void {
+    const link = this.link;
+    if (link?.connection.connected) void link.connection.publish(link.topics.status, this.availability(), { qos: 1, retain: true }).catch(() => {});
   }
 
   /** What the inference engine is doing while a TensorRT session is created, with the elapsed time. */
@@ -371,7 +394,8 @@ export class Agent {
       state: () => ({
         device_id: this.cfg.device_id,
         demo: this.demo,
-        bundle: this.bundle.dir,
+        bundle: this.bundle?.dir ?? '',
+        ...(this.tensorrtStart ? { engine: this.tensorrtStartText()! } : {}),
         mqtt_connected: this.link?.connection.connected ?? false,
         retune: this.runner.state,
         cameras: [...this.cameras.values()].map((c) => c.snapshot()),

@@ -22,6 +22,8 @@ export interface MqttLinkOptions {
   dispatcher: CommandDispatcher;
   /** Told how many events were just evicted from the outbox (Prometheus counter). */
   onEvicted?: (count: number) => void;
+  /** P/status payload published on connect; default `online` (the agent says what it is doing while it is not online yet). */
+  availability?: () => string;
   /** Tests shorten this; the default suits a broker that restarts. */
   reconnectPeriodMs?: number;
 }
@@ -71,7 +73,15 @@ export async function openMqttLink(opts: MqttLinkOptions): Promise<Result<MqttLi
     tls: tls.value,
     // aedes speaks 3.1.1 only: asking it for 5 would just log a fallback on every start.
     protocolVersion: broker ? 4 : mqtt.protocol_version,
-    availability: { topic: topics.value.status, online: 'online', offline: 'offline', stopped: 'stopped' },
+    availability: {
+      topic: topics.value.status,
+      // Read on every connect: what the agent is doing while it is not online yet (a TensorRT engine build).
+      get online() {
+        return opts.availability?.() ?? 'online';
+      },
+      offline: 'offline',
+      stopped: 'stopped',
+    },
     reconnectPeriodMs: opts.reconnectPeriodMs,
   });
   const publisher = createContractPublisher({ connection, topics: topics.value, outbox, resultRateHz: opts.resultRateHz });
