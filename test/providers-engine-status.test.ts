@@ -26,6 +26,15 @@ after(() => {
   for (const a of agents) a.kill('SIGKILL');
 });
 
+/** `promise`, or a failure naming what never came (generous: the CPU is shared). */
+function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no ${what} within ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 async function tinyBundle(dir: string): Promise<string> {
   const bundle = path.join(dir, 'bundle');
   const built = await buildBundle({ weights: path.join(REPO, 'test/fixtures/clip-tiny'), out: bundle });
@@ -62,7 +71,7 @@ test('a slow TensorRT start shows "building TensorRT engine" on P/status, /healt
   child.stderr!.on('data', (d: Buffer) => log.push(...d.toString().split('\n').filter(Boolean)));
 
   const status = (m: { topic: string }) => m.topic === 'lw/gpu1/status';
-  const building = await watch.next((m) => status(m) && BUILDING.test(m.payload.toString()));
+  const building = await within(90_000, 'building line on P/status', watch.next((m) => status(m) && BUILDING.test(m.payload.toString())));
   const from = watch.got.indexOf(building);
 
   const health = (await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as { healthy: boolean; checks: Record<string, { ok: boolean; detail?: string }> };
@@ -73,7 +82,7 @@ test('a slow TensorRT start shows "building TensorRT engine" on P/status, /healt
   await page.waitForSelector('#engine-banner:not([hidden])', { timeout: 30_000 });
   assert.match((await page.locator('#engine-banner').textContent()) ?? '', BUILDING);
 
-  const online = await watch.next((m) => status(m) && m.payload.toString() === 'online', from);
+  const online = await within(90_000, '`online` after the build', watch.next((m) => status(m) && m.payload.toString() === 'online', from));
   assert.ok(watch.got.indexOf(online) > from);
   await page.waitForSelector('#engine-banner', { state: 'hidden', timeout: 30_000 });
   const state = (await (await fetch(`http://127.0.0.1:${port}/api/state`)).json()) as { engine?: string };
