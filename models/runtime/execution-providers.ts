@@ -46,10 +46,6 @@ export const DEFAULT_PROVIDER_SETTINGS: ProviderSettings = { tensorrt: DEFAULT_T
 export type NativeProviderEntry = string | { name: string; deviceId: number };
 
 interface ProviderRow {
-  /** What it is, for messages and the schema's description. */
-  description: string;
-  /** Whether it runs on a GPU (a CPU fallback line is logged when one cannot run a graph). */
-  gpu: boolean;
   /** The entry of sessionOptions.executionProviders: what the binding really passes to onnxruntime. */
   nativeEntry(settings: ProviderSettings): NativeProviderEntry;
   /** Environment variables onnxruntime documents for this provider, from the settings. */
@@ -73,20 +69,14 @@ function tensorrtEnvironment({ tensorrt, tensorrtCacheDir }: ProviderSettings): 
 
 export const EXECUTION_PROVIDER_TABLE = {
   tensorrt: {
-    description: 'NVIDIA TensorRT (builds an engine per graph on first use)',
-    gpu: true,
     nativeEntry: (s) => ({ name: 'tensorrt', deviceId: s.cuda.device_id }),
     environment: tensorrtEnvironment,
   },
   cuda: {
-    description: 'NVIDIA CUDA',
-    gpu: true,
     nativeEntry: (s) => ({ name: 'cuda', deviceId: s.cuda.device_id }),
     environment: () => ({}),
   },
   cpu: {
-    description: 'the CPU',
-    gpu: false,
     nativeEntry: () => 'cpu',
     environment: () => ({}),
   },
