@@ -5,6 +5,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import cron, { type ScheduledTask } from 'node-cron';
 import { loadBundle, type Bundle } from '../models/bundle/load.ts';
+import { tensorrtCacheDir } from '../models/runtime/tensorrt-engine-cache.ts';
+import type { TensorrtStart } from '../models/session.ts';
 import { bundleIdentity } from '../tuning/bundle-identity.ts';
 import type { PromptSet } from '../tuning/prompt-set.ts';
 import { PromptStore } from '../tuning/prompt-store.ts';
@@ -37,6 +39,9 @@ const STOP_TIMEOUT_MS = 5_000;
 /** A retained message given up because the link stopped first (a failed start, a stop before the broker came). */
 const notPublished = (what: string) => (e: Error) => log.debug(`${what} not published: ${e.message}`);
 
+/** How often the log and P/status repeat what a TensorRT session start is doing, with the elapsed time. */
+const ENGINE_STATE_INTERVAL_MS = 15_000;
+
 function percentile(values: number[], p: number): number {
   if (!values.length) return 0;
   const sorted = values.slice().sort((a, b) => a - b);
@@ -49,7 +54,9 @@ export class Agent {
   private bundleId!: PromptSet['bundle'];
   private demo = false;
   private prompts!: ActivePrompts;
-  private readonly engine = new Engine();
+  private readonly engine = new Engine((start) => this.onTensorrtStart(start));
+  /** Set while a TensorRT session is being created (an engine build takes minutes). */
+  private tensorrtStart: (TensorrtStart & { since: number; timer: NodeJS.Timeout }) | null = null;
   private readonly pipeline: InferencePipeline;
   private readonly cameras = new Map<string, CameraRuntime>();
   private readonly store: PromptStore;
@@ -89,6 +96,7 @@ export class Agent {
       minNormals: cfg.retune.min_normals,
       maxNormals: cfg.retune.max_normals,
       steps: cfg.retune.steps,
+      providers: cfg.model.execution_providers,
       log: createLogger('retune'),
       onState: (s) => this.onRetuneState(s),
     });
@@ -116,9 +124,9 @@ export class Agent {
       return err(`cannot create data_dir ${this.cfg.data_dir}: ${(e as Error).message}`);
     }
     await this.runner.removeLeftovers();
-    const model = await this.loadModel();
-    if (!model.ok) return model;
 
+    // MQTT and the page come up before the model, so that a TensorRT engine build (minutes on a
+    // first start) is visible on P/status, /healthz and the page while it runs.
     const link = await openMqttLink({
       mqtt: this.cfg.mqtt,
       deviceId: this.cfg.device_id,
@@ -127,6 +135,7 @@ export class Agent {
       dispatcher: this.dispatcher,
       onEvicted: (n) => this.metrics.outboxEvicted.inc(n),
       onDropped: (reason, n) => this.metrics.outboxDropped.inc({ reason }, n),
+      availability: () => this.availability(),
     });
     if (!link.ok) return err(`mqtt: ${link.error}`);
     this.link = link.value;
@@ -146,6 +155,9 @@ export class Agent {
       this.http = http.value;
       log.info(`live page on http://${http.value.host}:${http.value.port}/`);
     }
+
+    const model = await this.loadModel();
+    if (!model.ok) return model;
 
     this.pipeline.start();
     for (const [name, camCfg] of Object.entries(this.cfg.cameras)) this.addCamera(name, camCfg.enabled);
@@ -192,12 +204,15 @@ export class Agent {
     try {
       prompts = await this.loadPrompts(bundle.value, identity);
       const m = bundle.value.manifest;
+      const settings = { tensorrt: this.cfg.model.tensorrt, cuda: this.cfg.model.cuda, tensorrtCacheDir: tensorrtCacheDir(this.cfg.data_dir, identity) };
       provider = await this.engine.load(
-        { visionPath: bundle.value.paths.vision, imageSize: m.vision.imageSize, mean: m.preprocess.mean, std: m.preprocess.std, providers: this.cfg.model.execution_providers, threads: this.cfg.model.threads },
+        { visionPath: bundle.value.paths.vision, imageSize: m.vision.imageSize, mean: m.preprocess.mean, std: m.preprocess.std, providers: this.cfg.model.execution_providers, threads: this.cfg.model.threads, settings },
         prompts.textEmbeds,
       );
     } catch (e) {
       return err(`model ${bundle.value.dir}: ${(e as Error).message}`);
+    } finally {
+      this.endTensorrtStart();
     }
     this.bundle = bundle.value;
     this.bundleId = identity;
@@ -210,6 +225,43 @@ export class Agent {
       log.warn(`an int8 bundle on ${provider}: its MatMulInteger nodes fall back to the CPU; use a float32 bundle on a GPU`);
     }
     return ok(undefined);
+  }
+
+  private onTensorrtStart(start: TensorrtStart): void {
+    this.endTensorrtStart();
+    const timer = setInterval(() => this.sayEngineState(), ENGINE_STATE_INTERVAL_MS);
+    this.tensorrtStart = { ...start, since: Date.now(), timer };
+    this.publishAvailability();
+  }
+
+  private endTensorrtStart(): void {
+    if (!this.tensorrtStart) return;
+    clearInterval(this.tensorrtStart.timer);
+    this.tensorrtStart = null;
+    this.publishAvailability();
+  }
+
+  private sayEngineState(): void {
+    log.info(this.tensorrtStartText() ?? 'inference engine ready');
+    this.publishAvailability();
+  }
+
+  /** P/status: `online`, or what the engine is doing while a TensorRT session is created (not online yet). */
+  private availability(): string {
+    return this.tensorrtStartText() ?? 'online';
+  }
+
+  private publishAvailability(): void {
+    const link = this.link;
+    if (link?.connection.connected) void link.connection.publish(link.topics.status, this.availability(), { qos: 1, retain: true }).catch(() => {});
+  }
+
+  /** What the inference engine is doing while a TensorRT session is created, with the elapsed time. */
+  private tensorrtStartText(): string | null {
+    const s = this.tensorrtStart;
+    if (!s) return null;
+    const elapsed = `${Math.round((Date.now() - s.since) / 1000)} s`;
+    return s.cached ? `loading the cached TensorRT engine for ${s.graph}, ${elapsed}` : `building TensorRT engine for ${s.graph} (first start with this bundle), ${elapsed}`;
   }
 
   private loadPrompts(bundle = this.bundle, identity = this.bundleId): Promise<ActivePrompts> {
@@ -390,7 +442,8 @@ export class Agent {
       state: () => ({
         device_id: this.cfg.device_id,
         demo: this.demo,
-        bundle: this.bundle.dir,
+        bundle: this.bundle?.dir ?? '',
+        ...(this.tensorrtStart ? { engine: this.tensorrtStartText()! } : {}),
         mqtt_connected: this.link?.connection.connected ?? false,
         retune: this.runner.state,
         cameras: [...this.cameras.values()].map((c) => c.snapshot()),
@@ -403,7 +456,7 @@ export class Agent {
       health: () => {
         const checks: Record<string, { ok: boolean; detail?: string }> = {
           mqtt: { ok: this.link?.connection.connected ?? false },
-          inference: { ok: this.engine.provider !== 'none', detail: this.engine.provider },
+          inference: { ok: this.engine.provider !== 'none', detail: this.tensorrtStartText() ?? this.engine.provider },
         };
         for (const c of this.cameras.values()) {
           if (c.status.state === 'disabled') continue;

@@ -22,7 +22,6 @@ import { CAMERA_NAME, CameraSchema, ConfigSchema, type RawCamera, type RawConfig
 import { isPlainObject, type SchemaNode, type Segment } from './config/schema-nodes.ts';
 import { readYaml } from './config/yaml-lines.ts';
 
-export type { ExecutionProvider } from './config/schema.ts';
 export type { BundleRef };
 
 export type CameraConfig = Omit<RawCamera, 'source'> & { source: SourceSpec };

@@ -8,6 +8,8 @@ import { unwrap } from '../util/result.ts';
 
 export async function metaTextEmbedsFor(bundle: Bundle): Promise<Float32Array> {
   const vocab = unwrap(await bundleVocabulary(bundle), `bundle ${bundle.dir}`);
+  // On the CPU whatever model.execution_providers says: a single forward pass, where a TensorRT
+  // engine build for the text graphs would add minutes to the start.
   const text = await OnnxTextEncoder.open(bundle, { providers: ['cpu'] });
   try {
     return await encodeMetaPrompts(text, vocab, undefined, bundle.manifest.text.contextLength);

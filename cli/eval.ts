@@ -1,5 +1,6 @@
 // `linewatch eval`: MVTec-AD-style evaluation (tuning/eval/eval-job.ts).
 import { UserError } from '../util/result.ts';
+import { PROVIDERS_USAGE, providersOption } from './providers-option.ts';
 import { runEvalJob } from '../tuning/eval/eval-job.ts';
 import { METRIC_KEYS } from '../tuning/eval/evaluate-category.ts';
 import { oneOf, parseOptions, realNumber, required, runCommand, wholeNumber } from './args.ts';
@@ -9,7 +10,7 @@ const DEFAULT_SHOTS = 4;
 const DEFAULT_STEPS = 300;
 
 const usage = `usage: linewatch eval --bundle DIR --dataset DIR --out DIR [--category NAME ...] [--shots K]
-                      [--prompts FILE] [--seed S] [--steps N] [--no-mpts] [--lambda X]
+                      [--prompts FILE] [--seed S] [--providers LIST] [--steps N] [--no-mpts] [--lambda X]
                       [--no-object-mask] [--progress bar|plain]
 
 Evaluates on an MVTec-AD-layout dataset (train/good, test/<type>, ground_truth/<type>/NNN_mask.png):
@@ -24,6 +25,7 @@ category and mean, with timings), scores.csv (path,label,score) and report.html.
   --shots K           normal shots per category, chosen by --seed (default ${DEFAULT_SHOTS})
   --prompts FILE      score with this prompt set instead of tuning (must fit the bundle)
   --seed S            seed for the shots, synthesis and initialisation (default 0)
+${PROVIDERS_USAGE}
   --steps N           prompt learning steps (default ${DEFAULT_STEPS})
   --no-mpts           task loss only (ablation)
   --lambda X          MPTS projection strength (default 1)
@@ -43,6 +45,7 @@ export async function run(argv: string[]): Promise<number> {
       shots: { type: 'string' },
       prompts: { type: 'string' },
       seed: { type: 'string' },
+      providers: { type: 'string' },
       steps: { type: 'string' },
       'no-mpts': { type: 'boolean' },
       lambda: { type: 'string' },
@@ -63,6 +66,7 @@ export async function run(argv: string[]): Promise<number> {
       categories: (values.category ?? []).flatMap((c) => c.split(',')).map((c) => c.trim()).filter(Boolean),
       shots: wholeNumber('shots', values.shots, 1) ?? DEFAULT_SHOTS,
       seed: wholeNumber('seed', values.seed) ?? 0,
+      providers: providersOption(values.providers),
       steps: wholeNumber('steps', values.steps) ?? DEFAULT_STEPS,
       guidance: values['no-mpts'] ? ('none' as const) : ('mpts' as const),
       lambda: realNumber('lambda', values.lambda, (x) => x >= 0, 'a number >= 0') ?? 1,

@@ -1,9 +1,10 @@
 // `linewatch synth`: write OAGM synthetic anomalies for a folder of normal images (tuning/synth-job.ts).
 import { UserError } from '../util/result.ts';
+import { PROVIDERS_USAGE, providersOption } from './providers-option.ts';
 import { runSynthJob } from '../tuning/synth-job.ts';
 import { parseOptions, required, runCommand, wholeNumber } from './args.ts';
 
-const usage = `usage: linewatch synth --bundle DIR --images DIR --out DIR [--count N] [--seed S] [--no-object-mask]
+const usage = `usage: linewatch synth --bundle DIR --images DIR --out DIR [--count N] [--seed S] [--providers LIST] [--no-object-mask]
 
 Shows what OAGM (object-attention anomaly generation) makes of normal images: writes each
 synthetic image, its ground-truth mask (_mask.png) and the object region it was placed in
@@ -15,6 +16,7 @@ normal | synthetic | mask in red (object region outlined in green).
   --out DIR           output directory (created if missing)
   --count N           synthetic images (default: 2 per image, at least 8)
   --seed S            seed (default 0); the same seed gives the same images
+${PROVIDERS_USAGE}
   --no-object-mask    place defects anywhere in the frame (ablation)
 
 Exit codes: 0 success, 1 failure, 2 usage error.
@@ -28,6 +30,7 @@ export async function run(argv: string[]): Promise<number> {
       out: { type: 'string' },
       count: { type: 'string' },
       seed: { type: 'string' },
+      providers: { type: 'string' },
       'no-object-mask': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     });
@@ -41,6 +44,7 @@ export async function run(argv: string[]): Promise<number> {
       outDir: required('out', values.out),
       count: wholeNumber('count', values.count, 1),
       seed: wholeNumber('seed', values.seed),
+      providers: providersOption(values.providers),
       useObjectMask: !values['no-object-mask'],
     });
     if (!result.ok) throw new UserError(result.error);

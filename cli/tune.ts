@@ -1,12 +1,13 @@
 // `linewatch tune`: learn a prompt set from a folder of normal images (tuning/tune-job.ts).
 import { tuneProgressText } from '../agent/retune/retune-state.ts';
 import { UserError } from '../util/result.ts';
+import { PROVIDERS_USAGE, providersOption } from './providers-option.ts';
 import { MIN_NORMALS, runTuneJob } from '../tuning/tune-job.ts';
 import { oneOf, parseOptions, realNumber, required, runCommand, wholeNumber } from './args.ts';
 import { exitWhenParentGone } from './parent-pipe.ts';
 import { createPhaseProgress, defaultProgressMode, PROGRESS_MODES } from './phase-progress.ts';
 
-const usage = `usage: linewatch tune --bundle DIR --normals DIR --out DIR [--steps N] [--seed S]
+const usage = `usage: linewatch tune --bundle DIR --normals DIR --out DIR [--steps N] [--seed S] [--providers LIST]
                       [--no-mpts] [--lambda X] [--progress bar|plain|json]
                       [--no-activate] [--parent-pipe FD]
 
@@ -19,6 +20,7 @@ set to the prompt store --out (<id>.json + current) if the gate accepts it.
   --out DIR         prompt store directory (created if missing)
   --steps N         prompt learning steps (default 300)
   --seed S          seed for the split, synthesis and initialisation (default 0)
+${PROVIDERS_USAGE}
   --no-mpts         task loss only, no meta-guided projection (ablation)
   --lambda X        MPTS projection strength (default 1)
   --progress MODE   bar (default on a terminal), plain (default otherwise), or json: JSON lines
@@ -39,6 +41,7 @@ export async function run(argv: string[]): Promise<number> {
       out: { type: 'string' },
       steps: { type: 'string' },
       seed: { type: 'string' },
+      providers: { type: 'string' },
       'no-mpts': { type: 'boolean' },
       lambda: { type: 'string' },
       progress: { type: 'string' },
@@ -68,6 +71,7 @@ export async function run(argv: string[]): Promise<number> {
       outDir,
       steps,
       seed,
+      providers: providersOption(values.providers),
       lambda,
       guidance: values['no-mpts'] ? 'none' : 'mpts',
       activate: !values['no-activate'],

@@ -10,6 +10,7 @@ import { Engine } from '../agent/engine/engine.ts';
 import { InferencePipeline, type ScoredFrame } from '../agent/engine/pipeline.ts';
 import { buildBundle } from '../models/bundle/build.ts';
 import { loadBundle, type Bundle } from '../models/bundle/load.ts';
+import { DEFAULT_PROVIDER_SETTINGS } from '../models/runtime/execution-providers.ts';
 
 const FIXTURE = path.resolve(import.meta.dirname, 'fixtures/clip-tiny');
 let bundle: Bundle;
@@ -24,7 +25,7 @@ before(async () => {
   engine = new Engine();
   const m = bundle.manifest;
   const text = Float32Array.from({ length: 2 * m.embedDim }, (_, i) => Math.sin(i));
-  await engine.load({ visionPath: bundle.paths.vision, imageSize: m.vision.imageSize, mean: m.preprocess.mean, std: m.preprocess.std, providers: ['cpu'], threads: 1 }, text);
+  await engine.load({ visionPath: bundle.paths.vision, imageSize: m.vision.imageSize, mean: m.preprocess.mean, std: m.preprocess.std, providers: ['cpu'], threads: 1, settings: DEFAULT_PROVIDER_SETTINGS }, text);
 });
 after(() => engine.close());
 

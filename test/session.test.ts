@@ -64,33 +64,27 @@ test('[tensorrt, cuda, cpu] without GPU libraries falls back to cpu with one log
     assert.equal(warnings.length, 2);
     assert.match(warnings[0], /^add\.onnx: execution provider tensorrt unavailable \(.*TensorRT.*\); trying cuda$/);
     assert.match(warnings[1], /^add\.onnx: execution provider cuda unavailable \(.*Cuda.*\); trying cpu$/);
-    assert.deepEqual(lines.filter((l) => l.level === 'info').map((l) => l.msg), ['add.onnx: running on cpu']);
-  } finally {
-    await session.release();
-  }
-});
-
-test('providers that do not exist on this platform fall back too; all failing is an error listing each', async () => {
-  const { logger, lines } = recordingLogger();
-  const { session, provider } = await createSession(modelPath, { providers: ['dml', 'coreml', 'cpu'], logger });
-  try {
-    assert.equal(provider, 'cpu');
-    assert.deepEqual(await runAdd(session), [1.75, 8]);
-    assert.deepEqual(lines.filter((l) => l.level === 'warn').map((l) => l.msg.split(' unavailable')[0]), [
-      'add.onnx: execution provider dml',
-      'add.onnx: execution provider coreml',
+    assert.deepEqual(lines.filter((l) => l.level === 'info').map((l) => l.msg), [
+      'building TensorRT engine for add.onnx (engines are not cached here; this can take minutes)',
+      'add.onnx: running on cpu',
     ]);
   } finally {
     await session.release();
   }
+});
+
+test('all configured providers failing is an error listing each', { skip: gpuProvidersInstalled && 'GPU providers installed' }, async () => {
+  const { logger } = recordingLogger();
   await assert.rejects(
-    createSession(modelPath, { providers: ['dml', 'coreml'], logger }),
-    /add\.onnx: no configured execution provider could run it \(dml: .*; coreml: .*\)$/,
+    createSession(modelPath, { providers: ['tensorrt', 'cuda'], logger }),
+    /add\.onnx: no configured execution provider could run it \(tensorrt: .*; cuda: .*\)$/,
   );
 });
 
 test('an unknown provider name, an empty list and bad thread counts are rejected before loading', async () => {
-  await assert.rejects(createSession(modelPath, { providers: ['cuda', 'tpu', 'cpu'] }), /unknown execution provider 'tpu'; known: tensorrt, cuda, cpu, dml, coreml/);
+  await assert.rejects(createSession(modelPath, { providers: ['cuda', 'tpu', 'cpu'] }), /unknown execution provider 'tpu'; known: tensorrt, cuda, cpu$/);
+  // Windows' and macOS' providers: not in the Linux build of onnxruntime-node, so not in the table.
+  await assert.rejects(createSession(modelPath, { providers: ['dml', 'coreml', 'cpu'] }), /unknown execution provider 'dml', 'coreml'; known: tensorrt, cuda, cpu$/);
   await assert.rejects(createSession(modelPath, { providers: [] }), /execution provider list is empty/);
   await assert.rejects(createSession(modelPath, { providers: ['cpu'], threads: -1 }), /threads must be a whole number >= 0, not -1/);
 });

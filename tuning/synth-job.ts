@@ -6,7 +6,7 @@
 // Images are synthesised at the bundle's input size, as tuning does.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { SessionFactoryOptions } from '../models/session.ts';
+import type { ExecutionProvider } from '../models/runtime/execution-providers.ts';
 import { writeFileAtomic } from '../util/atomic-file.ts';
 import { err, ok, type Result } from '../util/result.ts';
 import { outlineMask, tileGrid, tintMask } from './image/overlay.ts';
@@ -27,7 +27,8 @@ export interface SynthJobOptions {
   seed?: number;
   /** false: the whole frame is the object (the OAGM ablation). */
   useObjectMask?: boolean;
-  sessions?: SessionFactoryOptions;
+  /** Execution providers to try, in order (the agent passes model.execution_providers); cpu is added last. Default: cpu. */
+  providers?: ExecutionProvider[];
 }
 
 export interface SynthJobResult {
@@ -39,7 +40,7 @@ export async function runSynthJob(options: SynthJobOptions): Promise<Result<Synt
   const files = await listImageFiles(options.imagesDir);
   if (!files.ok) return err(`images: ${files.error}`);
   if (files.value.length === 0) return err(`no images (png, jpg, jpeg, bmp, tif, webp) in ${options.imagesDir}`);
-  const models = await openTuningModels(options.bundleDir, { sessions: options.sessions ?? { providers: ['cpu'] } });
+  const models = await openTuningModels(options.bundleDir, { providers: options.providers });
   if (!models.ok) return models;
   try {
     const { vision, metaTextEmbeds } = models.value;

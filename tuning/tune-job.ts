@@ -18,7 +18,7 @@
 // check, however coarse with a handful of frames. Held-out anomalies come from held-out normals
 // so that no training image (or a perturbed copy of it) is scored.
 import path from 'node:path';
-import type { SessionFactoryOptions } from '../models/session.ts';
+import type { ExecutionProvider } from '../models/runtime/execution-providers.ts';
 import { err, ok, type Result } from '../util/result.ts';
 import { bundleMismatch } from './bundle-identity.ts';
 import { calibrate, defaultTargetFpr, isAnomalous, type Calibration } from './calibration.ts';
@@ -51,7 +51,8 @@ export interface TuneJobOptions {
   targetFpr?: number;
   /** Gate: how much lower the synthetic AUROC may be than the current set's. */
   epsilon?: number;
-  sessions?: SessionFactoryOptions;
+  /** Execution providers to try, in order (the agent passes model.execution_providers); cpu is added last. Default: cpu. */
+  providers?: ExecutionProvider[];
   onProgress?: (phase: TunePhase, done: number, total: number) => void;
   /** False: an accepted set is written but not made current (the caller activates it). Default true. */
   activate?: boolean;
@@ -141,7 +142,7 @@ export async function runTuneJob(options: TuneJobOptions): Promise<Result<TuneJo
     const where = typeof options.normals === 'string' ? ` in ${options.normals}` : '';
     return err(`tuning needs at least ${MIN_NORMALS} normal images (1 to train on, 1 to calibrate, 1 to check the gate); found ${files.value.length}${where}`);
   }
-  const models = await openTuningModels(options.bundleDir, { sessions: options.sessions ?? { providers: ['cpu'] } });
+  const models = await openTuningModels(options.bundleDir, { providers: options.providers });
   if (!models.ok) return err(models.error);
   try {
     return await tune(models.value, files.value, options);

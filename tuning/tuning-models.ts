@@ -2,6 +2,7 @@
 // its identity, the vision runner, the text encoder, the vocabulary and the meta-prompt
 // embeddings (which also score images until a tuned set exists).
 import { loadBundle, type Bundle } from '../models/bundle/load.ts';
+import { withCpuFallback, type ExecutionProvider } from '../models/runtime/execution-providers.ts';
 import type { SessionFactoryOptions } from '../models/session.ts';
 import { ok, type Result } from '../util/result.ts';
 import { bundleIdentity } from './bundle-identity.ts';
@@ -24,7 +25,8 @@ export interface TuningModels {
 }
 
 export interface OpenModelsOptions {
-  sessions: SessionFactoryOptions;
+  /** Tried in order, with cpu last so that a graph a GPU provider cannot run (one log line says so) still runs; default cpu. */
+  providers?: readonly ExecutionProvider[];
 }
 
 /** Errors (a missing or corrupt bundle) are values; session failures throw UserError. */
@@ -34,10 +36,11 @@ export async function openTuningModels(bundleDir: string, options: OpenModelsOpt
   const vocab = await bundleVocabulary(bundle.value);
   if (!vocab.ok) return vocab;
   const identity = await bundleIdentity(bundle.value);
-  const text = await OnnxTextEncoder.open(bundle.value, options.sessions);
+  const sessions: SessionFactoryOptions = { providers: withCpuFallback(options.providers ?? ['cpu']) };
+  const text = await OnnxTextEncoder.open(bundle.value, sessions);
   let vision: VisionFeatures;
   try {
-    vision = await VisionFeatures.open(bundle.value, options.sessions);
+    vision = await VisionFeatures.open(bundle.value, sessions);
   } catch (e) {
     await text.release();
     throw e;

@@ -9,6 +9,7 @@
 // `additionalProperties: false`, so a bad camera name is refused like an unknown key.
 import Type, { type Static } from 'typebox';
 import { WEIGHT_PRECISIONS } from '../../models/onnx/transformer.ts';
+import { DEFAULT_CUDA, DEFAULT_TENSORRT, EXECUTION_PROVIDERS } from '../../models/runtime/execution-providers.ts';
 
 const HOST_NAME = '[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?';
 const IPV6 = '[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*';
@@ -30,7 +31,7 @@ const tlsFile = (what: string) =>
 const pixel = (minimum: number) => Type.Integer({ minimum });
 const point = Type.Tuple([Type.Number(), Type.Number()]);
 
-export const ExecutionProviderSchema = Type.Enum(['tensorrt', 'cuda', 'cpu']);
+export const ExecutionProviderSchema = Type.Enum([...EXECUTION_PROVIDERS]);
 
 export const CameraSchema = Type.Object(
   {
@@ -96,9 +97,51 @@ export const ConfigSchema = Type.Object(
               minItems: 1,
               uniqueItems: true,
               default: ['tensorrt', 'cuda', 'cpu'],
-              errorMessage: 'must be a non-empty list of tensorrt, cuda, cpu without repeats',
-              description: 'Tried in order; a failing one is logged and skipped.',
+              errorMessage: `must be a non-empty list of ${EXECUTION_PROVIDERS.join(', ')} without repeats`,
+              description: 'Tried in order; a failing one is logged and skipped. Re-tuning uses them too, with cpu last.',
             }),
+          ),
+          tensorrt: Type.Optional(
+            Type.Object(
+              {
+                fp16: Type.Optional(Type.Boolean({ default: DEFAULT_TENSORRT.fp16, description: 'Let TensorRT use float16 kernels (ORT_TENSORRT_FP16_ENABLE).' })),
+                engine_cache: Type.Optional(
+                  Type.Boolean({
+                    default: DEFAULT_TENSORRT.engine_cache,
+                    description: 'Keep built engines and the timing cache in <data_dir>/trt-cache/<bundle>/ (ORT_TENSORRT_ENGINE_CACHE_ENABLE, ORT_TENSORRT_CACHE_PATH).',
+                  }),
+                ),
+                dla_core: Type.Optional(
+                  Type.Union([Type.Null(), Type.Literal(0), Type.Literal(1)], {
+                    default: DEFAULT_TENSORRT.dla_core,
+                    errorMessage: 'must be null (the GPU), 0 or 1 (a DLA core of a Jetson Orin)',
+                    description: 'Run on this DLA core of a Jetson Orin (needs fp16); null = the GPU (ORT_TENSORRT_DLA_ENABLE, ORT_TENSORRT_DLA_CORE).',
+                  }),
+                ),
+                workspace_mb: Type.Optional(
+                  Type.Union([Type.Null(), Type.Integer({ minimum: 1 })], {
+                    default: DEFAULT_TENSORRT.workspace_mb,
+                    errorMessage: 'must be null or a whole number of MiB >= 1',
+                    description: "TensorRT's build workspace in MiB; null = onnxruntime's default, 1024 (ORT_TENSORRT_MAX_WORKSPACE_SIZE).",
+                  }),
+                ),
+              },
+              {
+                additionalProperties: false,
+                description:
+                  'TensorRT settings, written as the ORT_TENSORRT_* variables; onnxruntime-node 1.30 does not apply them (README, GPU execution providers).',
+              },
+            ),
+          ),
+          cuda: Type.Optional(
+            Type.Object(
+              {
+                device_id: Type.Optional(
+                  Type.Integer({ minimum: 0, default: DEFAULT_CUDA.device_id, description: 'The GPU that cuda and tensorrt run on (onnxruntime-node passes it).' }),
+                ),
+              },
+              { additionalProperties: false, description: 'CUDA settings (the GPU also used by tensorrt).' },
+            ),
           ),
           threads: Type.Optional(Type.Integer({ minimum: 0, default: 0, description: 'onnxruntime intra-op threads; 0 = its default.' })),
         },
@@ -226,7 +269,6 @@ export const ConfigSchema = Type.Object(
 export type Filled<T> = T extends readonly unknown[] ? T : T extends object ? { -readonly [K in keyof T]-?: Filled<Exclude<T[K], undefined>> } : T;
 export type RawConfig = Filled<Static<typeof ConfigSchema>>;
 export type RawCamera = Filled<Static<typeof CameraSchema>>;
-export type ExecutionProvider = Static<typeof ExecutionProviderSchema>;
 
 /** config/linewatch.schema.json: the same declaration, with what editors need to find and show it. */
 export function publishedSchema(): object {

@@ -1,6 +1,8 @@
 // Main-thread handle on the inference worker: typed, promise-based, one request in flight at a
 // time per caller (the worker serialises them anyway).
 import { Worker } from 'node:worker_threads';
+import { setProviderEnvironment } from '../../models/runtime/provider-environment.ts';
+import type { TensorrtStart } from '../../models/session.ts';
 import type { FrameOutput, VisionModelSpec, WorkerReply, WorkerRequest } from './protocol.ts';
 
 type Pending = { resolve: (r: WorkerReply) => void; reject: (e: Error) => void };
@@ -18,9 +20,11 @@ export class Engine {
   private nextId = 1;
   provider = 'none';
 
-  constructor() {
+  /** `onTensorrtStart`: a load is about to build (or load the cached) TensorRT engine. */
+  constructor(private readonly onTensorrtStart: (start: TensorrtStart) => void = () => {}) {
     this.worker = new Worker(new URL('./inference-worker-entry.js', import.meta.url));
     this.worker.on('message', (msg: WorkerReply) => {
+      if (msg.type === 'tensorrt-start') return this.onTensorrtStart({ graph: msg.graph, cached: msg.cached });
       const p = this.pending.get(msg.id);
       if (!p) return;
       this.pending.delete(msg.id);
@@ -46,6 +50,8 @@ export class Engine {
 
   /** Loads (or hot-swaps) the vision model; the previous one serves until the new one is ready. */
   async load(model: VisionModelSpec, textEmbeds: Float32Array | null): Promise<string> {
+    // onnxruntime reads them from the process environment, which the worker's process.env is not.
+    setProviderEnvironment(model.providers, model.settings);
     const r = await this.request({ type: 'load', model, textEmbeds });
     if (r.type !== 'loaded') throw new Error(`unexpected reply ${r.type}`);
     this.provider = r.provider;

@@ -3,7 +3,7 @@
 // prompt swap lands between two batches and no frame is dropped by it.
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
-import { createSession } from '../../models/session.ts';
+import { createSession, type TensorrtStart } from '../../models/session.ts';
 import { toPixelValues } from '../../models/preprocess.ts';
 import type { FrameOutput, VisionModelSpec, WorkerReply, WorkerRequest } from './protocol.ts';
 
@@ -25,7 +25,9 @@ function textTensor(embeds: Float32Array): ort.Tensor {
 }
 
 async function load(req: Extract<WorkerRequest, { type: 'load' }>): Promise<void> {
-  const { session, provider } = await createSession(req.model.visionPath, { providers: req.model.providers, threads: req.model.threads });
+  const { providers, threads, settings } = req.model;
+  const onTensorrtStart = (start: TensorrtStart) => reply({ type: 'tensorrt-start', id: req.id, ...start });
+  const { session, provider } = await createSession(req.model.visionPath, { providers, threads, settings, onTensorrtStart });
   const previous = current;
   current = { session, spec: req.model, textEmbeds: req.textEmbeds ? textTensor(req.textEmbeds) : null };
   await previous?.session.release();

@@ -1,5 +1,7 @@
 // Messages between the agent (main thread) and the inference worker. Pixel and map buffers
 // travel as transferables: ownership moves, nothing is copied.
+import type { ExecutionProvider, ProviderSettings } from '../../models/runtime/execution-providers.ts';
+import type { TensorrtStart } from '../../models/session.ts';
 
 export interface VisionModelSpec {
   /** Path of vision.onnx. */
@@ -7,8 +9,10 @@ export interface VisionModelSpec {
   imageSize: number;
   mean: [number, number, number];
   std: [number, number, number];
-  providers: string[];
+  providers: ExecutionProvider[];
   threads: number;
+  /** model.tensorrt, model.cuda and the bundle's engine cache directory. */
+  settings: ProviderSettings;
 }
 
 export type WorkerRequest =
@@ -26,6 +30,8 @@ export interface FrameOutput {
 
 export type WorkerReply =
   | { type: 'loaded'; id: number; provider: string }
+  /** Sent during a load, before a TensorRT session is created (which can take minutes). */
+  | ({ type: 'tensorrt-start'; id: number } & TensorrtStart)
   | { type: 'ok'; id: number }
   | { type: 'inferred'; id: number; outputs: FrameOutput[]; preMs: number; inferMs: number }
   | { type: 'error'; id: number; message: string };

@@ -27,6 +27,8 @@ export interface AgentState {
   /** The demo bundle with generated weights is in use: its scores mean nothing. */
   demo: boolean;
   bundle: string;
+  /** Only while a TensorRT session is created: "building TensorRT engine for <graph> (first start with this bundle), 42 s". */
+  engine?: string;
   mqtt_connected: boolean;
   retune: RetuneStatePayload;
   cameras: CameraSnapshot[];

@@ -24,6 +24,8 @@ export interface MqttLinkOptions {
   onEvicted?: (count: number) => void;
   /** Told about every event the outbox lost, by reason (Prometheus counter); see OutboxOptions. */
   onDropped?: (reason: string, count: number) => void;
+  /** P/status payload published on connect; default `online` (the agent says what it is doing while it is not online yet). */
+  availability?: () => string;
   /** Tests shorten this; the default suits a broker that restarts. */
   reconnectPeriodMs?: number;
 }
@@ -73,7 +75,15 @@ export async function openMqttLink(opts: MqttLinkOptions): Promise<Result<MqttLi
     tls: tls.value,
     // aedes speaks 3.1.1 only: asking it for 5 would just log a fallback on every start.
     protocolVersion: broker ? 4 : mqtt.protocol_version,
-    availability: { topic: topics.value.status, online: 'online', offline: 'offline', stopped: 'stopped' },
+    availability: {
+      topic: topics.value.status,
+      // Read on every connect: what the agent is doing while it is not online yet (a TensorRT engine build).
+      get online() {
+        return opts.availability?.() ?? 'online';
+      },
+      offline: 'offline',
+      stopped: 'stopped',
+    },
     reconnectPeriodMs: opts.reconnectPeriodMs,
   });
   const publisher = createContractPublisher({ connection, topics: topics.value, outbox, resultRateHz: opts.resultRateHz });

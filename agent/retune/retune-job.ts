@@ -42,6 +42,8 @@ export interface RetuneJobOptions {
   minNormals: number;
   maxNormals: number;
   steps: number;
+  /** model.execution_providers: the tuner tries them too (cpu added last); absent: cpu only. */
+  providers?: readonly string[];
   log: Logger;
   onState: (s: RetuneState) => void;
 }
@@ -174,6 +176,7 @@ export class RetuneRunner {
 
   private runTune(normalsDir: string, steps: number): Promise<Result<Extract<TuneProgressLine, { type: 'result' }>>> {
     const args = [CLI, 'tune', '--bundle', this.bundleDir, '--normals', normalsDir, '--out', this.opts.store.dir, '--steps', String(steps), '--progress', 'json'];
+    if (this.opts.providers) args.push('--providers', this.opts.providers.join(','));
     args.push('--no-activate', '--parent-pipe', String(PARENT_PIPE_FD));
     // fd 3: the pipe the tuner watches; nothing is ever written to it, its end-of-file is the agent's death.
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });

@@ -3,7 +3,7 @@
 // image) and report.html in the output folder.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { SessionFactoryOptions } from '../../models/session.ts';
+import type { ExecutionProvider } from '../../models/runtime/execution-providers.ts';
 import { writeFileAtomic } from '../../util/atomic-file.ts';
 import { err, ok, type Result } from '../../util/result.ts';
 import { bundleMismatch } from '../bundle-identity.ts';
@@ -21,7 +21,8 @@ export interface EvalJobOptions extends ShotTuning {
   /** A prompt set file to score with instead of tuning. */
   promptsFile: string | null;
   outDir: string;
-  sessions?: SessionFactoryOptions;
+  /** Execution providers to try, in order (the agent passes model.execution_providers); cpu is added last. Default: cpu. */
+  providers?: ExecutionProvider[];
   onProgress?: (category: string, phase: string, done: number, total: number) => void;
 }
 
@@ -41,7 +42,7 @@ export async function runEvalJob(o: EvalJobOptions): Promise<Result<EvalJobResul
   if (set && !set.ok) return set;
   const categories = await discoverCategories(o.datasetDir, o.categories);
   if (!categories.ok) return categories;
-  const models = await openTuningModels(o.bundleDir, { sessions: o.sessions ?? { providers: ['cpu'] } });
+  const models = await openTuningModels(o.bundleDir, { providers: o.providers });
   if (!models.ok) return models;
   try {
     if (set) {

@@ -94,6 +94,8 @@ function cardFor(name) {
 
 function render(state) {
   document.getElementById('demo-banner').hidden = !state.demo;
+  document.getElementById('engine-banner').hidden = !state.engine;
+  document.getElementById('engine-banner').textContent = state.engine ?? '';
   document.getElementById('device-id').textContent = state.device_id;
   document.getElementById('bundle').textContent = state.bundle;
   document.getElementById('mqtt-state').textContent = state.mqtt_connected ? 'MQTT connected' : 'MQTT disconnected';
