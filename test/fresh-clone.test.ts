@@ -65,7 +65,9 @@ test('a fresh clone: the README\'s first command installs and starts the demo; t
   assert.equal(status.payload.toString(), 'online');
   t.diagnostic(`install + start until the page answered: ${answeredS.toFixed(1)} s`);
 
-  // The where-to-look block of the demo, with the ports really in use.
+  // The where-to-look block of the demo, with the ports really in use: logged once the model is
+  // ready, which is after the page and MQTT are up (they report the model's loading).
+  for (let waited = 0; !log.some((l) => l.includes('mosquitto_sub')) && waited < 180_000; waited += 500) await sleep(500);
   const text = log.join('\n');
   assert.ok(text.includes(`page:  http://127.0.0.1:${httpPort}/`), text);
   assert.ok(text.includes(`mosquitto_sub -h 127.0.0.1 -p ${mqttPort} -t 'linewatch/demo/#' -v`), text);

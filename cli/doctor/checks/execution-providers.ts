@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
-import type { ExecutionProvider } from '../../../agent/config.ts';
+import type { ExecutionProvider } from '../../../models/runtime/execution-providers.ts';
 import { fail, ok, type Check } from '../check.ts';
 
 const GPU_INSTALL = 'ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node --ignore-scripts=false (see README "GPU")';
