@@ -1,6 +1,8 @@
 // `linewatch model build | check | pull`
 import { buildBundle, type BuildOptions } from '../models/bundle/build.ts';
 import { checkBundle, formatReport } from '../models/bundle/check.ts';
+import { checkBundleForTensorrt, formatTensorrtReport } from '../models/tensorrt/check-bundle.ts';
+import { DEFAULT_TENSORRT_VERSION, matrixFor, type SelectedMatrix } from '../models/tensorrt/support-matrix.ts';
 import { WEIGHT_PRECISIONS, type WeightPrecision } from '../models/onnx/transformer.ts';
 import { parseOptions, required, runCommand, UsageError, wholeNumber } from './args.ts';
 
@@ -8,6 +10,7 @@ const usage = `usage:
   linewatch model build --weights DIR --out DIR [--image-size N] [--layers a,b,c]
                         [--laa-radius R] [--laa-from L] [--no-laa] [--precision fp32|int8]
   linewatch model check --bundle DIR --reference FILE [--json]
+  linewatch model check --bundle DIR --target tensorrt [--tensorrt-version 10.x] [--reference FILE] [--json]
   linewatch model pull REPO_ID [--revision R] [--out DIR]   (see 'linewatch model pull --help')
 
 build   writes a model bundle (vision.onnx, text.onnx, text_vjp.onnx, token embedding,
@@ -24,6 +27,13 @@ build   writes a model bundle (vision.onnx, text.onnx, text_vjp.onnx, token embe
                            the text graphs stay float32
 check   runs the bundle on a reference file's inputs and compares every applicable output;
         exit code 0 only when all are within tolerance.
+          --target tensorrt  instead (or, with --reference, as well): holds every node of
+                           vision.onnx, text.onnx and text_vjp.onnx against the ONNX-TensorRT
+                           parser's operator matrix (models/tensorrt/), with its type and
+                           attribute restrictions and static shapes except the batch; names each
+                           node TensorRT cannot parse. Needs no TensorRT library. --reference is
+                           optional with --target tensorrt.
+          --tensorrt-version V  the TensorRT release to check for (default 10: the 10.x matrix)
           --json           machine-readable report on stdout
 
 Exit codes: 0 success, 1 failure, 2 usage error.
@@ -91,17 +101,62 @@ async function build(argv: string[]): Promise<number> {
   return 0;
 }
 
+const TARGETS = ['tensorrt'] as const;
+
+function target(value: string | undefined): (typeof TARGETS)[number] | undefined {
+  if (value === undefined) return undefined;
+  if (!(TARGETS as readonly string[]).includes(value)) throw new UsageError(`--target takes ${TARGETS.join(', ')}, not '${value}'`);
+  return value as (typeof TARGETS)[number];
+}
+
+/** A check's outcome: what --json prints, what a person reads, and whether it passed. */
+interface CheckOutcome {
+  json: unknown;
+  text: string;
+  pass: boolean;
+}
+
+async function referenceCheck(bundle: string, reference: string): Promise<CheckOutcome | string> {
+  const result = await checkBundle(bundle, reference);
+  return result.ok ? { json: result.value, text: formatReport(result.value), pass: result.value.pass } : result.error;
+}
+
+async function tensorrtCheck(bundle: string, matrix: SelectedMatrix): Promise<CheckOutcome | string> {
+  const result = await checkBundleForTensorrt(bundle, matrix);
+  return result.ok ? { json: result.value, text: formatTensorrtReport(result.value), pass: result.value.pass } : result.error;
+}
+
 async function check(argv: string[]): Promise<number> {
-  const values = parseOptions(argv, { bundle: { type: 'string' }, reference: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
+  const values = parseOptions(argv, {
+    bundle: { type: 'string' },
+    reference: { type: 'string' },
+    target: { type: 'string' },
+    'tensorrt-version': { type: 'string' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) return help();
-  const result = await checkBundle(required('bundle', values.bundle), required('reference', values.reference));
-  if (!result.ok) {
-    if (values.json) process.stdout.write(JSON.stringify({ pass: false, error: result.error }, null, 2) + '\n');
-    process.stderr.write(`linewatch model check: ${result.error}\n`);
-    return 1;
-  }
-  process.stdout.write(values.json ? JSON.stringify(result.value, null, 2) + '\n' : formatReport(result.value));
-  return result.value.pass ? 0 : 1;
+  const bundle = required('bundle', values.bundle);
+  const trt = target(values.target);
+  if (values['tensorrt-version'] !== undefined && !trt) throw new UsageError('--tensorrt-version needs --target tensorrt');
+  const reference = trt ? values.reference : required('reference', values.reference);
+  const matrix = trt ? matrixFor(values['tensorrt-version'] ?? DEFAULT_TENSORRT_VERSION) : undefined;
+  if (matrix && !matrix.ok) throw new UsageError(`--tensorrt-version: ${matrix.error}`);
+  const outcomes: Record<string, CheckOutcome | string> = {};
+  if (reference !== undefined) outcomes.reference = await referenceCheck(bundle, reference);
+  if (matrix) outcomes.tensorrt = await tensorrtCheck(bundle, matrix.value);
+  const entries = Object.entries(outcomes);
+  const failed = entries.filter((e): e is [string, string] => typeof e[1] === 'string');
+  for (const [, error] of failed) process.stderr.write(`linewatch model check: ${error}\n`);
+  const done = entries.filter((e): e is [string, CheckOutcome] => typeof e[1] !== 'string');
+  const pass = failed.length === 0 && done.every(([, o]) => o.pass);
+  if (values.json) {
+    const json = (o: CheckOutcome | string) => (typeof o === 'string' ? { pass: false, error: o } : o.json);
+    // one check: its report as before; both: one object holding each
+    const body = entries.length === 1 ? json(entries[0][1]) : { pass, ...Object.fromEntries(entries.map(([k, o]) => [k, json(o)])) };
+    process.stdout.write(JSON.stringify(body, null, 2) + '\n');
+  } else process.stdout.write(done.map(([, o]) => o.text).join('\n'));
+  return pass ? 0 : 1;
 }
 
 export async function run(argv: string[]): Promise<number> {

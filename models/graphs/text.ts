@@ -53,9 +53,11 @@ export function textForward(g: GraphBuilder, w: ClipWeights, inp: TextGraphInput
     return trace;
   });
   // Pick the end-of-text position with a one-hot MatMul (differentiable, no Gather), then ln_final:
-  // LayerNorm acts per token, so normalising after the pick is the same and cheaper.
-  const depth = g.node('Reshape', [seqLen, g.constI([])]);
-  const onehot = g.node('OneHot', [inp.eotIndex, depth, g.constF([0, 1])], { axis: -1 }); // [P,S]
+  // LayerNorm acts per token, so normalising after the pick is the same and cheaper. The one-hot
+  // is (range(S) == eot_index) rather than OneHot: TensorRT takes OneHot only with a depth known
+  // when the engine is built, and S is a dynamic dimension.
+  const positions = g.node('Range', [g.constI([0], []), g.node('Reshape', [seqLen, g.constI([])]), g.constI([1], [])]); // [S]
+  const onehot = g.node('Cast', [g.node('Equal', [g.node('Unsqueeze', [inp.eotIndex, g.constI([1])]), positions])], { to: 1 /* FLOAT */ }); // [P,S]
   const picked = g.node('MatMul', [g.node('Unsqueeze', [onehot, g.constI([1])]), x]); // [P,1,W]
   const eot = g.node('Squeeze', [picked, g.constI([1])]);
   const normed = layerNorm(g, eot, t.lnFinal, w.layerNormEps, 'ln_final');
