@@ -215,6 +215,7 @@ export class Agent {
     this.metrics.setRetuneState(s.state);
     void this.link?.publisher.retuneState(s);
     if (s.state === 'done' || s.state === 'rejected' || s.state === 'failed') {
+      this.metrics.retunes.inc({ outcome: s.state });
       this.lastRetuneEnd = Date.now();
       if (s.message) log.info(`re-tune ${s.state}: ${s.message}`);
     }
