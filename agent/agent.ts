@@ -56,6 +56,9 @@ export class Agent {
   private cronTask: ScheduledTask | null = null;
   private statsTimer: NodeJS.Timeout | null = null;
   private lastRetuneEnd = 0;
+  private giveUp: (reason: string) => void = () => {};
+  /** Resolves with the reason when the agent cannot go on: another agent took its device id over. */
+  readonly failure = new Promise<string>((resolve) => (this.giveUp = resolve));
   /** Counters at the previous stats tick, for rates and Prometheus increments. */
   private readonly lastProcessed = new Map<string, number>();
   private readonly lastSkipped = new Map<string, number>();
@@ -100,6 +103,8 @@ export class Agent {
       dataDir: this.cfg.data_dir,
       resultRateHz: this.cfg.detector.result_rate_hz,
       dispatcher: this.dispatcher,
+      commandSecret: this.cfg.mqtt.command_secret,
+      onDeviceIdTaken: (reason) => this.giveUp(reason),
       onEvicted: (n) => this.metrics.outboxEvicted.inc(n),
     });
     if (!link.ok) return err(`mqtt: ${link.error}`);
