@@ -68,6 +68,9 @@ export class Agent {
   private cronTask: ScheduledTask | null = null;
   private statsTimer: NodeJS.Timeout | null = null;
   private lastRetuneEnd = 0;
+  private giveUp: (reason: string) => void = () => {};
+  /** Resolves with the reason when the agent cannot go on: another agent took its device id over. */
+  readonly failure = new Promise<string>((resolve) => (this.giveUp = resolve));
   /** Counters at the previous stats tick, for rates and Prometheus increments. */
   private readonly lastProcessed = new Map<string, number>();
   private readonly lastSkipped = new Map<string, number>();
@@ -133,6 +136,8 @@ export class Agent {
       dataDir: this.cfg.data_dir,
       resultRateHz: this.cfg.detector.result_rate_hz,
       dispatcher: this.dispatcher,
+      commandSecret: this.cfg.mqtt.command_secret,
+      onDeviceIdTaken: (reason) => this.giveUp(reason),
       onEvicted: (n) => this.metrics.outboxEvicted.inc(n),
       onDropped: (reason, n) => this.metrics.outboxDropped.inc({ reason }, n),
       availability: () => this.availability(),
@@ -314,6 +319,7 @@ export class Agent {
     this.metrics.setRetuneState(s.state);
     this.link?.publisher.retuneState(s).catch(notPublished('re-tune state'));
     if (s.state === 'done' || s.state === 'rejected' || s.state === 'failed') {
+      this.metrics.retunes.inc({ outcome: s.state });
       this.lastRetuneEnd = Date.now();
       if (s.message) log.info(`re-tune ${s.state}: ${s.message}`);
     }

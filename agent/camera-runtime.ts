@@ -64,11 +64,13 @@ export class CameraRuntime {
   ) {
     this.detector = new CameraDetector(name, cfg.ignore, settings);
     this.tuning = { sensitivity: settings.sensitivity, threshold: null };
+    ctx.metrics.setCameraState(name, this.status.state);
   }
 
   setStatus(s: CameraStatus | { state: 'disabled'; reason: string }): void {
     this.status = s.state === 'online' ? { state: 'online' } : { state: s.state, reason: s.reason };
     this.lastStatusChange = Date.now();
+    this.ctx.metrics.setCameraState(this.name, this.status.state);
     this.ctx.publisher()?.cameraStatus(this.name, this.status.state, this.status.reason).catch((e: Error) => log.debug(`camera status not published: ${e.message}`));
     if (s.state !== 'online') void this.closeEvent();
   }
@@ -96,6 +98,7 @@ export class CameraRuntime {
     this.ctx.metrics.framesProcessed.inc({ camera: this.name });
     this.ctx.metrics.inferenceLatency.observe({ camera: this.name }, s.latencyMs.infer / 1000);
     this.ctx.metrics.score.set({ camera: this.name }, verdict.score);
+    this.ctx.metrics.threshold.set({ camera: this.name }, verdict.threshold);
     this.latest = { frame, map, calibration, score: verdict.score, threshold: verdict.threshold, anomalous: verdict.anomalous };
     this.history.push({ ts: frame.ts, score: verdict.score });
     if (this.history.length > HISTORY) this.history.shift();

@@ -10,7 +10,8 @@ const USAGE = `usage: linewatch run --config FILE
 
 Runs the agent of FILE (see config/example-line.yaml; LINEWATCH_* variables override its keys)
 until SIGTERM or SIGINT, then stops gracefully: cameras ended, open events closed, the event
-outbox flushed, \`stopped\` published. Exit 2 on an invalid configuration, 1 when start-up fails.
+outbox flushed, \`stopped\` published. Exit 2 on an invalid configuration, 1 when start-up fails
+or another agent with the same device_id holds the broker connection.
 `;
 const log = createLogger('run');
 
@@ -29,11 +30,17 @@ export async function run(argv: string[]): Promise<number> {
       throw new UserError(`cannot start: ${redact(started.error)} (linewatch doctor --config ${values.config} checks every prerequisite and names the fix)`);
     }
     log.info(`agent ${config.device_id} running (MQTT ${agent.mqttUrl})`);
-    const signal = await new Promise<NodeJS.Signals>((resolve) => {
-      process.once('SIGTERM', () => resolve('SIGTERM'));
-      process.once('SIGINT', () => resolve('SIGINT'));
+    const ended = await new Promise<{ signal: NodeJS.Signals } | { failure: string }>((resolve) => {
+      process.once('SIGTERM', () => resolve({ signal: 'SIGTERM' }));
+      process.once('SIGINT', () => resolve({ signal: 'SIGINT' }));
+      void agent.failure.then((failure) => resolve({ failure }));
     });
-    log.info(`${signal}: stopping`);
+    if ('failure' in ended) {
+      log.error(`stopping: ${ended.failure}`);
+      await agent.stop();
+      return 1;
+    }
+    log.info(`${ended.signal}: stopping`);
     await agent.stop();
     log.info('stopped');
     return 0;

@@ -1,5 +1,10 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { RETUNE_STATES, type RetuneStateName } from '../mqtt/payloads.ts';
+import { CameraState, RETUNE_STATES, type RetuneStateName } from '../mqtt/payloads.ts';
+
+/** The values of the contract's camera state, read from its schema so the two cannot drift apart. */
+const CAMERA_STATES = CameraState.anyOf.map((s) => s.const);
+/** How a re-tuning job can end: the states after which no job runs. */
+const RETUNE_OUTCOMES = ['done', 'rejected', 'failed'] as const satisfies readonly RetuneStateName[];
 
 /**
  * Every Prometheus metric of the agent, in one registry of its own (so two agents in one test
@@ -13,6 +18,8 @@ export interface AgentMetrics {
   readonly inferenceLatency: Histogram<'camera'>;
   /** Latest normalised anomaly score, 0..1. */
   readonly score: Gauge<'camera'>;
+  /** The threshold the latest score was compared with (normalised scale, after sensitivity). */
+  readonly threshold: Gauge<'camera'>;
   readonly events: Counter<'camera' | 'type'>;
   readonly outboxDepth: Gauge;
   readonly outboxEvicted: Counter;
@@ -21,8 +28,12 @@ export interface AgentMetrics {
   /** Normal frames the reservoir could not store, by the errno code of the failed write. */
   readonly reservoirDropped: Counter<'reason'>;
   readonly mqttConnected: Gauge;
+  /** Finished re-tuning jobs by outcome; every outcome is exported from the start, at 0. */
+  readonly retunes: Counter<'outcome'>;
   /** 1 for the current re-tuning state, 0 for the others. */
   setRetuneState(state: RetuneStateName): void;
+  /** 1 for the camera's current state (online, offline, disabled), 0 for the others. */
+  setCameraState(camera: string, state: CameraState): void;
 }
 
 export interface AgentMetricsOptions {
@@ -46,6 +57,21 @@ export function createAgentMetrics(opts: AgentMetricsOptions = {}): AgentMetrics
   };
   setRetuneState('idle');
 
+  const cameraState = new Gauge({
+    name: 'linewatch_camera_state',
+    help: 'Camera state (online, offline, disabled): 1 for the current state',
+    labelNames: ['camera', 'state'],
+    registers,
+  });
+  const setCameraState = (camera: string, state: CameraState) => {
+    for (const s of CAMERA_STATES) cameraState.set({ camera, state: s }, s === state ? 1 : 0);
+  };
+
+  // A counter that appears only at its first increment hides that increment from increase():
+  // the alert on a rejected re-tune would miss the first rejection.
+  const retunes = new Counter({ name: 'linewatch_retunes_total', help: 'Finished re-tuning jobs by outcome (done, rejected, failed)', labelNames: ['outcome'], registers });
+  for (const outcome of RETUNE_OUTCOMES) retunes.inc({ outcome }, 0);
+
   return {
     registry,
     framesProcessed: new Counter({ name: 'linewatch_frames_processed_total', help: 'Frames scored', labelNames: ['camera'], registers }),
@@ -63,6 +89,7 @@ export function createAgentMetrics(opts: AgentMetricsOptions = {}): AgentMetrics
       registers,
     }),
     score: new Gauge({ name: 'linewatch_anomaly_score', help: 'Latest normalised anomaly score (0..1)', labelNames: ['camera'], registers }),
+    threshold: new Gauge({ name: 'linewatch_anomaly_threshold', help: 'Threshold the latest score was compared with (0..1, after sensitivity)', labelNames: ['camera'], registers }),
     events: new Counter({ name: 'linewatch_events_total', help: 'Anomaly events by type (new, update, end)', labelNames: ['camera', 'type'], registers }),
     outboxDepth: new Gauge({ name: 'linewatch_outbox_depth', help: 'Events on disk waiting for the broker', registers }),
     outboxEvicted: new Counter({ name: 'linewatch_outbox_evicted_total', help: 'Events evicted from a full outbox', registers }),
@@ -79,6 +106,8 @@ export function createAgentMetrics(opts: AgentMetricsOptions = {}): AgentMetrics
       registers,
     }),
     mqttConnected: new Gauge({ name: 'linewatch_mqtt_connected', help: '1 while connected to the MQTT broker', registers }),
+    retunes,
     setRetuneState,
+    setCameraState,
   };
 }

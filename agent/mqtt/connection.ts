@@ -1,5 +1,6 @@
 import mqtt, { type IClientOptions, type IClientPublishOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import { createLogger } from '../../util/log.ts';
+import type { Result } from '../../util/result.ts';
 import type { TlsMaterial } from './tls.ts';
 
 const log = createLogger('mqtt');
@@ -27,6 +28,14 @@ export interface MqttConnectionOptions {
   reconnectPeriodMs?: number;
   connectTimeoutMs?: number;
   keepaliveSeconds?: number;
+  /**
+   * Asked each time an established connection is lost, while the client reconnects: an error says
+   * another agent holds this client id now (the broker closed us for it), and the connection then
+   * gives the id up for good instead of taking it back in a loop, and calls `onGiveUp` with the
+   * reason. See device-claim.ts.
+   */
+  checkClaim?: () => Promise<Result<void>>;
+  onGiveUp?: (reason: string) => void;
 }
 
 export type MessageHandler = (topic: string, payload: Buffer, packet: IPublishPacket) => void;
@@ -82,6 +91,8 @@ export function connectMqtt(opts: MqttConnectionOptions): MqttConnection {
   let connected = false;
   let stopping = false;
   let lastError = '';
+  /** CONNACKs so far: a claim check whose answer spans one of ours may have heard our own agent. */
+  let connects = 0;
 
   const setConnected = (now: boolean) => {
     if (now === connected) return;
@@ -114,6 +125,7 @@ export function connectMqtt(opts: MqttConnectionOptions): MqttConnection {
     c.on('connect', () => {
       if (!current()) return;
       everConnected = true;
+      connects++;
       lastError = '';
       log.info('connected to MQTT broker', { url: opts.url, protocol_version: v });
       c.publish(opts.availability.topic, opts.availability.online, { qos: 1, retain: true });
@@ -124,7 +136,10 @@ export function connectMqtt(opts: MqttConnectionOptions): MqttConnection {
     });
     c.on('close', () => {
       if (!current()) return;
-      if (connected && !stopping) log.warn('lost the MQTT broker; reconnecting', { url: opts.url });
+      if (connected && !stopping) {
+        log.warn('lost the MQTT broker; reconnecting', { url: opts.url });
+        checkClaimAfterLoss();
+      }
       setConnected(false);
     });
     c.on('error', (e: Error & { code?: unknown }) => {
@@ -145,6 +160,18 @@ export function connectMqtt(opts: MqttConnectionOptions): MqttConnection {
     });
     for (const filter of subscriptions) c.subscribe(filter, { qos: 1 });
     return c;
+  };
+
+  const checkClaimAfterLoss = () => {
+    if (!opts.checkClaim) return;
+    const seen = connects;
+    void opts.checkClaim().then((claim) => {
+      if (claim.ok || stopping || connected || connects !== seen) return;
+      stopping = true;
+      log.error(claim.error);
+      client.end(true);
+      opts.onGiveUp?.(claim.error);
+    });
   };
 
   let client: MqttClient;

@@ -4,11 +4,15 @@ import type { CommandDispatcher } from '../commands/types.ts';
 import type { AgentConfig } from '../config.ts';
 import { attachCommandChannel } from './command-channel.ts';
 import { connectMqtt, type MqttConnection } from './connection.ts';
+import { findClaimHolder, liveHolderMessage } from './device-claim.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from './embedded-broker.ts';
 import { openOutbox, type Outbox } from './outbox.ts';
 import { createContractPublisher, type ContractPublisher } from './publisher.ts';
 import { readTlsMaterial } from './tls.ts';
 import { createTopics, type Topics } from './topics.ts';
+import { createLogger } from '../../util/log.ts';
+
+const log = createLogger('mqtt');
 
 /** The `mqtt:` section of the configuration, as this module needs it (commands are the dispatcher's). */
 export type MqttSettings = Omit<AgentConfig['mqtt'], 'command_secret'>;
@@ -20,6 +24,8 @@ export interface MqttLinkOptions {
   /** `detector.result_rate_hz` */
   resultRateHz: number;
   dispatcher: CommandDispatcher;
+  /** `mqtt.command_secret`, to sign the status command that asks whether another agent holds this device id. */
+  commandSecret?: string | null;
   /** Told how many events were just evicted from the outbox (Prometheus counter). */
   onEvicted?: (count: number) => void;
   /** Told about every event the outbox lost, by reason (Prometheus counter); see OutboxOptions. */
@@ -28,6 +34,22 @@ export interface MqttLinkOptions {
   availability?: () => string;
   /** Tests shorten this; the default suits a broker that restarts. */
   reconnectPeriodMs?: number;
+  /** Told when another agent took this device id over while running: the link has stopped for good. */
+  onDeviceIdTaken?: (reason: string) => void;
+}
+
+/**
+ * Err when another agent answers for this device id on the broker (device-claim.ts). A stale claim
+ * or a broker that cannot be asked is no reason to stay away: the client id is taken as before.
+ */
+async function claimDeviceId(ask: Parameters<typeof findClaimHolder>[0]): Promise<Result<void>> {
+  const holder = await findClaimHolder(ask);
+  if (holder.kind === 'live') return err(liveHolderMessage(ask.deviceId, holder.detail));
+  if (holder.kind === 'stale') {
+    log.info(`the claim on ${ask.topics.status} is online but nobody answered a status command in ${holder.waitedMs} ms: a session that is gone; taking the client id over`);
+  }
+  if (holder.kind === 'unknown') log.debug('could not ask the broker who holds this device id', { reason: holder.reason });
+  return ok(undefined);
 }
 
 /** Everything MQTT of a running agent, assembled from the configuration. */
@@ -59,6 +81,13 @@ export async function openMqttLink(opts: MqttLinkOptions): Promise<Result<MqttLi
     await broker?.stop();
     return tls;
   }
+  const checkClaim = () =>
+    claimDeviceId({ url, username: mqtt.username, password: mqtt.password, tls: tls.value, deviceId: opts.deviceId, topics: topics.value, commandSecret: opts.commandSecret ?? null });
+  // The embedded broker is this process's own: nobody else can hold the id there before us.
+  if (!broker) {
+    const claimed = await checkClaim();
+    if (!claimed.ok) return claimed;
+  }
   let outbox: Outbox;
   const outboxDir = path.join(opts.dataDir, 'outbox');
   try {
@@ -85,6 +114,8 @@ export async function openMqttLink(opts: MqttLinkOptions): Promise<Result<MqttLi
       stopped: 'stopped',
     },
     reconnectPeriodMs: opts.reconnectPeriodMs,
+    checkClaim: broker ? undefined : checkClaim,
+    onGiveUp: opts.onDeviceIdTaken,
   });
   const publisher = createContractPublisher({ connection, topics: topics.value, outbox, resultRateHz: opts.resultRateHz });
   attachCommandChannel(connection, topics.value, opts.dispatcher);

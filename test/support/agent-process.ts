@@ -1,0 +1,41 @@
+// `linewatch run` as a child process, as a user starts it, for tests that need whole agents: its
+// stderr log kept, its exit code awaited, killed when the test file ends; and the bundle of the
+// tiny fixture CLIP those agents run.
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { after } from 'node:test';
+import { buildBundle } from '../../models/bundle/build.ts';
+
+const REPO = path.resolve(import.meta.dirname, '../..');
+const CLI = path.join(REPO, 'bin/linewatch.js');
+
+const running = new Set<ChildProcess>();
+after(() => {
+  for (const c of running) c.kill('SIGKILL');
+});
+
+export interface AgentProcess {
+  child: ChildProcess;
+  /** stderr lines so far (the structured log). */
+  log: string[];
+  exited: Promise<number | null>;
+}
+
+export function startAgentProcess(config: string, env: Record<string, string> = {}): AgentProcess {
+  const child = spawn(process.execPath, [CLI, 'run', '--config', config], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  running.add(child);
+  const log: string[] = [];
+  child.stderr!.on('data', (d: Buffer) => log.push(...d.toString().split('\n').filter(Boolean)));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => (running.delete(child), resolve(code))));
+  return { child, log, exited };
+}
+
+/** Builds the tiny fixture CLIP into `out` (a few seconds); throws with the builder's reason. */
+export async function buildTinyBundle(out: string): Promise<string> {
+  const built = await buildBundle({ weights: path.join(REPO, 'test/fixtures/clip-tiny'), out });
+  if (!built.ok) throw new Error(`cannot build the tiny bundle: ${built.error}`);
+  return out;
+}
+
+/** The bundled demo frames, as a `dir:` camera source (no ffmpeg needed). */
+export const DEMO_FRAMES = `dir:${path.join(REPO, 'demo/frames')}`;
