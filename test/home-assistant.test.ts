@@ -66,7 +66,7 @@ describe('Home Assistant discovery', { skip: !mosquitto ? 'mosquitto is not inst
     const broker = await startMosquitto(mosquitto!);
     t.after(() => broker.stop());
     const config = path.join(dir, 'agent.yaml');
-    const writeConfig = (cameras: string[], secret: boolean) =>
+    const writeConfig = (cameras: string[], secret: boolean, enabled = true) =>
       fs.writeFile(
         config,
         `device_id: cell7
@@ -78,7 +78,7 @@ ${cameras.map((c) => `  ${c}: { source: "dir:${DEMO_FRAMES}", fps: 4 }`).join('\
 detector: { publish_masks: always, result_rate_hz: 100 }
 retune: { cron: null, min_normals: 2, max_normals: 4, steps: 5, min_interval_s: 0, sample_interval_s: 0 }
 http: { enabled: false }
-integrations: { home_assistant: { enabled: true, discovery_prefix: ha } }
+integrations: { home_assistant: { enabled: ${enabled}, discovery_prefix: ha } }
 `,
       );
     const watch = await observer(broker.url, { protocolVersion: 5, clientId: 'ha-watch' }, ['ha/#', 'lw/cell7/#']);
@@ -164,8 +164,23 @@ integrations: { home_assistant: { enabled: true, discovery_prefix: ha } }
       'ha/sensor/linewatch_cell7/line_score/config',
     ]);
     assert.ok(second.log.some((l) => /command_secret is set: no re-tune button/.test(l)), 'the log says why there is no button');
+    // HA restarted (its birth message): the configs are sent again, as zigbee2mqtt does
+    const announced = watch.got.length;
+    await watch.client.publishAsync('ha/status', 'online', { qos: 1 });
+    await watch.next((m) => m.topic === 'ha/binary_sensor/linewatch_cell7/line_anomalous/config' && m.payload.length > 0, announced);
     second.child.kill('SIGTERM');
     assert.equal(await second.exited, 0);
+
+    // run 3: the integration disabled -> what is left is removed, the list of published configs too
+    await writeConfig(['line'], true, false);
+    const disabledFrom = watch.got.length;
+    const third = startAgent(config);
+    t.after(() => third.child.kill('SIGKILL'));
+    for (const topic of left.keys()) await watch.next((m) => m.topic === topic && m.payload.length === 0, disabledFrom);
+    assert.deepEqual([...(await retained(broker.url, 'ha/#')).keys()], []);
+    await assert.rejects(fs.access(path.join(dir, 'var/integrations/home-assistant.json')));
+    third.child.kill('SIGTERM');
+    assert.equal(await third.exited, 0);
   });
 
   test('configs of one camera: topics from the contract, templates of the two forms, ids HA accepts', () => {
