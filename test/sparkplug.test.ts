@@ -7,9 +7,14 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import sparkplugPayload from 'sparkplug-payload';
 import type { UMetric, UPayload } from 'sparkplug-payload/lib/sparkplugbpayload.js';
+import { signCommand } from '../agent/commands/signature.ts';
+import { createCommandDispatcher } from '../agent/commands/dispatcher.ts';
+import { startSparkplugEdgeNode } from '../agent/integrations/sparkplug/edge-node.ts';
+import { connectMqtt } from '../agent/mqtt/connection.ts';
 import type { ResultPayload, RetuneStatePayload } from '../agent/mqtt/payloads.ts';
+import { recordingHandlers } from './support/recording-handlers.ts';
 import { DEMO_FRAMES, startAgent, tinyBundle } from './support/agent-process.ts';
-import { findExecutable, observer, startMosquitto, tempDir, type Received } from './support/mqtt-harness.ts';
+import { findExecutable, observer, sleep, startMosquitto, tempDir, type Received } from './support/mqtt-harness.ts';
 
 const HANG_GUARD = { timeout: 300_000 }; // not a speed assertion: a hung agent must not hang CI
 const mosquitto = findExecutable('mosquitto');
@@ -184,5 +189,38 @@ describe('Sparkplug B edge node', { skip: !mosquitto ? 'mosquitto is not install
     assert.equal(watch.got.filter((m) => m.topic.startsWith('spBv1.0/')).length, 0);
     agent.child.kill('SIGTERM');
     assert.equal(await agent.exited, 0);
+  });
+
+  test('with a command secret: no re-tune metric, an unsigned DCMD re-tune is refused; a malformed command is ignored', HANG_GUARD, async (t) => {
+    const broker = await startMosquitto(mosquitto!);
+    t.after(() => broker.stop());
+    const secret = 'sparkplug-test-secret-0123456789';
+    const { calls, handlers } = recordingHandlers();
+    const host = await observer(broker.url, { protocolVersion: 5, clientId: 'scada' }, [`${SP}/#`]);
+    const node = startSparkplugEdgeNode({
+      groupId: 'plant1',
+      edgeNodeId: 'edge9',
+      cameras: ['line'],
+      signedCommands: true,
+      dispatcher: createCommandDispatcher(handlers, { secret }),
+      openSession: (clientId, announcements, maxReconnectPeriodMs) =>
+        connectMqtt({ url: broker.url, clientId, username: null, password: null, tls: {}, protocolVersion: 5, announcements, maxReconnectPeriodMs }),
+    });
+    t.after(() => node.stop(1000));
+    await host.next((m) => m.topic === `${SP}/NBIRTH/edge9`);
+    node.onCameraStatus!('line', 'online');
+    const dbirth = decode(await host.next((m) => m.topic === `${SP}/DBIRTH/edge9/line`));
+    assert.equal(metric(dbirth, 'Device Control/Retune'), undefined, 'not offered: it could not be signed');
+
+    await host.client.publishAsync(`${SP}/NCMD/edge9`, Buffer.from('not protobuf'), { qos: 0 });
+    await host.client.publishAsync(`${SP}/DCMD/edge9/line`, command([{ name: 'Device Control/Retune', type: 'Boolean', value: true }]), { qos: 0 });
+    const from = host.got.length;
+    await host.client.publishAsync(`${SP}/NCMD/edge9`, command([{ name: 'Node Control/Rebirth', type: 'Boolean', value: true }]), { qos: 0 });
+    await host.next((m) => m.topic === `${SP}/NBIRTH/edge9`, from);
+    await sleep(200); // the DCMD went in before the rebirth; give its dispatch a moment
+    assert.deepEqual(calls, [], 'the unsigned re-tune never reached a handler');
+    // the dispatcher itself takes a signed re-tune: it is the signature that was missing
+    const signed = await createCommandDispatcher(handlers, { secret }).dispatch({ name: 'retune', payload: JSON.stringify(signCommand(secret, 'retune', { camera: 'line' })) });
+    assert.equal(signed.ok, true);
   });
 });
