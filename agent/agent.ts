@@ -26,6 +26,9 @@ import { InferencePipeline } from './engine/pipeline.ts';
 import { redactedView, type AgentView } from './http/agent-view.ts';
 import { createAgentMetrics, type AgentMetrics } from './http/metrics.ts';
 import { startHttpServer, type RunningHttpServer } from './http/server.ts';
+import type { Integration } from './integrations/integration.ts';
+import { observePublisher } from './integrations/observed-publisher.ts';
+import { startIntegrations } from './integrations/start.ts';
 import { metaTextEmbedsFor } from './meta-text-embeds.ts';
 import { resolveBundle } from './model-resolver.ts';
 import { openMqttLink, type MqttLink } from './mqtt/mqtt-link.ts';
@@ -64,6 +67,7 @@ export class Agent {
   private readonly runner: RetuneRunner;
   private readonly dispatcher: CommandDispatcher;
   private link: MqttLink | null = null;
+  private integrations: Integration[] = [];
   private http: RunningHttpServer | null = null;
   private cronTask: ScheduledTask | null = null;
   private statsTimer: NodeJS.Timeout | null = null;
@@ -143,7 +147,8 @@ export class Agent {
       availability: () => this.availability(),
     });
     if (!link.ok) return err(`mqtt: ${link.error}`);
-    this.link = link.value;
+    this.integrations = await startIntegrations(this.cfg, link.value, this.dispatcher);
+    this.link = { ...link.value, publisher: observePublisher(link.value.publisher, this.integrations) };
     link.value.connection.onConnectionChange((up) => this.metrics.mqttConnected.set(up ? 1 : 0));
     this.link.publisher.retuneState(this.runner.state).catch(notPublished('re-tune state'));
 
@@ -486,6 +491,7 @@ export class Agent {
     await Promise.all([...this.cameras.values()].map((c) => c.closeEvent()));
     await this.runner.abort();
     await this.http?.stop();
+    await Promise.all(this.integrations.map((i) => i.stop(STOP_TIMEOUT_MS)));
     await this.link?.stop(STOP_TIMEOUT_MS);
     await this.engine.close();
   }

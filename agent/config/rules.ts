@@ -39,6 +39,11 @@ const cameraEnvNamesDistinct: Rule = (c) => {
 const passwordNeedsUsername: Rule = (c) =>
   c.mqtt.password !== null && c.mqtt.username === null ? [{ path: ['mqtt', 'username'], reason: 'required when mqtt.password is set' }] : [];
 
+const sparkplugNeedsGroup: Rule = (c) =>
+  c.integrations.sparkplug.enabled && c.integrations.sparkplug.group_id === null
+    ? [{ path: ['integrations', 'sparkplug', 'group_id'], reason: 'required when integrations.sparkplug.enabled is true' }]
+    : [];
+
 export const CROSS_KEY_RULES: readonly Rule[] = [
   maxNormalsCoverMin,
   tlsFilesNeedTlsUrl,
@@ -46,4 +51,5 @@ export const CROSS_KEY_RULES: readonly Rule[] = [
   watchdogSpansTwoFrames,
   cameraEnvNamesDistinct,
   passwordNeedsUsername,
+  sparkplugNeedsGroup,
 ];

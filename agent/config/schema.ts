@@ -28,6 +28,16 @@ const nullableText = (description: string, extra: { minLength?: number; errorMes
 const tlsFile = (what: string) =>
   nullableText(`${what} (PEM file; needs an mqtts:// or wss:// url). Relative to this file's folder.`, { errorMessage: 'must be a file path or null' });
 
+/** A Sparkplug id is one topic level: the specification reserves /, + and #. */
+const sparkplugId = (description: string) =>
+  Type.Optional(
+    Type.Union([Type.String({ pattern: '^[^/+#]+$' }), Type.Null()], {
+      default: null,
+      errorMessage: 'must be a non-empty string without /, + or # (it is one Sparkplug topic level) or null',
+      description,
+    }),
+  );
+
 const pixel = (minimum: number) => Type.Integer({ minimum });
 const point = Type.Tuple([Type.Number(), Type.Number()]);
 
@@ -259,6 +269,41 @@ export const ConfigSchema = Type.Object(
           ),
         },
         { additionalProperties: false, description: 'The live page and /metrics.' },
+      ),
+    ),
+    integrations: Type.Optional(
+      Type.Object(
+        {
+          home_assistant: Type.Optional(
+            Type.Object(
+              {
+                enabled: Type.Optional(
+                  Type.Boolean({ default: false, description: 'Publish Home Assistant MQTT discovery configs (retained): per camera a device with anomalous, score, mask and re-tune entities.' }),
+                ),
+                discovery_prefix: Type.Optional(
+                  Type.String({
+                    pattern: '^[^/+#\\s]+(?:/[^/+#\\s]+)*$',
+                    default: 'homeassistant',
+                    errorMessage: 'must be topic levels separated by single /, without +, # or spaces',
+                    description: "Home Assistant's discovery prefix (its MQTT integration setting).",
+                  }),
+                ),
+              },
+              { additionalProperties: false, description: 'Home Assistant MQTT discovery, on the agent\'s broker connection.' },
+            ),
+          ),
+          sparkplug: Type.Optional(
+            Type.Object(
+              {
+                enabled: Type.Optional(Type.Boolean({ default: false, description: 'Run a Sparkplug B edge node (its own MQTT session on the same broker) with a device per camera.' })),
+                group_id: sparkplugId('Sparkplug group id; required when enabled.'),
+                edge_node_id: sparkplugId('Sparkplug edge node id; null = device_id.'),
+              },
+              { additionalProperties: false, description: 'Sparkplug B 3.0 edge node: spBv1.0/<group_id>/.../<edge_node_id>[/<camera>].' },
+            ),
+          ),
+        },
+        { additionalProperties: false, description: 'Optional integrations on the same broker.' },
       ),
     ),
   },

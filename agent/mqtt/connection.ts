@@ -15,7 +15,34 @@ export interface Availability {
   stopped: string;
 }
 
-export interface MqttConnectionOptions {
+/** One message of a session's life cycle: its Will, or one it says on connect or before a clean stop. */
+export interface SessionMessage {
+  topic: string;
+  payload: Buffer;
+  qos: 0 | 1;
+  retain: boolean;
+}
+
+/**
+ * What a session tells subscribers about its own life. The contract's availability topic is one
+ * kind (`availabilityAnnouncements`); a Sparkplug edge node is another (NBIRTH on connect, NDEATH
+ * as the Will and before a clean stop).
+ */
+export interface SessionAnnouncements {
+  /** Asked before every CONNECT (first, reconnect, protocol fallback): a Will may differ per session (Sparkplug's bdSeq). */
+  will(): SessionMessage;
+  /** Sent first on every connect, before anything that waited for the link. */
+  onConnect(): SessionMessage[];
+  /** Sent before the clean DISCONNECT (the Will is then not sent), when connected. */
+  farewell(): SessionMessage;
+}
+
+export function availabilityAnnouncements(a: Availability): SessionAnnouncements {
+  const message = (payload: string): SessionMessage => ({ topic: a.topic, payload: Buffer.from(payload), qos: 1, retain: true });
+  return { will: () => message(a.offline), onConnect: () => [message(a.online)], farewell: () => message(a.stopped) };
+}
+
+interface MqttConnectionBase {
   /** mqtt://host:port or mqtts://host:port */
   url: string;
   clientId: string;
@@ -24,8 +51,9 @@ export interface MqttConnectionOptions {
   tls: TlsMaterial;
   /** What to ask for first; 5 falls back to 4 when the broker refuses MQTT 5. */
   protocolVersion: ProtocolVersion;
-  availability: Availability;
   reconnectPeriodMs?: number;
+  /** When set, every failed reconnect doubles the wait up to this (reset on connect); else the wait stays `reconnectPeriodMs`. */
+  maxReconnectPeriodMs?: number;
   connectTimeoutMs?: number;
   keepaliveSeconds?: number;
   /**
@@ -37,6 +65,8 @@ export interface MqttConnectionOptions {
   checkClaim?: () => Promise<Result<void>>;
   onGiveUp?: (reason: string) => void;
 }
+
+export type MqttConnectionOptions = MqttConnectionBase & ({ availability: Availability } | { announcements: SessionAnnouncements });
 
 export type MessageHandler = (topic: string, payload: Buffer, packet: IPublishPacket) => void;
 export type ConnectionListener = (connected: boolean) => void;
@@ -58,7 +88,7 @@ export interface MqttConnection {
   onMessage(handler: MessageHandler): void;
   /** Returns a function that removes the listener. */
   onConnectionChange(listener: ConnectionListener): () => void;
-  /** Publishes `stopped` (when connected), disconnects cleanly so the Will is not sent. */
+  /** Publishes the farewell (`stopped`; when connected), disconnects cleanly so the Will is not sent. */
   stop(timeoutMs?: number): Promise<void>;
 }
 
@@ -83,6 +113,8 @@ export function connectMqtt(opts: MqttConnectionOptions): MqttConnection {
   const subscriptions: string[] = [];
   const messageHandlers: MessageHandler[] = [];
   const listeners = new Set<ConnectionListener>();
+  const announce = 'announcements' in opts ? opts.announcements : availabilityAnnouncements(opts.availability);
+  const basePeriodMs = opts.reconnectPeriodMs ?? 2000;
   // Publishes issued before the first CONNACK wait here rather than in the client, because the
   // client they would sit in is thrown away when the broker refuses MQTT 5.
   let waitingForFirstConnect: Array<{ run: () => void; reject: (e: Error) => void }> = [];
@@ -108,14 +140,14 @@ export function connectMqtt(opts: MqttConnectionOptions): MqttConnection {
     password: opts.password ?? undefined,
     ...opts.tls,
     rejectUnauthorized: true,
-    reconnectPeriod: opts.reconnectPeriodMs ?? 2000,
+    reconnectPeriod: basePeriodMs,
     connectTimeout: opts.connectTimeoutMs ?? 10_000,
     keepalive: opts.keepaliveSeconds ?? 30,
     // A refused CONNACK (bad credentials, server busy) is retried like a lost link: an edge device
     // must come back on its own once the broker side is fixed.
     reconnectOnConnackError: true,
     queueQoSZero: false,
-    will: { topic: opts.availability.topic, payload: Buffer.from(opts.availability.offline), qos: 1, retain: true },
+    will: announce.will(),
   });
 
   const open = (v: ProtocolVersion): MqttClient => {
@@ -128,11 +160,18 @@ export function connectMqtt(opts: MqttConnectionOptions): MqttConnection {
       connects++;
       lastError = '';
       log.info('connected to MQTT broker', { url: opts.url, protocol_version: v });
-      c.publish(opts.availability.topic, opts.availability.online, { qos: 1, retain: true });
+      c.options.reconnectPeriod = basePeriodMs;
+      for (const m of announce.onConnect()) c.publish(m.topic, m.payload, { qos: m.qos, retain: m.retain });
       const waiting = waitingForFirstConnect;
       waitingForFirstConnect = [];
       for (const w of waiting) w.run();
       setConnected(true);
+    });
+    // mqtt.js builds each CONNECT from its options, right after this event.
+    c.on('reconnect', () => {
+      if (!current()) return;
+      c.options.will = announce.will();
+      if (opts.maxReconnectPeriodMs) c.options.reconnectPeriod = Math.min(opts.maxReconnectPeriodMs, (c.options.reconnectPeriod ?? basePeriodMs) * 2);
     });
     c.on('close', () => {
       if (!current()) return;
@@ -152,7 +191,7 @@ export function connectMqtt(opts: MqttConnectionOptions): MqttConnection {
         return;
       }
       // A broker that stays down fails every reconnect the same way: say it once.
-      if (e.message !== lastError) log.warn('MQTT connection problem', { url: opts.url, error: e.message });
+      if (e.message !== lastError) log.warn('MQTT connection problem', { url: opts.url, client_id: opts.clientId, error: e.message });
       lastError = e.message;
     });
     c.on('message', (topic, payload, packet) => {
@@ -199,11 +238,12 @@ export function connectMqtt(opts: MqttConnectionOptions): MqttConnection {
   let stopped: Promise<void> | null = null;
   const stopOnce = async (timeoutMs: number): Promise<void> => {
     if (connected) {
-      const said = await withTimeout(send(opts.availability.topic, opts.availability.stopped, { qos: 1, retain: true }), timeoutMs).then(
+      const bye = announce.farewell();
+      const said = await withTimeout(send(bye.topic, bye.payload, { qos: bye.qos, retain: bye.retain }), timeoutMs).then(
         (r) => (r === 'timeout' ? 'no PUBACK in time' : null),
         (e: Error) => e.message,
       );
-      if (said !== null) log.warn('could not publish "stopped" before disconnecting', { reason: said });
+      if (said !== null) log.warn('could not publish its farewell before disconnecting', { topic: bye.topic, reason: said });
     }
     stopping = true;
     for (const w of waitingForFirstConnect) w.reject(new Error('the MQTT connection stopped before it ever connected'));

@@ -3,7 +3,7 @@ import { err, ok, type Result } from '../../util/result.ts';
 import type { CommandDispatcher } from '../commands/types.ts';
 import type { AgentConfig } from '../config.ts';
 import { attachCommandChannel } from './command-channel.ts';
-import { connectMqtt, type MqttConnection } from './connection.ts';
+import { connectMqtt, type MqttConnection, type SessionAnnouncements } from './connection.ts';
 import { findClaimHolder, liveHolderMessage } from './device-claim.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from './embedded-broker.ts';
 import { openOutbox, type Outbox } from './outbox.ts';
@@ -60,6 +60,12 @@ export interface MqttLink {
   readonly outbox: Outbox;
   /** The in-process broker when `mqtt.url` is `embedded`. */
   readonly broker: EmbeddedBroker | null;
+  /**
+   * Another session on the same broker, with the same URL, TLS material, credentials and protocol
+   * version, for an integration that needs a Will of its own (Sparkplug's NDEATH). Refused CONNACKs
+   * are retried with the wait doubling up to `maxReconnectPeriodMs`. The caller stops it.
+   */
+  openSession(clientId: string, announcements: SessionAnnouncements, maxReconnectPeriodMs: number): MqttConnection;
   /** Outbox drained (up to `timeoutMs`), `stopped` published, disconnected, embedded broker closed. */
   stop(timeoutMs: number): Promise<void>;
 }
@@ -96,14 +102,18 @@ export async function openMqttLink(opts: MqttLinkOptions): Promise<Result<MqttLi
     await broker?.stop();
     return err(`cannot open the event outbox in ${outboxDir}: ${(e as Error).message}`);
   }
-  const connection = connectMqtt({
+  const endpoint = {
     url,
-    clientId: `linewatch-${opts.deviceId}`,
     username: mqtt.username,
     password: mqtt.password,
     tls: tls.value,
     // aedes speaks 3.1.1 only: asking it for 5 would just log a fallback on every start.
     protocolVersion: broker ? 4 : mqtt.protocol_version,
+    reconnectPeriodMs: opts.reconnectPeriodMs,
+  } as const;
+  const connection = connectMqtt({
+    ...endpoint,
+    clientId: `linewatch-${opts.deviceId}`,
     availability: {
       topic: topics.value.status,
       // Read on every connect: what the agent is doing while it is not online yet (a TensorRT engine build).
@@ -113,7 +123,6 @@ export async function openMqttLink(opts: MqttLinkOptions): Promise<Result<MqttLi
       offline: 'offline',
       stopped: 'stopped',
     },
-    reconnectPeriodMs: opts.reconnectPeriodMs,
     checkClaim: broker ? undefined : checkClaim,
     onGiveUp: opts.onDeviceIdTaken,
   });
@@ -125,6 +134,7 @@ export async function openMqttLink(opts: MqttLinkOptions): Promise<Result<MqttLi
     publisher,
     outbox,
     broker,
+    openSession: (clientId, announcements, maxReconnectPeriodMs) => connectMqtt({ ...endpoint, clientId, announcements, maxReconnectPeriodMs }),
     async stop(timeoutMs) {
       await publisher.stop(timeoutMs);
       await broker?.stop();
