@@ -24,17 +24,19 @@ export async function run(argv: string[]): Promise<number> {
     }
     const config = loadConfigFile(required('config', values.config));
     const agent = new Agent(config);
+    // Listened for before start: MQTT and the page come up before the model (minutes for a TensorRT
+    // engine), and a stop asked for meanwhile must still be a clean one (`stopped`, outbox kept).
+    const signalled = new Promise<NodeJS.Signals>((resolve) => {
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+      process.once('SIGINT', () => resolve('SIGINT'));
+    });
     const started = await agent.start();
     // One line, no stack (the agent has already stopped whatever it had started); it may quote mqtt.url.
     if (!started.ok) {
       throw new UserError(`cannot start: ${redact(started.error)} (linewatch doctor --config ${values.config} checks every prerequisite and names the fix)`);
     }
     log.info(`agent ${config.device_id} running (MQTT ${agent.mqttUrl})`);
-    const ended = await new Promise<{ signal: NodeJS.Signals } | { failure: string }>((resolve) => {
-      process.once('SIGTERM', () => resolve({ signal: 'SIGTERM' }));
-      process.once('SIGINT', () => resolve({ signal: 'SIGINT' }));
-      void agent.failure.then((failure) => resolve({ failure }));
-    });
+    const ended = await Promise.race([signalled.then((signal) => ({ signal })), agent.failure.then((failure) => ({ failure }))]);
     if ('failure' in ended) {
       log.error(`stopping: ${ended.failure}`);
       await agent.stop();
