@@ -2,8 +2,8 @@
 // an ffmpeg child) and wait for one frame within the camera's watchdog_s, the time the agent
 // gives a source before it calls it dead. Credentials in URLs never reach the output: ffmpeg's
 // own messages repeat the URL, so it is replaced by its masked form.
-import { startDirSource } from '../../../agent/camera/dir-source.ts';
-import { startFfmpegSource } from '../../../agent/camera/ffmpeg-source.ts';
+import { startSource } from '../../../agent/camera/sources/registry.ts';
+import { sourceSettings } from '../../../agent/camera/sources/source.ts';
 import { describeSource, type SourceSpec } from '../../../agent/camera/source-spec.ts';
 import type { RunningSource } from '../../../agent/camera/supervisor.ts';
 import type { CameraConfig } from '../../../agent/config.ts';
@@ -13,9 +13,7 @@ import { fail, ok, type Check } from '../check.ts';
 const SIZE = { width: 224, height: 224 };
 
 function start(cam: CameraConfig, onFrame: () => void): RunningSource {
-  const { source, fps, roi, watchdog_s } = cam;
-  if (source.kind === 'dir') return startDirSource({ dir: source.path, fps, roi, size: SIZE }, onFrame);
-  return startFfmpegSource({ spec: source, fps, roi, size: SIZE, ioTimeoutS: watchdog_s }, onFrame);
+  return startSource(cam.source, sourceSettings(cam, SIZE), onFrame);
 }
 
 /** `text` with the source's raw URL (and its password alone) replaced by the masked form. */
