@@ -73,6 +73,15 @@ describe('ffmpeg command line', () => {
     assert.ok(file.indexOf('-re') < file.indexOf('-i'));
   });
 
+  test('live inputs stop probing once the codec is known (no frame-rate estimate); files probe as usual', () => {
+    for (const input of [rtspInput('rtsp://cam/1', 7.5), httpInput('http://cam/mjpg', 7.5), v4l2Input('/dev/video0')]) {
+      assert.equal(after(input, '-fpsprobesize'), '0', input.join(' '));
+      assert.equal(after(input, '-analyzeduration'), '2000000', input.join(' '));
+      assert.ok(input.indexOf('-fpsprobesize') < input.indexOf('-i'), 'an input option');
+    }
+    assert.ok(!fileInput('/x.mp4').includes('-fpsprobesize'));
+  });
+
   test('fps, roi crop and scale to the input size, raw rgb24 to stdout', () => {
     const args = argsOf({ input: fileInput('/x.mp4'), roi: [10, 20, 100, 50] });
     assert.equal(after(args, '-vf'), 'fps=5,crop=100:50:10:20,scale=64:48:flags=bicubic');
@@ -161,6 +170,7 @@ describe('camera supervision (real ffmpeg)', () => {
       // ffmpeg's own read timeout far away, so that the watchdog is what notices the stall. ffmpeg
       // blocked in a read ignores SIGTERM until that timeout, so the restart also needs the SIGKILL.
       start: (sink) => startHttpSource({ kind: 'http', url }, { fps: 10, roi: null, size: SIZE, ioTimeoutS: 60 }, sink),
+      startTimeoutMs: 10_000,
       watchdogMs: 1500,
       killGraceMs: 500,
       backoff: { initialMs: 100, maxMs: 1000 },
@@ -193,7 +203,7 @@ describe('camera supervision (real ffmpeg)', () => {
     const statuses: CameraStatus[] = [];
     const camera = createCamera(
       'gone',
-      { source: { kind: 'http', url: `http://127.0.0.1:${port}/` }, fps: 5, roi: null, ignore: [], enabled: true, watchdog_s: 5 },
+      { source: { kind: 'http', url: `http://127.0.0.1:${port}/` }, fps: 5, roi: null, ignore: [], enabled: true, watchdog_s: 5, start_timeout_s: 5 },
       SIZE,
       { onFrame: () => assert.fail('no frame expected'), onStatus: (s) => statuses.push(s) },
       { backoff: { initialMs: 50, maxMs: 100 } },

@@ -24,6 +24,7 @@ export function createCamera(
     camera: name,
     size,
     start: (sink) => startSource(cfg.source, settings, sink),
+    startTimeoutMs: cfg.start_timeout_s * 1000,
     watchdogMs: cfg.watchdog_s * 1000,
     ...handlers,
     ...timing,

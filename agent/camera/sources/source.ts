@@ -20,5 +20,7 @@ export type SpecOf<K extends SourceKind> = Extract<SourceSpec, { kind: K }>;
 export type SourceStart<K extends SourceKind> = (spec: SpecOf<K>, settings: SourceSettings, sink: FrameSink) => RunningSource;
 
 export function sourceSettings(cam: CameraConfig, size: FrameSize): SourceSettings {
-  return { fps: cam.fps, roi: cam.roi, size, ioTimeoutS: cam.watchdog_s };
+  // ffmpeg's own timeout is only a backstop behind the supervisor's limits (whose reason is the one
+  // reported): it must not fire first, during a slow start in particular.
+  return { fps: cam.fps, roi: cam.roi, size, ioTimeoutS: 2 * Math.max(cam.watchdog_s, cam.start_timeout_s) };
 }
