@@ -94,7 +94,9 @@ export function startFfmpegSource(o: FfmpegSourceOptions, sink: FrameSink): Runn
     child.on('error', (e) => resolve(`cannot start ffmpeg (${e.message}); is ffmpeg installed?`));
     child.on('close', (code, signal) => {
       const detail = lastLines.at(-1) ?? 'no output';
-      resolve(signal ? `ffmpeg ended by ${signal}` : `ffmpeg exited with code ${code}: ${detail}`);
+      // Code 0 means the input ended (a camera closing its stream); ffmpeg's last line is then its statistics.
+      if (code === 0) resolve('the stream ended (ffmpeg exited with code 0)');
+      else resolve(signal ? `ffmpeg ended by ${signal}` : `ffmpeg exited with code ${code}: ${detail}`);
     });
   });
   return {

@@ -19,7 +19,7 @@ export interface RtspServerOptions {
 
 const running = new Set<ChildProcess>();
 after(() => {
-  for (const c of running) c.kill('SIGKILL');
+  for (const c of running) c.kill('SIGKILL'); // a frozen (SIGSTOPped) server too
 });
 
 /** Why the server cannot run here (for `skip`), or false. */
@@ -62,6 +62,10 @@ export async function startRtspServer(o: RtspServerOptions = {}) {
     await exited;
     running.delete(c);
   };
+  /** Freezes the server (SIGSTOP): connections stay open and nothing comes, like a camera gone off the network. */
+  const pause = () => child?.kill('SIGSTOP');
+  /** Lets a frozen server go on (SIGCONT). */
+  const resume = () => child?.kill('SIGCONT');
   await start();
-  return { url: `rtsp://${userinfo}127.0.0.1:${port}/stream`, port, start, stop };
+  return { url: `rtsp://${userinfo}127.0.0.1:${port}/stream`, port, start, stop, pause, resume };
 }
