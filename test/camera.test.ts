@@ -8,11 +8,15 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { createCamera } from '../agent/camera/camera.ts';
-import { startDirSource } from '../agent/camera/dir-source.ts';
 import { ffmpegArgs, parseInputSize, startFfmpegSource, type FfmpegSourceOptions } from '../agent/camera/ffmpeg-source.ts';
 import type { Frame, SourceGeometry } from '../agent/camera/frame.ts';
 import { FrameSlot } from '../agent/camera/frame-slot.ts';
 import { RawFrameReader } from '../agent/camera/raw-frame-reader.ts';
+import { startDirSource } from '../agent/camera/sources/dir.ts';
+import { fileInput } from '../agent/camera/sources/file.ts';
+import { httpInput, startHttpSource } from '../agent/camera/sources/http.ts';
+import { rtspInput } from '../agent/camera/sources/rtsp.ts';
+import { v4l2Input } from '../agent/camera/sources/v4l2.ts';
 import { backoffDelay, CameraSupervisor, type CameraStatus, type RunningSource } from '../agent/camera/supervisor.ts';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'linewatch-camera-'));
@@ -50,27 +54,36 @@ function assertColour(actual: number[], expected: number[], tol: number, where: 
 }
 
 describe('ffmpeg command line', () => {
-  const base = { fps: 5, roi: null, size: { width: 64, height: 48 }, ioTimeoutS: 7.5 } as const;
-  const argsOf = (o: Partial<FfmpegSourceOptions> & Pick<FfmpegSourceOptions, 'spec'>) => ffmpegArgs({ ...base, ...o });
+  const base = { fps: 5, roi: null, size: { width: 64, height: 48 } } as const;
+  const argsOf = (o: Partial<FfmpegSourceOptions> & Pick<FfmpegSourceOptions, 'input'>) => ffmpegArgs({ ...base, ...o });
   const after = (args: string[], flag: string) => args[args.indexOf(flag) + 1];
 
   test('rtsp over TCP with a socket timeout in microseconds', () => {
-    const args = argsOf({ spec: { kind: 'rtsp', url: 'rtsp://cam/1' } });
+    const args = argsOf({ input: rtspInput('rtsp://cam/1', 7.5) });
     assert.equal(after(args, '-rtsp_transport'), 'tcp');
     assert.equal(after(args, '-timeout'), '7500000');
     assert.equal(after(args, '-i'), 'rtsp://cam/1');
   });
 
   test('http with a read/write timeout, devices through v4l2, files looped in real time', () => {
-    assert.equal(after(argsOf({ spec: { kind: 'http', url: 'http://cam/mjpg' } }), '-rw_timeout'), '7500000');
-    assert.equal(after(argsOf({ spec: { kind: 'v4l2', device: '/dev/video0' } }), '-f'), 'v4l2');
-    const file = argsOf({ spec: { kind: 'file', path: '/x.mp4' } });
+    assert.equal(after(argsOf({ input: httpInput('http://cam/mjpg', 7.5) }), '-rw_timeout'), '7500000');
+    assert.equal(after(argsOf({ input: v4l2Input('/dev/video0') }), '-f'), 'v4l2');
+    const file = argsOf({ input: fileInput('/x.mp4') });
     assert.equal(after(file, '-stream_loop'), '-1');
     assert.ok(file.indexOf('-re') < file.indexOf('-i'));
   });
 
+  test('live inputs stop probing once the codec is known (no frame-rate estimate); files probe as usual', () => {
+    for (const input of [rtspInput('rtsp://cam/1', 7.5), httpInput('http://cam/mjpg', 7.5), v4l2Input('/dev/video0')]) {
+      assert.equal(after(input, '-fpsprobesize'), '0', input.join(' '));
+      assert.equal(after(input, '-analyzeduration'), '2000000', input.join(' '));
+      assert.ok(input.indexOf('-fpsprobesize') < input.indexOf('-i'), 'an input option');
+    }
+    assert.ok(!fileInput('/x.mp4').includes('-fpsprobesize'));
+  });
+
   test('fps, roi crop and scale to the input size, raw rgb24 to stdout', () => {
-    const args = argsOf({ spec: { kind: 'file', path: '/x.mp4' }, roi: [10, 20, 100, 50] });
+    const args = argsOf({ input: fileInput('/x.mp4'), roi: [10, 20, 100, 50] });
     assert.equal(after(args, '-vf'), 'fps=5,crop=100:50:10:20,scale=64:48:flags=bicubic');
     assert.deepEqual(args.slice(-5), ['-pix_fmt', 'rgb24', '-f', 'rawvideo', 'pipe:1']);
   });
@@ -107,13 +120,7 @@ describe('video file camera (real ffmpeg)', () => {
     // 160x120, left half red, right half blue, 2 s at 10 fps.
     execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=red:s=80x120:r=10,pad=160:120:0:0:blue', '-t', '2', '-pix_fmt', 'yuv420p', clip]);
   });
-  const options = (roi: FfmpegSourceOptions['roi']): FfmpegSourceOptions => ({
-    spec: { kind: 'file', path: clip },
-    fps: 10,
-    roi,
-    size: SIZE,
-    ioTimeoutS: 5,
-  });
+  const options = (roi: FfmpegSourceOptions['roi']): FfmpegSourceOptions => ({ input: fileInput(clip), fps: 10, roi, size: SIZE });
 
   test('frames have the input size and the picture (red | blue), with the camera geometry', async () => {
     const [frame] = await firstFrames((sink) => startFfmpegSource(options(null), sink), 1);
@@ -162,7 +169,8 @@ describe('camera supervision (real ffmpeg)', () => {
       size: SIZE,
       // ffmpeg's own read timeout far away, so that the watchdog is what notices the stall. ffmpeg
       // blocked in a read ignores SIGTERM until that timeout, so the restart also needs the SIGKILL.
-      start: (sink) => startFfmpegSource({ spec: { kind: 'http', url }, fps: 10, roi: null, size: SIZE, ioTimeoutS: 60 }, sink),
+      start: (sink) => startHttpSource({ kind: 'http', url }, { fps: 10, roi: null, size: SIZE, ioTimeoutS: 60 }, sink),
+      startTimeoutMs: 10_000,
       watchdogMs: 1500,
       killGraceMs: 500,
       backoff: { initialMs: 100, maxMs: 1000 },
@@ -195,7 +203,7 @@ describe('camera supervision (real ffmpeg)', () => {
     const statuses: CameraStatus[] = [];
     const camera = createCamera(
       'gone',
-      { source: { kind: 'http', url: `http://127.0.0.1:${port}/` }, fps: 5, roi: null, ignore: [], enabled: true, watchdog_s: 5 },
+      { source: { kind: 'http', url: `http://127.0.0.1:${port}/` }, fps: 5, roi: null, ignore: [], enabled: true, watchdog_s: 5, start_timeout_s: 5 },
       SIZE,
       { onFrame: () => assert.fail('no frame expected'), onStatus: (s) => statuses.push(s) },
       { backoff: { initialMs: 50, maxMs: 100 } },
@@ -230,7 +238,7 @@ describe('dir: camera', () => {
   });
 
   test('cycles through the folder in name order at the input size', async () => {
-    const frames = await firstFrames((sink) => startDirSource({ dir, fps: 25, roi: null, size: SIZE }, sink), 5);
+    const frames = await firstFrames((sink) => startDirSource({ kind: 'dir', path: dir }, { fps: 25, roi: null, size: SIZE, ioTimeoutS: 5 }, sink), 5);
     const centre = frames.map((f) => pixel(f.rgb, 16, 12));
     const expected = [[255, 0, 0], [100, 100, 100], [0, 0, 255], [255, 0, 0], [100, 100, 100]];
     centre.forEach((c, i) => assertColour(c, expected[i], 2, `frame ${i}`));
@@ -246,7 +254,7 @@ describe('dir: camera', () => {
       .extend({ right: 20, background: { r: 0, g: 0, b: 255 } })
       .png()
       .toFile(path.join(halves, 'h.png'));
-    const [frame] = await firstFrames((sink) => startDirSource({ dir: halves, fps: 25, roi: [20, 0, 20, 20], size: SIZE }, sink), 1);
+    const [frame] = await firstFrames((sink) => startDirSource({ kind: 'dir', path: halves }, { fps: 25, roi: [20, 0, 20, 20], size: SIZE, ioTimeoutS: 5 }, sink), 1);
     for (const x of [0, 16, 31]) assertColour(pixel(frame.rgb, x, 12), [0, 0, 255], 0, `x=${x}`);
     assert.deepEqual(frame.geometry, { width: 40, height: 20, roi: [20, 0, 20, 20] });
   });
@@ -254,7 +262,7 @@ describe('dir: camera', () => {
   test('an empty folder ends the source with the reason', async () => {
     const empty = path.join(tmp, 'empty');
     mkdirSync(empty);
-    const src = startDirSource({ dir: empty, fps: 25, roi: null, size: SIZE }, () => assert.fail('no frame expected'));
+    const src = startDirSource({ kind: 'dir', path: empty }, { fps: 25, roi: null, size: SIZE, ioTimeoutS: 5 }, () => assert.fail('no frame expected'));
     assert.match(await src.ended, /^no images \(.*\) in .*empty$/);
   });
 });

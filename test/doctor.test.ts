@@ -148,7 +148,7 @@ describe('linewatch doctor', () => {
   });
 
   test('ffmpeg present: its version and the h264 decoder an RTSP camera needs', { ...SLOW, skip: hasFfmpeg ? false : 'ffmpeg is not installed' }, async () => {
-    const config = await writeConfig({ cameras: { gate: { source: `rtsp://127.0.0.1:${await silentPort()}/s`, fps: 2, watchdog_s: 2 } } });
+    const config = await writeConfig({ cameras: { gate: { source: `rtsp://127.0.0.1:${await silentPort()}/s`, fps: 2, watchdog_s: 2, start_timeout_s: 2 } } });
     const run = await doctor(['--config', config]);
     const version = execFileSync('ffmpeg', ['-hide_banner', '-version']).toString().split(' ')[2];
     assert.equal(run.checks.get('ffmpeg')!.status, 'ok');
@@ -208,18 +208,18 @@ describe('linewatch doctor', () => {
     }
   });
 
-  test('a camera URL that never answers fails within its watchdog_s, its password masked', { ...SLOW, skip: hasFfmpeg ? false : 'ffmpeg is not installed' }, async () => {
+  test('a camera URL that never answers fails within its start_timeout_s, its password masked', { ...SLOW, skip: hasFfmpeg ? false : 'ffmpeg is not installed' }, async () => {
     const secret = 'cam-pw-x81';
     const config = await writeConfig({
       cameras: {
-        silent: { source: `rtsp://admin:${secret}@127.0.0.1:${await silentPort()}/live`, fps: 2, watchdog_s: 3 },
-        refused: { source: `rtsp://admin:${secret}@127.0.0.1:${await freePort()}/live`, fps: 2, watchdog_s: 3 },
+        silent: { source: `rtsp://admin:${secret}@127.0.0.1:${await silentPort()}/live`, fps: 2, start_timeout_s: 3 },
+        refused: { source: `rtsp://admin:${secret}@127.0.0.1:${await freePort()}/live`, fps: 2, start_timeout_s: 3 },
       },
     });
     const run = await doctor(['--config', config]);
     for (const name of ['camera silent', 'camera refused']) {
       expectFail(run, name, /^rtsp:\/\/admin:\*\*\*@127\.0\.0\.1:\d+\/live: /, /reachable from this device/);
-      assert.ok(run.checks.get(name)!.ms < 8000, `${name} within watchdog_s + margin: ${run.checks.get(name)!.ms} ms`);
+      assert.ok(run.checks.get(name)!.ms < 8000, `${name} within start_timeout_s + margin: ${run.checks.get(name)!.ms} ms`);
     }
     assert.ok(!run.stdout.includes(secret) && !run.stderr.includes(secret), run.stdout);
   });

@@ -4,14 +4,16 @@
 // stderr at debug level, the HTTP answers and the page as Chromium renders it — is searched for the
 // three secrets, while the camera's reason must still say what went wrong.
 import assert from 'node:assert/strict';
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import type { AgentState } from '../agent/http/agent-view.ts';
 import type { CameraStatusPayload } from '../agent/mqtt/payloads.ts';
 import { buildBundle } from '../models/bundle/build.ts';
+import { startAgentProcess } from './support/agent-process.ts';
+import { httpLeaks, leaksIn as secretsIn } from './support/leaks.ts';
 import { findExecutable, freePort, observer, sleep, startMosquitto, tempDir } from './support/mqtt-harness.ts';
 
 const REPO = path.resolve(import.meta.dirname, '..');
@@ -28,14 +30,7 @@ const passwd = findExecutable('mosquitto_passwd');
 const ffmpeg = findExecutable('ffmpeg');
 const skip = !mosquitto || !passwd ? 'mosquitto is not installed' : !ffmpeg ? 'ffmpeg is not installed' : !existsSync(CHROMIUM) ? `${CHROMIUM} is missing` : false;
 
-const children = new Set<ReturnType<typeof spawn>>();
-after(() => {
-  for (const c of children) c.kill('SIGKILL');
-});
-
-function leaksIn(where: string, text: string): string[] {
-  return SECRETS.filter((s) => text.includes(s)).map((s) => `${where} contains '${s}': ${text.slice(0, 400)}`);
-}
+const leaksIn = (where: string, text: string) => secretsIn(SECRETS, where, text);
 
 describe('no secret in any output of a running agent', { skip }, () => {
   test('MQTT payloads, logs, /healthz, /api/state, /metrics and the page keep passwords masked', HANG_GUARD, async (t) => {
@@ -66,15 +61,7 @@ http: { host: 127.0.0.1, port: ${httpPort} }
 `,
     );
 
-    const agent = spawn(process.execPath, [CLI, 'run', '--config', config], {
-      env: { ...process.env, LINEWATCH_LOG_LEVEL: 'debug' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.add(agent);
-    let output = '';
-    agent.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    agent.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    const exited = new Promise<number | null>((resolve) => agent.once('exit', (code) => (children.delete(agent), resolve(code))));
+    const { child: agent, exited, output } = startAgentProcess(config, { LINEWATCH_LOG_LEVEL: 'debug' });
 
     // The camera must have reported its failure, or there is nothing to leak yet.
     const statusMessage = await watch.next((m) => {
@@ -98,11 +85,7 @@ http: { host: 127.0.0.1, port: ${httpPort} }
     await watch.client.publishAsync('lw/cell9/cmd/status', JSON.stringify({ id: 'probe-1', ts: Date.now(), sig: 'not-a-signature' }), { qos: 1 });
     await replied;
 
-    const leaks: string[] = [];
-    for (const p of ['/healthz', '/api/state', '/metrics', '/', '/app.js']) {
-      const res = await fetch(`${base}${p}`);
-      leaks.push(...leaksIn(`GET ${p}`, await res.text()));
-    }
+    const leaks = await httpLeaks(SECRETS, base);
     const health = (await (await fetch(`${base}/healthz`)).json()) as { checks: Record<string, { detail?: string }> };
     assert.match(health.checks['camera gate']?.detail ?? '', /Connection refused/);
 
@@ -124,11 +107,11 @@ http: { host: 127.0.0.1, port: ${httpPort} }
     }
 
     agent.kill('SIGTERM');
-    assert.equal(await exited, 0, output);
+    assert.equal(await exited, 0, output());
     await watch.next((m) => m.topic === 'lw/cell9/status' && m.payload.toString() === 'stopped');
     for (const m of watch.got) leaks.push(...leaksIn(`MQTT ${m.topic}`, m.payload.toString()));
-    leaks.push(...leaksIn('agent output', output));
-    assert.match(output, /\[camera gate\] ffmpeg exited .*rtsp:\/\/user:\*\*\*@127\.0\.0\.1.*Connection refused; restarting/, 'the log says why, masked');
+    leaks.push(...leaksIn('agent output', output()));
+    assert.match(output(), /\[camera gate\] ffmpeg exited .*rtsp:\/\/user:\*\*\*@127\.0\.0\.1.*Connection refused; restarting/, 'the log says why, masked');
     assert.deepEqual(leaks, []);
   });
 });

@@ -1,10 +1,11 @@
-// A configured camera: the right source for its `source:` kind under a supervisor that applies
-// the watchdog, restarts and status reporting. This is what the agent starts per enabled camera.
+// A configured camera: the source for its `source:` kind (sources/registry.ts) under a supervisor
+// that applies the watchdog, restarts and status reporting. This is what the agent starts per
+// enabled camera.
 import type { CameraConfig } from '../config.ts';
-import { startDirSource } from './dir-source.ts';
-import { startFfmpegSource } from './ffmpeg-source.ts';
 import type { Frame, FrameSize } from './frame.ts';
-import { CameraSupervisor, type Backoff, type CameraStatus, type SourceStarter } from './supervisor.ts';
+import { startSource } from './sources/registry.ts';
+import { sourceSettings } from './sources/source.ts';
+import { CameraSupervisor, type Backoff, type CameraStatus } from './supervisor.ts';
 
 export interface CameraHandlers {
   onFrame(frame: Frame): void;
@@ -18,10 +19,14 @@ export function createCamera(
   handlers: CameraHandlers,
   timing?: { killGraceMs?: number; backoff?: Backoff },
 ): CameraSupervisor {
-  const { source, fps, roi, watchdog_s } = cfg;
-  const start: SourceStarter =
-    source.kind === 'dir'
-      ? (sink) => startDirSource({ dir: source.path, fps, roi, size }, sink)
-      : (sink) => startFfmpegSource({ spec: source, fps, roi, size, ioTimeoutS: watchdog_s }, sink);
-  return new CameraSupervisor({ camera: name, size, start, watchdogMs: watchdog_s * 1000, ...handlers, ...timing });
+  const settings = sourceSettings(cfg, size);
+  return new CameraSupervisor({
+    camera: name,
+    size,
+    start: (sink) => startSource(cfg.source, settings, sink),
+    startTimeoutMs: cfg.start_timeout_s * 1000,
+    watchdogMs: cfg.watchdog_s * 1000,
+    ...handlers,
+    ...timing,
+  });
 }

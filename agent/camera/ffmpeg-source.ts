@@ -7,36 +7,28 @@ import { spawn } from 'node:child_process';
 import { redact } from '../../util/redact.ts';
 import type { FrameSize, Roi, SourceGeometry } from './frame.ts';
 import { RawFrameReader } from './raw-frame-reader.ts';
-import type { SourceSpec } from './source-spec.ts';
 import type { FrameSink, RunningSource } from './supervisor.ts';
 
 export interface FfmpegSourceOptions {
-  spec: Exclude<SourceSpec, { kind: 'dir' }>;
+  /** ffmpeg's input options and `-i` (each kind of source in sources/ knows its own). */
+  input: string[];
   fps: number;
   roi: Roi | null;
   size: FrameSize;
-  /** Network inputs give up after this long without data (ffmpeg `-timeout` / `-rw_timeout`). */
-  ioTimeoutS: number;
   ffmpegPath?: string;
 }
 
-const STDERR_LINES_KEPT = 8;
+/**
+ * Probing for live inputs. By default ffmpeg reads up to 5 s of stream to estimate the frame rate
+ * before its first frame comes out (3.2 s measured on a 10 fps RTSP stream); the estimate is not
+ * needed (the fps filter goes by timestamps), so probing ends once the codec parameters are known.
+ */
+export const LIVE_PROBE = ['-fpsprobesize', '0', '-analyzeduration', '2000000'];
 
-function inputArgs(o: FfmpegSourceOptions): string[] {
-  const timeoutUs = String(Math.round(o.ioTimeoutS * 1e6));
-  switch (o.spec.kind) {
-    case 'rtsp':
-      return ['-rtsp_transport', 'tcp', '-timeout', timeoutUs, '-fflags', 'nobuffer', '-i', o.spec.url];
-    case 'http':
-      // MJPEG over HTTP carries no timestamps: stamp arrival time so the fps filter counts real seconds.
-      return ['-rw_timeout', timeoutUs, '-fflags', 'nobuffer', '-use_wallclock_as_timestamps', '1', '-i', o.spec.url];
-    case 'v4l2':
-      return ['-f', 'v4l2', '-i', o.spec.device];
-    case 'file':
-      // -re paces reading at the file's own rate and the loop never ends: a file behaves like a live camera.
-      return ['-re', '-stream_loop', '-1', '-i', o.spec.path];
-  }
-}
+/** ffmpeg's I/O timeout options take microseconds. */
+export const microseconds = (s: number) => String(Math.round(s * 1e6));
+
+const STDERR_LINES_KEPT = 8;
 
 export function ffmpegArgs(o: FfmpegSourceOptions): string[] {
   const filters = [`fps=${o.fps}`];
@@ -47,7 +39,7 @@ export function ffmpegArgs(o: FfmpegSourceOptions): string[] {
   filters.push(`scale=${o.size.width}:${o.size.height}:flags=bicubic`);
   return [
     '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info',
-    ...inputArgs(o),
+    ...o.input,
     '-map', '0:v:0', '-an', '-sn', '-dn',
     '-vf', filters.join(','),
     '-pix_fmt', 'rgb24', '-f', 'rawvideo', 'pipe:1',
@@ -102,7 +94,9 @@ export function startFfmpegSource(o: FfmpegSourceOptions, sink: FrameSink): Runn
     child.on('error', (e) => resolve(`cannot start ffmpeg (${e.message}); is ffmpeg installed?`));
     child.on('close', (code, signal) => {
       const detail = lastLines.at(-1) ?? 'no output';
-      resolve(signal ? `ffmpeg ended by ${signal}` : `ffmpeg exited with code ${code}: ${detail}`);
+      // Code 0 means the input ended (a camera closing its stream); ffmpeg's last line is then its statistics.
+      if (code === 0) resolve('the stream ended (ffmpeg exited with code 0)');
+      else resolve(signal ? `ffmpeg ended by ${signal}` : `ffmpeg exited with code ${code}: ${detail}`);
     });
   });
   return {

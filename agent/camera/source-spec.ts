@@ -12,6 +12,8 @@ export type SourceSpec =
   | { kind: 'file'; path: string }
   | { kind: 'dir'; path: string };
 
+export type SourceKind = SourceSpec['kind'];
+
 const schemeOf = (text: string): string | null => /^([a-z][a-z0-9+.-]*):\/\//i.exec(text)?.[1]?.toLowerCase() ?? null;
 
 /**

@@ -1,6 +1,9 @@
-// Keeps one camera's source running: stamps its frames, watches for silence (no frame for
-// `watchdogMs` -> SIGTERM, then SIGKILL after `killGraceMs`), restarts it after it ends with
-// exponential backoff (reset once frames flow again) and reports online/offline transitions.
+// Keeps one camera's source running: stamps its frames, watches for silence (no first frame
+// within `startTimeoutMs` of a start, then no frame for `watchdogMs` -> SIGTERM, then SIGKILL after
+// `killGraceMs`), restarts it after it ends with exponential backoff (reset once frames flow
+// again) and reports online/offline transitions. The first frame has its own limit because a
+// live camera can need longer to set up (RTSP handshake, waiting for a keyframe) than it may
+// later go silent: with one limit for both, such a camera was killed before every first frame.
 import { createLogger, type Logger } from '../../util/log.ts';
 import { redact } from '../../util/redact.ts';
 import type { Frame, FrameSize, SourceGeometry } from './frame.ts';
@@ -30,6 +33,9 @@ export interface SupervisorOptions {
   camera: string;
   size: FrameSize;
   start: SourceStarter;
+  /** Time for the first frame after each start. */
+  startTimeoutMs: number;
+  /** Time between frames once the first has come. */
   watchdogMs: number;
   onFrame(frame: Frame): void;
   onStatus(status: CameraStatus): void;
@@ -52,6 +58,8 @@ export class CameraSupervisor {
   private generation = 0;
   /** Set when we stopped the current source ourselves; it is the reason reported, not the exit code. */
   private killReason: string | null = null;
+  /** Whether the current source has delivered a frame: until then the start timeout applies. */
+  private firstFrameSeen = false;
   private watchdog: NodeJS.Timeout | null = null;
   private killTimer: NodeJS.Timeout | null = null;
   private restartTimer: NodeJS.Timeout | null = null;
@@ -92,13 +100,24 @@ export class CameraSupervisor {
     const generation = ++this.generation;
     const src = this.opts.start((rgb, source) => this.deliver(generation, rgb, source));
     this.current = src;
-    this.watchdog = setTimeout(() => this.endSource(src, `no frame for ${this.opts.watchdogMs / 1000} s`), this.opts.watchdogMs);
+    this.firstFrameSeen = false;
+    this.watch(src, this.opts.startTimeoutMs, `no first frame within ${this.opts.startTimeoutMs / 1000} s`);
     void src.ended.then((reason) => this.onEnded(src, reason));
+  }
+
+  /** Stops `src` with `reason` unless a frame comes within `ms` (each frame re-arms it). */
+  private watch(src: RunningSource, ms: number, reason: string): void {
+    this.clearTimer('watchdog');
+    this.watchdog = setTimeout(() => this.endSource(src, reason), ms);
   }
 
   private deliver(generation: number, rgb: Uint8Array, source: SourceGeometry): void {
     if (generation !== this.generation || this.killReason !== null) return;
-    this.watchdog?.refresh();
+    if (this.firstFrameSeen) this.watchdog?.refresh();
+    else {
+      this.firstFrameSeen = true;
+      this.watch(this.current!, this.opts.watchdogMs, `no frame for ${this.opts.watchdogMs / 1000} s`);
+    }
     this.frameCount++;
     if (!this.online) {
       this.online = true;

@@ -67,7 +67,14 @@ export const CameraSchema = Type.Object(
     ),
     enabled: Type.Optional(Type.Boolean({ default: true, description: 'false: published as `disabled`, not started.' })),
     watchdog_s: Type.Optional(
-      Type.Number({ exclusiveMinimum: 0, default: 10, description: 'No frame for this many seconds: the source is stopped and restarted with backoff (also the input I/O timeout).' }),
+      Type.Number({ exclusiveMinimum: 0, default: 10, description: 'No frame for this many seconds: the source is stopped and restarted with backoff.' }),
+    ),
+    start_timeout_s: Type.Optional(
+      Type.Number({
+        exclusiveMinimum: 0,
+        default: 20,
+        description: 'Time a source has for its first frame after each start (RTSP setup, waiting for a keyframe, probing) before it is stopped and restarted; watchdog_s applies from the first frame on.',
+      }),
     ),
   },
   { additionalProperties: false, description: 'One camera: where its frames come from and how they are scored.' },

@@ -1,9 +1,9 @@
 // One check per enabled camera: start its source exactly as the agent would (a `dir:` reader or
-// an ffmpeg child) and wait for one frame within the camera's watchdog_s, the time the agent
-// gives a source before it calls it dead. Credentials in URLs never reach the output: ffmpeg's
+// an ffmpeg child) and wait for one frame within the camera's start_timeout_s, the time the agent
+// gives a starting source before it calls it dead. Credentials in URLs never reach the output: ffmpeg's
 // own messages repeat the URL, so it is replaced by its masked form.
-import { startDirSource } from '../../../agent/camera/dir-source.ts';
-import { startFfmpegSource } from '../../../agent/camera/ffmpeg-source.ts';
+import { startSource } from '../../../agent/camera/sources/registry.ts';
+import { sourceSettings } from '../../../agent/camera/sources/source.ts';
 import { describeSource, type SourceSpec } from '../../../agent/camera/source-spec.ts';
 import type { RunningSource } from '../../../agent/camera/supervisor.ts';
 import type { CameraConfig } from '../../../agent/config.ts';
@@ -13,9 +13,7 @@ import { fail, ok, type Check } from '../check.ts';
 const SIZE = { width: 224, height: 224 };
 
 function start(cam: CameraConfig, onFrame: () => void): RunningSource {
-  const { source, fps, roi, watchdog_s } = cam;
-  if (source.kind === 'dir') return startDirSource({ dir: source.path, fps, roi, size: SIZE }, onFrame);
-  return startFfmpegSource({ spec: source, fps, roi, size: SIZE, ioTimeoutS: watchdog_s }, onFrame);
+  return startSource(cam.source, sourceSettings(cam, SIZE), onFrame);
 }
 
 /** `text` with the source's raw URL (and its password alone) replaced by the masked form. */
@@ -27,7 +25,7 @@ function masked(text: string, source: SourceSpec): string {
 }
 
 export function cameraCheck(name: string, cam: CameraConfig): Check {
-  const waitMs = cam.watchdog_s * 1000;
+  const waitMs = cam.start_timeout_s * 1000;
   return {
     name: `camera ${name}`,
     timeoutMs: waitMs + 5000,
@@ -43,7 +41,7 @@ export function cameraCheck(name: string, cam: CameraConfig): Check {
       await source.ended;
       if (first === 'frame') return ok(`${shown}: first frame received`);
       const fix = cam.source.kind === 'dir' ? 'put readable images in that folder' : 'check the camera is on and reachable from this device, the URL/path, credentials and codec (cameras.<name>.source)';
-      if (first === 'silent') return fail(`${shown}: no frame within ${cam.watchdog_s} s (watchdog_s)`, `${fix}; or raise cameras.${name}.watchdog_s for a slow source`);
+      if (first === 'silent') return fail(`${shown}: no frame within ${cam.start_timeout_s} s (start_timeout_s)`, `${fix}; or raise cameras.${name}.start_timeout_s for a slow source`);
       return fail(`${shown}: ${masked(first, cam.source)}`, fix);
     },
   };

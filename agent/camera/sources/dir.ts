@@ -5,16 +5,9 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
-import { createLogger } from '../../util/log.ts';
-import type { FrameSize, Roi } from './frame.ts';
-import type { FrameSink, RunningSource } from './supervisor.ts';
-
-export interface DirSourceOptions {
-  dir: string;
-  fps: number;
-  roi: Roi | null;
-  size: FrameSize;
-}
+import { createLogger } from '../../../util/log.ts';
+import type { FrameSize, Roi } from '../frame.ts';
+import type { SourceStart } from './source.ts';
 
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.tif', '.tiff', '.bmp']);
 const log = createLogger('dir-source');
@@ -41,7 +34,7 @@ async function decode(file: string, roi: Roi | null, size: FrameSize): Promise<{
   return { rgb: new Uint8Array(data), width: meta.width, height: meta.height };
 }
 
-export function startDirSource(o: DirSourceOptions, sink: FrameSink): RunningSource {
+export const startDirSource: SourceStart<'dir'> = ({ path: dir }, o, sink) => {
   let files: string[] = [];
   let next = 0;
   let goodThisCycle = 0;
@@ -59,11 +52,11 @@ export function startDirSource(o: DirSourceOptions, sink: FrameSink): RunningSou
 
   const tick = async () => {
     if (next >= files.length) {
-      if (files.length > 0 && goodThisCycle === 0) return finish(`no readable image in ${o.dir}`);
-      const names = await readdir(o.dir).catch((e: NodeJS.ErrnoException) => e);
-      if (!Array.isArray(names)) return finish(`cannot list ${o.dir}: ${names.code ?? names.message}`);
-      files = names.filter((n) => IMAGE_EXTENSIONS.has(path.extname(n).toLowerCase())).sort().map((n) => path.join(o.dir, n));
-      if (files.length === 0) return finish(`no images (${[...IMAGE_EXTENSIONS].join(' ')}) in ${o.dir}`);
+      if (files.length > 0 && goodThisCycle === 0) return finish(`no readable image in ${dir}`);
+      const names = await readdir(dir).catch((e: NodeJS.ErrnoException) => e);
+      if (!Array.isArray(names)) return finish(`cannot list ${dir}: ${names.code ?? names.message}`);
+      files = names.filter((n) => IMAGE_EXTENSIONS.has(path.extname(n).toLowerCase())).sort().map((n) => path.join(dir, n));
+      if (files.length === 0) return finish(`no images (${[...IMAGE_EXTENSIONS].join(' ')}) in ${dir}`);
       next = 0;
       goodThisCycle = 0;
     }
@@ -85,4 +78,4 @@ export function startDirSource(o: DirSourceOptions, sink: FrameSink): RunningSou
   }, 1000 / o.fps);
 
   return { ended, terminate: () => finish('stopped'), kill: () => finish('stopped') };
-}
+};
