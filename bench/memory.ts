@@ -19,7 +19,7 @@ import { benchDir, randomBundle } from './random-bundle.ts';
 import { bestOf, openSession } from './session-timing.ts';
 
 const SHOTS = [1, 4, 16];
-const RUNS = 5;
+const RUNS = Number(process.env.BENCH_RUNS ?? 10);
 const THREADS = Number(process.env.BENCH_THREADS ?? 1);
 
 async function inGraphVision(weightsDir: string, manifest: { vision: { imageSize: number; layers: number[]; laa: { enabled: boolean; radius?: number; from?: number } } }): Promise<string> {
