@@ -82,10 +82,12 @@ export async function run(argv: string[]): Promise<number> {
     progress.close(result.ok);
     if (!result.ok) throw new UserError(result.error);
 
-    const { categories, mean, files, totalMs } = result.value;
+    const { categories, mean, meanByScorer, files, totalMs } = result.value;
     const header = ['category'.padEnd(16), ...METRIC_KEYS.map((k) => k.padStart(12))].join('');
     const line = (name: string, m: Record<string, number>) => [name.padEnd(16), ...METRIC_KEYS.map((k) => m[k].toFixed(4).padStart(12))].join('');
     process.stdout.write([header, ...categories.map((c) => line(c.name, c.metrics)), line('mean', mean)].join('\n') + '\n');
+    const scorers = Object.entries(meanByScorer);
+    if (scorers.length > 1) process.stdout.write(['mean per scorer', ...scorers.map(([name, m]) => line(`  ${name}`, m))].join('\n') + '\n');
     process.stdout.write(`${(totalMs / 1000).toFixed(1)} s\n${files.metrics}\n${files.scores}\n${files.report}\n`);
     return 0;
   });
