@@ -1,7 +1,7 @@
 // The prompt set the detector scores with. A tuned set from the prompt store when there is one;
 // before the first tuning, the meta prompts ("a photo of a flawless / damaged object") zero-shot,
 // with the identity calibration (raw anomaly probabilities, threshold 0.5): usable, not calibrated.
-import type { Calibration } from './detector/calibration.ts';
+import type { ScoreScale } from '../tuning/calibration.ts';
 import { bundleMismatch } from '../tuning/bundle-identity.ts';
 import { textEmbedsOf, type PromptSet } from '../tuning/prompt-set.ts';
 import type { PromptStore } from '../tuning/prompt-store.ts';
@@ -12,7 +12,7 @@ export const ZERO_SHOT_ID = 'meta-prompts-zero-shot';
 export interface ActivePrompts {
   id: string;
   textEmbeds: Float32Array;
-  calibration: Calibration;
+  calibration: ScoreScale;
   /** False for the zero-shot fallback. */
   tuned: boolean;
 }

@@ -10,7 +10,6 @@ import type { CameraConfig } from './config.ts';
 import { CameraDetector, type DetectorSettings } from './detector/camera-detector.ts';
 import type { DetectorEvent } from './detector/events.ts';
 import { encodeMaskPng } from './detector/mask-png.ts';
-import type { Calibration } from './detector/calibration.ts';
 import type { AnomalyMap } from './detector/frame-verdict.ts';
 import type { ScoredFrame } from './engine/pipeline.ts';
 import type { CameraSnapshot } from './http/agent-view.ts';
@@ -18,6 +17,7 @@ import type { AgentMetrics } from './http/metrics.ts';
 import type { CameraState, EventPayload } from './mqtt/payloads.ts';
 import type { ContractPublisher } from './mqtt/publisher.ts';
 import type { ActivePrompts } from './active-prompts.ts';
+import type { ScoreScale } from '../tuning/calibration.ts';
 import type { NormalReservoir } from './retune/reservoir.ts';
 
 const log = createLogger('camera');
@@ -51,7 +51,7 @@ export class CameraRuntime {
   tuning: CameraTuning;
   processed = 0;
   lastStatusChange = Date.now();
-  private latest: { frame: Frame; map: AnomalyMap; calibration: Calibration; score: number; threshold: number; anomalous: boolean } | null = null;
+  private latest: { frame: Frame; map: AnomalyMap; calibration: ScoreScale; score: number; threshold: number; anomalous: boolean } | null = null;
   /** The page's images of the latest frame, encoded when the page asks (nobody may be watching). */
   private encoded: { frameId: number; frame?: Promise<Buffer>; mask?: Promise<Buffer> } = { frameId: -1 };
   private readonly history: { ts: number; score: number }[] = [];
