@@ -26,6 +26,7 @@ import { createAgentMetrics, type AgentMetrics } from './http/metrics.ts';
 import { startHttpServer, type RunningHttpServer } from './http/server.ts';
 import { metaTextEmbedsFor } from './meta-text-embeds.ts';
 import { resolveBundle } from './model-resolver.ts';
+import { SCORER_NAMES } from './scoring/scorer.ts';
 import { openMqttLink, type MqttLink } from './mqtt/mqtt-link.ts';
 import type { RetuneStatePayload, StatsPayload } from './mqtt/payloads.ts';
 import { NormalReservoir } from './retune/reservoir.ts';
@@ -187,7 +188,7 @@ export class Agent {
       const m = bundle.value.manifest;
       provider = await this.engine.load(
         { visionPath: bundle.value.paths.vision, imageSize: m.vision.imageSize, mean: m.preprocess.mean, std: m.preprocess.std, providers: this.cfg.model.execution_providers, threads: this.cfg.model.threads },
-        prompts.textEmbeds,
+        prompts.scorers,
       );
     } catch (e) {
       return err(`model ${bundle.value.dir}: ${(e as Error).message}`);
@@ -206,13 +207,13 @@ export class Agent {
   }
 
   private loadPrompts(bundle = this.bundle, identity = this.bundleId): Promise<ActivePrompts> {
-    return loadActivePrompts({ store: this.store, bundle: identity, metaTextEmbeds: () => metaTextEmbedsFor(bundle), log });
+    return loadActivePrompts({ store: this.store, bundle: identity, scorers: SCORER_NAMES, metaTextEmbeds: () => metaTextEmbedsFor(bundle), log });
   }
 
   /** Applies the store's current prompt set (after a re-tune or a rollback) without stopping inference. */
   private async swapPrompts(): Promise<ActivePrompts> {
     const next = await this.loadPrompts();
-    await this.engine.setTextEmbeds(next.textEmbeds);
+    await this.engine.setScorers(next.scorers);
     this.prompts = next;
     log.info(`prompt set ${next.id} active`);
     return next;

@@ -87,9 +87,11 @@ export class CameraRuntime {
   /** Handles one scored frame; `receivedAt` is when its result came back from the worker. */
   async handle(s: ScoredFrame, receivedAt: number): Promise<void> {
     const prompts = this.ctx.prompts();
-    const calibration = this.tuning.threshold === null ? prompts.calibration : { ...prompts.calibration, threshold: this.tuning.threshold };
+    const values = s.scores.prompt!.map;
+    const scale = prompts.scorers.prompt.calibration;
+    const calibration = this.tuning.threshold === null ? scale : { ...scale, threshold: this.tuning.threshold };
     const { frame } = s;
-    const map = { values: s.map, width: frame.width, height: frame.height };
+    const map = { values, width: frame.width, height: frame.height };
     const { verdict, event } = this.detector.process(frame.ts, map, frame.source, calibration);
     this.processed++;
     this.ctx.metrics.framesProcessed.inc({ camera: this.name });

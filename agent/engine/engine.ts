@@ -1,6 +1,7 @@
 // Main-thread handle on the inference worker: typed, promise-based, one request in flight at a
 // time per caller (the worker serialises them anyway).
 import { Worker } from 'node:worker_threads';
+import type { ScorerStates } from '../scoring/scorer.ts';
 import type { FrameOutput, VisionModelSpec, WorkerReply, WorkerRequest } from './protocol.ts';
 
 type Pending = { resolve: (r: WorkerReply) => void; reject: (e: Error) => void };
@@ -45,16 +46,16 @@ export class Engine {
   }
 
   /** Loads (or hot-swaps) the vision model; the previous one serves until the new one is ready. */
-  async load(model: VisionModelSpec, textEmbeds: Float32Array | null): Promise<string> {
-    const r = await this.request({ type: 'load', model, textEmbeds });
+  async load(model: VisionModelSpec, scorers: ScorerStates): Promise<string> {
+    const r = await this.request({ type: 'load', model, scorers });
     if (r.type !== 'loaded') throw new Error(`unexpected reply ${r.type}`);
     this.provider = r.provider;
     return r.provider;
   }
 
-  /** Swaps the text embeddings ([2,E], normal then anomalous) used by the anomaly head. */
-  async setTextEmbeds(textEmbeds: Float32Array): Promise<void> {
-    await this.request({ type: 'text', textEmbeds: textEmbeds.slice() });
+  /** Swaps every scorer's state between two batches (a prompt set's text embeddings and the rest). */
+  async setScorers(scorers: ScorerStates): Promise<void> {
+    await this.request({ type: 'scorers', scorers });
   }
 
   /** Scores a batch of rgb24 frames at the model's input size; the buffers are transferred and come back in the outputs. */

@@ -1,16 +1,26 @@
 // The inference worker thread: owns the onnxruntime session (ORT's run() would otherwise block
 // the event loop for a whole inference). Requests are handled one at a time, so a bundle or
-// prompt swap lands between two batches and no frame is dropped by it.
+// prompt swap lands between two batches and no frame is dropped by it. The scorers (agent/scoring)
+// say which inputs to feed and which outputs to fetch; the worker knows none of them by name.
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { createSession } from '../../models/session.ts';
 import { toPixelValues } from '../../models/preprocess.ts';
+import { SCORERS } from '../scoring/scorers.ts';
+import type { ScorerName, ScorerStates, TensorData } from '../scoring/scorer.ts';
 import type { FrameOutput, VisionModelSpec, WorkerReply, WorkerRequest } from './protocol.ts';
+
+/** What the scorers in use feed and fetch, prepared once per state swap. */
+interface ScorerPlan {
+  names: ScorerName[];
+  feeds: Record<string, ort.Tensor>;
+  fetches: string[];
+}
 
 interface Loaded {
   session: ort.InferenceSession;
   spec: VisionModelSpec;
-  textEmbeds: ort.Tensor | null;
+  plan: ScorerPlan;
 }
 
 let current: Loaded | null = null;
@@ -20,39 +30,48 @@ function reply(msg: WorkerReply, transfer: ArrayBuffer[] = []): void {
   parentPort!.postMessage(msg, transfer);
 }
 
-function textTensor(embeds: Float32Array): ort.Tensor {
-  return new ort.Tensor('float32', embeds, [2, embeds.length / 2]);
+function planFor(states: ScorerStates): ScorerPlan {
+  const names = (Object.keys(states) as ScorerName[]).filter((n) => states[n]);
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const n of names) {
+    for (const [input, t] of Object.entries(states[n]!.feeds)) feeds[input] = new ort.Tensor('float32', t.data, t.dims);
+  }
+  return { names, feeds, fetches: [...new Set(names.flatMap((n) => SCORERS[n].outputs))] };
+}
+
+function tensorData(t: ort.Tensor): TensorData {
+  return { data: t.data as Float32Array, dims: [...t.dims] };
 }
 
 async function load(req: Extract<WorkerRequest, { type: 'load' }>): Promise<void> {
   const { session, provider } = await createSession(req.model.visionPath, { providers: req.model.providers, threads: req.model.threads });
   const previous = current;
-  current = { session, spec: req.model, textEmbeds: req.textEmbeds ? textTensor(req.textEmbeds) : null };
+  current = { session, spec: req.model, plan: planFor(req.scorers) };
   await previous?.session.release();
   reply({ type: 'loaded', id: req.id, provider });
 }
 
 async function infer(req: Extract<WorkerRequest, { type: 'infer' }>): Promise<void> {
   if (!current) throw new Error('no model loaded');
-  const { session, spec, textEmbeds } = current;
+  const { session, spec, plan } = current;
   const size = spec.imageSize;
   const t0 = performance.now();
   const pixels = new Float32Array(req.frames.length * 3 * size * size);
   req.frames.forEach((buf, b) => toPixelValues(new Uint8Array(buf), size, spec, pixels, b));
-  const feeds: Record<string, ort.Tensor> = { pixel_values: new ort.Tensor('float32', pixels, [req.frames.length, 3, size, size]) };
-  if (textEmbeds) feeds.text_embeds = textEmbeds;
+  const feeds = { ...plan.feeds, pixel_values: new ort.Tensor('float32', pixels, [req.frames.length, 3, size, size]) };
   const t1 = performance.now();
-  const out = await session.run(feeds, ['anomaly_map', 'anomaly_score']);
+  const run = await session.run(feeds, plan.fetches);
   const t2 = performance.now();
-  const maps = out.anomaly_map.data as Float32Array;
-  const scores = out.anomaly_score.data as Float32Array;
-  const plane = size * size;
+  const out = Object.fromEntries(plan.fetches.map((name) => [name, tensorData(run[name])]));
   const outputs: FrameOutput[] = req.frames.map((rgb, b) => ({
     rgb,
-    map: maps.slice(b * plane, (b + 1) * plane).buffer,
-    rawScore: scores[b],
+    scores: Object.fromEntries(plan.names.map((n) => {
+      const { map, rawScore } = SCORERS[n].toMap(out, b);
+      return [n, { map: map.buffer as ArrayBuffer, rawScore }];
+    })),
   }));
-  reply({ type: 'inferred', id: req.id, outputs, preMs: t1 - t0, inferMs: t2 - t1 }, outputs.flatMap((o) => [o.rgb, o.map]));
+  const maps = outputs.flatMap((o) => Object.values(o.scores).map((s) => s.map));
+  reply({ type: 'inferred', id: req.id, outputs, preMs: t1 - t0, inferMs: t2 - t1 }, [...outputs.map((o) => o.rgb), ...maps]);
 }
 
 async function handle(req: WorkerRequest): Promise<void> {
@@ -61,7 +80,7 @@ async function handle(req: WorkerRequest): Promise<void> {
     else if (req.type === 'infer') await infer(req);
     else {
       if (!current) throw new Error('no model loaded');
-      current.textEmbeds = textTensor(req.textEmbeds);
+      current.plan = planFor(req.scorers);
       reply({ type: 'ok', id: req.id });
     }
   } catch (e) {

@@ -1,5 +1,6 @@
 // Messages between the agent (main thread) and the inference worker. Pixel and map buffers
 // travel as transferables: ownership moves, nothing is copied.
+import type { ScorerName, ScorerStates } from '../scoring/scorer.ts';
 
 export interface VisionModelSpec {
   /** Path of vision.onnx. */
@@ -12,16 +13,16 @@ export interface VisionModelSpec {
 }
 
 export type WorkerRequest =
-  | { type: 'load'; id: number; model: VisionModelSpec; textEmbeds: Float32Array | null }
-  | { type: 'text'; id: number; textEmbeds: Float32Array }
+  | { type: 'load'; id: number; model: VisionModelSpec; scorers: ScorerStates }
+  /** Replaces every scorer's state at once (prompts and what else a prompt set carries). */
+  | { type: 'scorers'; id: number; scorers: ScorerStates }
   | { type: 'infer'; id: number; frames: ArrayBuffer[] };
 
 export interface FrameOutput {
   /** The frame's pixels, handed back. */
   rgb: ArrayBuffer;
-  /** anomaly_map [H*W], float32. */
-  map: ArrayBuffer;
-  rawScore: number;
+  /** Per scorer that ran: its map [H*W] (float32) and raw score. */
+  scores: Partial<Record<ScorerName, { map: ArrayBuffer; rawScore: number }>>;
 }
 
 export type WorkerReply =
