@@ -26,7 +26,6 @@ import { createAgentMetrics, type AgentMetrics } from './http/metrics.ts';
 import { startHttpServer, type RunningHttpServer } from './http/server.ts';
 import { metaTextEmbedsFor } from './meta-text-embeds.ts';
 import { resolveBundle } from './model-resolver.ts';
-import { SCORER_NAMES } from './scoring/scorer.ts';
 import { openMqttLink, type MqttLink } from './mqtt/mqtt-link.ts';
 import type { RetuneStatePayload, StatsPayload } from './mqtt/payloads.ts';
 import { NormalReservoir } from './retune/reservoir.ts';
@@ -207,7 +206,7 @@ export class Agent {
   }
 
   private loadPrompts(bundle = this.bundle, identity = this.bundleId): Promise<ActivePrompts> {
-    return loadActivePrompts({ store: this.store, bundle: identity, scorers: SCORER_NAMES, metaTextEmbeds: () => metaTextEmbedsFor(bundle), log });
+    return loadActivePrompts({ store: this.store, bundle: identity, scorers: this.cfg.detector.scorers, metaTextEmbeds: () => metaTextEmbedsFor(bundle), log });
   }
 
   /** Applies the store's current prompt set (after a re-tune or a rollback) without stopping inference. */
@@ -225,7 +224,7 @@ export class Agent {
     const runtime = new CameraRuntime(
       name,
       c,
-      { publisher: () => this.link?.publisher ?? null, metrics: this.metrics, reservoir: this.reservoir, prompts: () => this.prompts, publishMasks: d.publish_masks },
+      { publisher: () => this.link?.publisher ?? null, metrics: this.metrics, reservoir: this.reservoir, prompts: () => this.prompts, scorers: d.scorers, publishMasks: d.publish_masks },
       { sensitivity: d.sensitivity, rules: { openFrames: d.event_open_frames, closeFrames: d.event_close_frames, updateIntervalMs: d.event_update_interval_s * 1000 } },
     );
     this.cameras.set(name, runtime);

@@ -94,6 +94,8 @@ http: { port: ${httpPort} }
     const result = json<ResultPayload>(await watch.next((m) => m.topic === 'lw/cell7/line/result'));
     assert.equal(result.prompt_set, 'meta-prompts-zero-shot');
     assert.ok(result.score >= 0 && result.score <= 1 && result.raw_score >= 0 && result.raw_score <= 1);
+    // Before the first tuning the prompt scorer alone scores: its raw score is the raw score.
+    assert.deepEqual(result.scores, { prompt: result.raw_score });
     assert.ok(result.latency_ms.infer > 0);
     const mask = await watch.next((m) => m.topic === 'lw/cell7/line/mask');
     assert.deepEqual([...mask.payload.subarray(1, 4)], [...Buffer.from('PNG')]);

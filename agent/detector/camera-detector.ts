@@ -41,7 +41,7 @@ export class CameraDetector {
   }
 
   /** The ignore mask for this map size and camera geometry; rebuilt only when they change (e.g. a camera restarted at another resolution). */
-  private ignoreFor(map: AnomalyMap, source: SourceGeometry): Uint8Array | null {
+  ignoreFor(map: AnomalyMap, source: SourceGeometry): Uint8Array | null {
     const key = JSON.stringify([map.width, map.height, source]);
     if (key !== this.ignoreKey) {
       this.ignoreMask = buildIgnoreMask(this.ignore, map.width, map.height, source);
