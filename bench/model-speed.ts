@@ -18,6 +18,7 @@ import { tensorDifference } from '../models/bundle/tensor-difference.ts';
 import { GraphBuilder } from '../models/onnx/graph-builder.ts';
 import { VIT_B_16, VIT_L_14_336, type ClipDims } from '../models/weights/random-weights.ts';
 import { randomBundle } from './random-bundle.ts';
+import { bestMs, openSession } from './session-timing.ts';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const workDir = path.join(repoRoot, '.bench-out', 'model-speed');
@@ -99,26 +100,6 @@ interface ChildReport {
   measurements: Measurement[];
   int8Deviation: Int8Deviation | null;
   peakRssMiB: number;
-}
-
-/**
- * Best of `runs` timed runs after `warmups` untimed ones; the minimum is the least disturbed by
- * the shared machine. A fresh session's first runs are slow (arena growth, page faults), more so
- * right after another session was released, hence more than one warm-up where runs are cheap.
- */
-async function bestMs(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>, runs: number, warmups = 1): Promise<number> {
-  for (let i = 0; i < warmups; i++) await session.run(feeds);
-  let best = Infinity;
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    await session.run(feeds);
-    best = Math.min(best, performance.now() - t0);
-  }
-  return best;
-}
-
-async function openSession(file: string, threads: number): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(file, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', logSeverityLevel: 3 });
 }
 
 /** ViT-MLP-shaped dense chain: [1024,768] x [768,3072] x [3072,768], four times over. */

@@ -1,7 +1,7 @@
 // `linewatch eval`: MVTec-AD-style evaluation (tuning/eval/eval-job.ts).
 import { UserError } from '../util/result.ts';
 import { runEvalJob } from '../tuning/eval/eval-job.ts';
-import { METRIC_KEYS } from '../tuning/eval/evaluate-category.ts';
+import { METRIC_KEYS, SCORER_CHOICES } from '../tuning/eval/evaluate-category.ts';
 import { oneOf, parseOptions, realNumber, required, runCommand, wholeNumber } from './args.ts';
 import { createPhaseProgress, defaultProgressMode } from './phase-progress.ts';
 
@@ -9,13 +9,14 @@ const DEFAULT_SHOTS = 4;
 const DEFAULT_STEPS = 300;
 
 const usage = `usage: linewatch eval --bundle DIR --dataset DIR --out DIR [--category NAME ...] [--shots K]
-                      [--prompts FILE] [--seed S] [--steps N] [--no-mpts] [--lambda X]
+                      [--prompts FILE] [--scorer prompt|memory|both] [--seed S] [--steps N] [--no-mpts] [--lambda X]
                       [--no-object-mask] [--progress bar|plain]
 
 Evaluates on an MVTec-AD-layout dataset (train/good, test/<type>, ground_truth/<type>/NNN_mask.png):
-tunes prompts on K normal shots from train/good per category (or scores with --prompts), and
-writes metrics.json (image_auroc, image_ap, image_f1max, pixel_auroc, pro, pixel_f1max per
-category and mean, with timings), scores.csv (path,label,score) and report.html.
+tunes prompts and a patch memory on K normal shots from train/good per category (or scores with
+--prompts and its memory bank), and writes metrics.json (image_auroc, image_ap, image_f1max,
+pixel_auroc, pro, pixel_f1max per category and mean, for every scorer used, with timings),
+scores.csv (path,label,score of the chosen scorer) and report.html.
 
   --bundle DIR        model bundle (build it with --no-laa for the LAA ablation)
   --dataset DIR       one category folder (with train/good) or a folder of categories
@@ -23,6 +24,8 @@ category and mean, with timings), scores.csv (path,label,score) and report.html.
   --category NAME     evaluate only this category (repeatable, or NAME,NAME)
   --shots K           normal shots per category, chosen by --seed (default ${DEFAULT_SHOTS})
   --prompts FILE      score with this prompt set instead of tuning (must fit the bundle)
+  --scorer NAME       prompt, memory, or both (default): both reports prompt, memory and their
+                      combination (mean of the two maps, each on its calibrated 0..1 scale)
   --seed S            seed for the shots, synthesis and initialisation (default 0)
   --steps N           prompt learning steps (default ${DEFAULT_STEPS})
   --no-mpts           task loss only (ablation)
@@ -42,6 +45,7 @@ export async function run(argv: string[]): Promise<number> {
       category: { type: 'string', multiple: true },
       shots: { type: 'string' },
       prompts: { type: 'string' },
+      scorer: { type: 'string' },
       seed: { type: 'string' },
       steps: { type: 'string' },
       'no-mpts': { type: 'boolean' },
@@ -68,6 +72,7 @@ export async function run(argv: string[]): Promise<number> {
       lambda: realNumber('lambda', values.lambda, (x) => x >= 0, 'a number >= 0') ?? 1,
       useObjectMask: !values['no-object-mask'],
       promptsFile: values.prompts ?? null,
+      scorer: oneOf('scorer', values.scorer, SCORER_CHOICES) ?? 'both',
       onProgress: (category: string, phase: string, done: number, total: number) => progress.update(`${category}: ${phase}`, done, total),
     };
     const result = await runEvalJob(options).catch((e: unknown) => {

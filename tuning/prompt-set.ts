@@ -36,6 +36,26 @@ export const PromptSet = Type.Object(
     text_embeds: matrix,
     calibration: Type.Object({ min: finite, max: finite, threshold: finite, targetFpr: finite }, { additionalProperties: false }),
     metrics: Type.Record(Type.String(), finite),
+    /**
+     * The patch-memory scorer's bank (absent for prompt-only sets): its sidecar file beside the
+     * set (tuning/memory-bank-file.ts) with the file's sha256, the bank's layers (block numbers)
+     * and rows per layer, the coreset limit it was built under, and the memory score's own
+     * calibration on the held-out normals.
+     */
+    memory: Type.Optional(
+      Type.Object(
+        {
+          file: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$', description: 'a file name in the same store' }),
+          sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+          layers: Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1 }),
+          patches: Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1 }),
+          max_patches: Type.Integer({ minimum: 1 }),
+          coreset: Type.Boolean(),
+          calibration: Type.Object({ min: finite, max: finite, threshold: finite, targetFpr: finite }, { additionalProperties: false }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     /** Tuning settings (steps, seed, lambda, ...). */
     config: openObject('tuning settings'),
     /** What it was tuned on (image counts, sources, ...). */
@@ -96,6 +116,10 @@ function ruleProblem(set: PromptSet): [string, string] | null {
   const [n, a] = set.text_embeds;
   if (set.text_embeds.length !== 2 || n.length === 0 || n.length !== a.length) return ['text_embeds', 'must be 2 rows (normal, anomalous) of E finite numbers each'];
   if (!(set.calibration.max > set.calibration.min)) return ['calibration', 'must have max > min'];
+  if (set.memory) {
+    if (set.memory.patches.length !== set.memory.layers.length) return ['memory', `lists ${set.memory.patches.length} patch counts for ${set.memory.layers.length} layers`];
+    if (!(set.memory.calibration.max > set.memory.calibration.min)) return ['memory.calibration', 'must have max > min'];
+  }
   return null;
 }
 

@@ -8,10 +8,18 @@
 // and reports the problem in `warning`; it does not rewrite `current` (call activate() for that).
 // rollback() marks the set it leaves as rejected, so neither the fallback nor a later rollback
 // brings it back.
+//
+// Memory banks: a set with a `memory` entry has a sidecar file `<id>.memory.safetensors`, written
+// (atomically) before the set that names it, so a set on disk never points to a missing bank.
+// Loading the current set (and activating one) reads the sidecar and checks its sha256: a set
+// whose bank is corrupt is unusable, exactly like a corrupt set, so the fallback above applies and
+// the previous set stays. Sets and their banks are pruned and rolled back together.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../util/atomic-file.ts';
 import { err, ok, type Result } from '../util/result.ts';
+import type { MemoryBank } from './memory-bank.ts';
+import { MEMORY_FILE_SUFFIX, readMemoryBank, sha256Of } from './memory-bank-file.ts';
 import { isPromptSetId, readPromptSetFile, readTextFile, validatePromptSet, type PromptSet } from './prompt-set.ts';
 
 export const CURRENT_FILE = 'current';
@@ -19,6 +27,8 @@ export const CURRENT_FILE = 'current';
 export interface LoadedPromptSet {
   set: PromptSet;
   path: string;
+  /** The set's memory bank, checksum-verified; null for a prompt-only set. */
+  memory: MemoryBank | null;
   /** Set when `current` could not be used and the set is the fallback: what was wrong. */
   warning?: string;
 }
@@ -45,29 +55,43 @@ export class PromptStore {
     return path.join(this.dir, `${id}.json`);
   }
 
-  /** Writes `<id>.json` (atomically); `current` is not touched. */
-  async write(set: PromptSet): Promise<string> {
+  /** The sidecar file of a set's memory bank (null for a prompt-only set). */
+  memoryPathOf(set: PromptSet): string | null {
+    return set.memory ? path.join(this.dir, set.memory.file) : null;
+  }
+
+  /**
+   * Writes `<id>.json` (atomically), after the bytes of its memory bank when given (which must
+   * match the set's `memory.sha256`); without them a set's existing sidecar is kept (re-writing a
+   * set's status). `current` is not touched.
+   */
+  async write(set: PromptSet, memoryBytes?: Uint8Array): Promise<string> {
     const valid = validatePromptSet(JSON.parse(JSON.stringify(set)), this.pathOf(set.id));
     if (!valid.ok) throw new RangeError(`refusing to write an invalid prompt set: ${valid.error}`);
+    if (memoryBytes && (!set.memory || sha256Of(memoryBytes) !== set.memory.sha256)) throw new RangeError(`refusing to write prompt set ${set.id}: the memory bank's bytes do not match its memory entry`);
     await fs.mkdir(this.dir, { recursive: true });
+    const sidecar = this.memoryPathOf(set);
+    if (sidecar && memoryBytes) await writeFileAtomic(sidecar, memoryBytes);
     const file = this.pathOf(set.id);
     await writeFileAtomic(file, JSON.stringify(set) + '\n');
     return file;
   }
 
-  /** Makes `id` current (atomic swap of `current`); it must be a valid accepted set. */
+  /** Makes `id` current (atomic swap of `current`); it must be a valid accepted set with an intact memory bank. */
   async activate(id: string): Promise<Result<PromptSet>> {
     if (!isPromptSetId(id)) return err(`'${id}' is not a prompt set id`);
     const loaded = await this.read(id);
     if (!loaded.ok) return loaded;
+    const memory = await this.readMemory(loaded.value);
+    if (!memory.ok) return memory;
     if (loaded.value.status !== 'accepted') return err(`${this.pathOf(id)} was rejected (${loaded.value.reasons.join('; ')}); only accepted sets can be made current`);
     await writeFileAtomic(path.join(this.dir, CURRENT_FILE), `${id}\n`);
     return loaded;
   }
 
-  /** Writes the set, makes it current if accepted, prunes old sets. */
-  async commit(set: PromptSet): Promise<Result<{ path: string; current: boolean }>> {
-    const file = await this.write(set);
+  /** Writes the set (and its memory bank), makes it current if accepted, prunes old sets. */
+  async commit(set: PromptSet, memoryBytes?: Uint8Array): Promise<Result<{ path: string; current: boolean }>> {
+    const file = await this.write(set, memoryBytes);
     if (set.status === 'accepted') {
       const activated = await this.activate(set.id);
       if (!activated.ok) return activated;
@@ -89,13 +113,16 @@ export class PromptStore {
         problem = `${pointer} does not name a prompt set (${JSON.stringify(text.value.slice(0, 60))})`;
       } else {
         const loaded = await this.read(id);
-        if (loaded.ok && loaded.value.status === 'accepted') return ok({ set: loaded.value, path: this.pathOf(id) });
-        problem = loaded.ok ? `${pointer} names ${this.pathOf(id)}, which was rejected` : `${pointer} names an unusable set: ${loaded.error}`;
+        const memory = loaded.ok ? await this.readMemory(loaded.value) : loaded;
+        if (loaded.ok && memory.ok && loaded.value.status === 'accepted') return ok({ set: loaded.value, path: this.pathOf(id), memory: memory.value as MemoryBank | null });
+        problem = memory.ok ? `${pointer} names ${this.pathOf(id)}, which was rejected` : `${pointer} names an unusable set: ${memory.error}`;
       }
     }
-    const fallback = (await this.accepted()).at(-1);
-    if (!fallback) return err(`${problem}, and ${this.dir} holds no valid accepted prompt set to fall back to`);
-    return ok({ set: fallback.set, path: fallback.path, warning: `${problem}; using the newest valid accepted set ${fallback.id}` });
+    for (const fallback of (await this.accepted()).reverse()) {
+      const memory = await this.readMemory(fallback.set);
+      if (memory.ok) return ok({ set: fallback.set, path: fallback.path, memory: memory.value, warning: `${problem}; using the newest valid accepted set ${fallback.id}` });
+    }
+    return err(`${problem}, and ${this.dir} holds no valid accepted prompt set to fall back to`);
   }
 
   /**
@@ -151,10 +178,18 @@ export class PromptStore {
         if (e.id === keepId) continue;
         await fs.rm(e.path, { force: true });
         removed.push(e.path);
+        const sidecar = this.memoryPathOf(e.set);
+        if (sidecar) {
+          await fs.rm(sidecar, { force: true });
+          removed.push(sidecar);
+        }
       }
     }
+    const ids = new Set(entries.map((e) => e.id));
     for (const name of await fs.readdir(this.dir)) {
-      if (!(name.startsWith('.') && name.endsWith('.tmp'))) continue;
+      // a crash between a bank and its set leaves a bank no set names
+      const orphanBank = name.endsWith(MEMORY_FILE_SUFFIX) && !ids.has(name.slice(0, -MEMORY_FILE_SUFFIX.length));
+      if (!(name.startsWith('.') && name.endsWith('.tmp')) && !orphanBank) continue;
       const file = path.join(this.dir, name);
       const stat = await fs.stat(file).catch(() => null);
       if (stat && Date.now() - stat.mtimeMs > 60_000) {
@@ -170,6 +205,12 @@ export class PromptStore {
     const valid = await readPromptSetFile(file);
     if (valid.ok && valid.value.id !== id) return err(`${file}: key 'id' is '${valid.value.id}', not the file's name`);
     return valid;
+  }
+
+  /** The set's memory bank, checksum-verified (null for a prompt-only set). */
+  async readMemory(set: PromptSet): Promise<Result<MemoryBank | null>> {
+    const sidecar = this.memoryPathOf(set);
+    return sidecar ? readMemoryBank(sidecar, set) : ok(null);
   }
 
   private async accepted(): Promise<(StoreEntry & { set: PromptSet })[]> {

@@ -8,7 +8,10 @@
 //   -> calibration (threshold from the calibration normals only)
 //   -> gate (synthetic AUROC on all held-out images; normal FPR on the gate normals, which the
 //      threshold never saw) against the current set measured on the SAME held-out images
+//   -> memory bank from the training normals' patch embeddings (already computed above), its
+//      score calibrated on the same held-out images (stored in the set's `memory` entry)
 //   -> prompt store commit (accepted sets become current; rejected ones are kept with reasons).
+// The gate judges the prompts; the memory score is calibrated but not yet gated.
 //
 // The split. Held out: max(2, floor(n / 3)) normals, half of them (rounded down) gate normals,
 // the rest calibration normals; the others train. So 3 normals is the minimum (1 train, 1
@@ -23,6 +26,8 @@ import { bundleMismatch } from './bundle-identity.ts';
 import { calibrate, defaultTargetFpr, isAnomalous, type Calibration } from './calibration.ts';
 import { defaultGateOptions, gate, type GateMetrics } from './gate.ts';
 import { listImageFiles, readRgbImages } from './images.ts';
+import { bankSizes, buildMemoryBank, DEFAULT_MAX_PATCHES, type MemoryBank } from './memory-bank.ts';
+import { encodeMemoryBank, memoryFileName, sha256Of, type MemoryEntry } from './memory-bank-file.ts';
 import { derivedSeed, emptyTimings, learnPrompts, synthesizeFrom, syntheticCount, timed, type AnalysedNormals, type PhaseTimings } from './learn-prompts.ts';
 import { imageMetrics } from './metrics.ts';
 import type { OagmOptionsInput } from './oagm.ts';
@@ -50,6 +55,8 @@ export interface TuneJobOptions {
   targetFpr?: number;
   /** Gate: how much lower the synthetic AUROC may be than the current set's. */
   epsilon?: number;
+  /** `memory.max_patches`: a layer's bank above this is subsampled by greedy coreset (default 20,000). */
+  maxPatches?: number;
   sessions?: SessionFactoryOptions;
   onProgress?: (phase: TunePhase, done: number, total: number) => void;
   /** Problems that do not stop the run (a current set for another bundle). */
@@ -63,7 +70,7 @@ export interface TuneJobResult {
   status: PromptSetStatus;
   /** Why the gate rejected the set (empty when accepted). */
   reasons: string[];
-  timings: PhaseTimings;
+  timings: PhaseTimings & { memory: number };
 }
 
 /** The normals split: indices into the normal images. */
@@ -153,7 +160,7 @@ async function tune(models: TuningModels, files: string[], options: TuneJobOptio
   const targetFpr = options.targetFpr ?? defaultTargetFpr;
   const epsilon = options.epsilon ?? defaultGateOptions.epsilon;
   const progress = options.onProgress ?? (() => {});
-  const timings = emptyTimings();
+  const timings = { ...emptyTimings(), memory: 0 };
   const { vision } = models;
 
   const store = new PromptStore(path.resolve(options.outDir));
@@ -211,7 +218,7 @@ async function tune(models: TuningModels, files: string[], options: TuneJobOptio
 
   const heldImages = [...held.map((i) => images.value[i]), ...heldSynthetic.map((s) => s.image)];
   const scored = await timed(timings, 'calibration', () =>
-    vision.run(heldImages, trained.textEmbeds, { onImages: (done) => progress('calibration', done, heldImages.length) }),
+    vision.run(heldImages, trained.textEmbeds, { patchEmbeds: models.memory !== null, onImages: (done) => progress('calibration', done, heldImages.length) }),
   );
   const candidateScores = scored.anomalyScores;
   const calibrationCount = split.calibration.length;
@@ -224,11 +231,14 @@ async function tune(models: TuningModels, files: string[], options: TuneJobOptio
     targetFpr,
   );
   if (!evaluated.ok) return err(`the learned prompts cannot be calibrated: ${evaluated.error}`);
+  const memory = await timed(timings, 'memory', () => memoryOf(models, normals, split, scored.patchEmbeds, targetFpr, seed, options));
   const decision = gate(evaluated.value.gate, currentEvaluation?.gate ?? null, { epsilon, targetFpr });
 
   const name = (i: number) => path.basename(files[i]);
+  const id = newPromptSetId();
+  const memoryBytes = memory ? encodeMemoryBank(memory.bank, id, models.identity.sha256, models.bundle.manifest.vision.layers) : undefined;
   const set: PromptSet = {
-    id: newPromptSetId(),
+    id,
     created: new Date().toISOString(),
     status: decision.accepted ? 'accepted' : 'rejected',
     reasons: decision.reasons,
@@ -236,6 +246,7 @@ async function tune(models: TuningModels, files: string[], options: TuneJobOptio
     tokens: tokenRows(trained.tokens),
     text_embeds: textEmbedRows(trained.textEmbeds),
     calibration: evaluated.value.calibration,
+    ...(memory && memoryBytes ? { memory: { ...memory.entry, file: memoryFileName(id), sha256: sha256Of(memoryBytes) } } : {}),
     metrics: {
       synthetic_auroc: evaluated.value.gate.syntheticAuroc,
       normal_fpr: evaluated.value.gate.normalFpr,
@@ -243,6 +254,7 @@ async function tune(models: TuningModels, files: string[], options: TuneJobOptio
       ...(currentEvaluation ? { current_synthetic_auroc: currentEvaluation.gate.syntheticAuroc, current_normal_fpr: currentEvaluation.gate.normalFpr } : {}),
       ...(trained.last ? { task_loss: trained.last.task, ...(trained.last.meta !== null ? { meta_loss: trained.last.meta } : {}) } : {}),
       conflicting_steps: trained.conflicts,
+      ...(memory ? { memory_synthetic_auroc: memory.gate.syntheticAuroc, memory_normal_fpr: memory.gate.normalFpr } : {}),
     },
     config: {
       steps,
@@ -265,9 +277,49 @@ async function tune(models: TuningModels, files: string[], options: TuneJobOptio
       held_out_synthetic: heldSynthetic.length,
     },
   };
-  const committed = await store.commit(set);
+  const committed = await store.commit(set, memoryBytes);
   if (!committed.ok) return committed;
   return ok({ set, path: committed.value.path, status: set.status, reasons: decision.reasons, timings });
+}
+
+interface BuiltMemory {
+  bank: MemoryBank;
+  entry: Omit<MemoryEntry, 'file' | 'sha256'>;
+  gate: GateMetrics;
+}
+
+/**
+ * The bank of the training normals and its calibration on the held-out images, which
+ * `heldPatchEmbeds` holds in the order calibration normals, gate normals, held-out anomalies.
+ * Null (with a warning) when the bundle has no memory graph or the memory score cannot be
+ * calibrated: the set is then prompt-only, as before the memory scorer existed.
+ */
+async function memoryOf(
+  models: TuningModels,
+  normals: AnalysedNormals,
+  split: NormalSplit,
+  heldPatchEmbeds: Float32Array | null,
+  targetFpr: number,
+  seed: number,
+  options: TuneJobOptions,
+): Promise<BuiltMemory | null> {
+  if (!models.memory || !heldPatchEmbeds) {
+    options.onWarning?.(`${models.memoryMissing}; the prompt set has no memory bank`);
+    return null;
+  }
+  const { vision } = models;
+  const maxPatches = options.maxPatches ?? DEFAULT_MAX_PATCHES;
+  const built = buildMemoryBank(normals.vision.patchEmbeds!, split.train, { layers: vision.layers, patches: vision.patches, embedDim: vision.embedDim }, { maxPatches, seed });
+  const scores = (await models.memory.run(heldPatchEmbeds, built.bank)).scores;
+  const c = split.calibration.length;
+  const held = c + split.gate.length;
+  const evaluated = evaluateHeldOut({ calibration: scores.subarray(0, c), gate: scores.subarray(c, held), anomalies: scores.subarray(held) }, targetFpr);
+  if (!evaluated.ok) {
+    options.onWarning?.(`the memory score cannot be calibrated (${evaluated.error}); the prompt set has no memory bank`);
+    return null;
+  }
+  const entry = { layers: models.bundle.manifest.vision.layers, patches: bankSizes(built.bank), max_patches: maxPatches, coreset: built.coreset, calibration: evaluated.value.calibration };
+  return { bank: built.bank, entry, gate: evaluated.value.gate };
 }
 
 /** The store's current set when it fits this bundle; otherwise null (with a warning). */

@@ -11,11 +11,15 @@ import { OnnxTextEncoder } from './onnx-text-encoder.ts';
 import type { PromptSet } from './prompt-set.ts';
 import type { PromptVocabulary } from './text-encoder.ts';
 import { VisionFeatures } from './vision-features.ts';
+import { MemorySearch } from './memory-bank-search.ts';
 
 export interface TuningModels {
   bundle: Bundle;
   identity: PromptSet['bundle'];
   vision: VisionFeatures;
+  /** The memory scorer's search; null for a bundle built before memory.onnx existed (`memoryMissing` says so). */
+  memory: MemorySearch | null;
+  memoryMissing: string | null;
   text: OnnxTextEncoder;
   vocab: PromptVocabulary;
   /** Meta-prompt text embeddings [2,E] (normal, anomalous). */
@@ -42,12 +46,19 @@ export async function openTuningModels(bundleDir: string, options: OpenModelsOpt
     await text.release();
     throw e;
   }
-  const release = async () => {
+  let memory: Result<MemorySearch>;
+  try {
+    memory = await MemorySearch.open(bundle.value, options.sessions);
+  } catch (e) {
     await Promise.all([text.release(), vision.release()]);
+    throw e;
+  }
+  const release = async () => {
+    await Promise.all([text.release(), vision.release(), memory.ok ? memory.value.release() : undefined]);
   };
   try {
     const metaTextEmbeds = await encodeMetaPrompts(text, vocab.value, defaultMetaTemplates, bundle.value.manifest.text.contextLength);
-    return ok({ bundle: bundle.value, identity, vision, text, vocab: vocab.value, metaTextEmbeds, release });
+    return ok({ bundle: bundle.value, identity, vision, memory: memory.ok ? memory.value : null, memoryMissing: memory.ok ? null : memory.error, text, vocab: vocab.value, metaTextEmbeds, release });
   } catch (e) {
     await release();
     throw e;

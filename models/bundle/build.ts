@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { err, ok, type Result } from '../../util/result.ts';
+import { buildMemoryGraph } from '../graphs/memory.ts';
 import { buildTextGraph } from '../graphs/text.ts';
 import { buildTextVjpGraph } from '../graphs/text-vjp.ts';
 import { buildVisionGraph, LOGIT_SCALE, MIN_IMAGE_SIZE, SMOOTHING_SIGMA, type LaaSettings } from '../graphs/vision.ts';
@@ -139,6 +140,11 @@ async function writeBundleFiles(dir: string, w: ClipWeights, r: ResolvedOptions,
   await writeGraph(dir, BUNDLE_FILES.vision, vision, 'linewatch vision graph');
   await visionWeights.write(dir);
 
+  step('memory graph');
+  const memory = new GraphBuilder('memory');
+  buildMemoryGraph(memory, { layers: r.layers.length, grid, embedDim: w.embedDim, imageSize: r.imageSize });
+  await writeGraph(dir, BUNDLE_FILES.memory, memory, 'linewatch patch-memory graph');
+
   step('text graphs');
   const textWeights = new ExternalWeights(BUNDLE_FILES.textWeights);
   const text = new GraphBuilder('text', textWeights);
@@ -242,7 +248,7 @@ export async function buildBundle(o: BuildOptions): Promise<Result<Manifest>> {
   const target = await checkTarget(out);
   if (!target.ok) return target;
 
-  const steps = ['reading weights', 'vision graph', 'text graphs', 'token embedding and tokenizer', 'checksums', 'manifest'];
+  const steps = ['reading weights', 'vision graph', 'memory graph', 'text graphs', 'token embedding and tokenizer', 'checksums', 'manifest'];
   let done = 0;
   const step = (name: string) => o.onProgress?.(done++, steps.length, name);
 

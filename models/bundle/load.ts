@@ -11,7 +11,8 @@ export interface Bundle {
   dir: string;
   manifest: Manifest;
   /** Absolute paths of the bundle's files. */
-  paths: { vision: string; text: string; textVjp: string; tokenEmbedding: string; vocab: string };
+  /** `memory` is null for bundles built before the memory scorer existed. */
+  paths: { vision: string; text: string; textVjp: string; tokenEmbedding: string; vocab: string; memory: string | null };
 }
 
 export interface LoadOptions {
@@ -55,6 +56,7 @@ export async function loadBundle(dir: string, options: LoadOptions = {}): Promis
       textVjp: at(m.files.textVjp),
       tokenEmbedding: at(m.files.tokenEmbedding),
       vocab: at(m.files.vocab),
+      memory: m.files.memory === undefined ? null : at(m.files.memory),
     },
   });
 }

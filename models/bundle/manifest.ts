@@ -20,7 +20,13 @@ export const BUNDLE_FILES = {
   textWeights: 'text.weights',
   tokenEmbedding: 'token_embedding.safetensors',
   vocab: 'bpe_simple_vocab_16e6.txt.gz',
+  /** The patch-memory scorer; bundles built before it existed lack it (rebuild to get it). */
+  memory: 'memory.onnx',
 } as const;
+/** Files a bundle written before the memory scorer existed does not have. */
+const LATER_FILES = ['memory'] as const;
+type LaterFile = (typeof LATER_FILES)[number];
+const isLaterFile = (k: string): k is LaterFile => (LATER_FILES as readonly string[]).includes(k);
 
 const whole = (minimum: number) => Type.Integer({ minimum });
 const sha256 = Type.String({ pattern: '^[0-9a-f]{64}$' });
@@ -69,7 +75,12 @@ export const Manifest = closed(
       strict,
     ),
     tokenizer: closed({ file: Type.String(), vocabSize: whole(1) }, strict),
-    files: closed(Object.fromEntries(Object.keys(BUNDLE_FILES).map((k) => [k, Type.String()])) as Record<keyof typeof BUNDLE_FILES, ReturnType<typeof Type.String>>, strict),
+    files: closed(
+      Object.fromEntries(Object.keys(BUNDLE_FILES).map((k) => [k, isLaterFile(k) ? Type.Optional(Type.String()) : Type.String()])) as {
+        [K in Exclude<keyof typeof BUNDLE_FILES, LaterFile>]: ReturnType<typeof Type.String>;
+      } & { [K in LaterFile]: ReturnType<typeof Type.Optional<ReturnType<typeof Type.String>>> },
+      strict,
+    ),
     /** sha256 (hex) of every file of the bundle except manifest.json. */
     checksums: Type.Record(Type.String(), sha256),
   },

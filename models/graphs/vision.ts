@@ -9,6 +9,7 @@
 import type { ClipWeights } from '../weights/clip-weights.ts';
 import type { GraphBuilder } from '../onnx/graph-builder.ts';
 import { layerNorm, residualBlock, type WeightPrecision } from '../onnx/transformer.ts';
+import { memoryHead, MEMORY_INPUTS, MEMORY_OUTPUTS } from './memory.ts';
 import { resizePositionalEmbedding } from './positional-resize.ts';
 
 export interface LaaSettings {
@@ -25,6 +26,12 @@ export interface VisionGraphOptions {
   laa: LaaSettings | null;
   /** The blocks' Linear layers; the patch embedding, projections and the head stay float32. */
   precision: WeightPrecision;
+  /**
+   * Also run the memory scorer inside this graph (input `memory_bank`, outputs `memory_map`,
+   * `memory_score`). Bundles keep it in memory.onnx so that vision.onnx is unchanged; the
+   * in-graph variant exists to measure both placements (bench/memory.ts).
+   */
+  memoryHead?: boolean;
 }
 
 /** CLIP's logit scale, fixed: the anomaly probability is softmax(100 * cos) over (normal, anomalous). */
@@ -67,7 +74,7 @@ function gaussianKernel(sigma: number): Float32Array {
 }
 
 /** x / max(|x|, 1e-12) over the last axis (F.normalize): a zero vector stays zero instead of NaN. */
-function l2Normalise(g: GraphBuilder, x: string): string {
+export function l2Normalise(g: GraphBuilder, x: string): string {
   const norm = g.node('Max', [g.node('ReduceL2', [x], { axes: [-1], keepdims: 1 }), g.constF([1e-12], [])]);
   return g.node('Div', [x, norm]);
 }
@@ -99,15 +106,12 @@ function project(g: GraphBuilder, w: ClipWeights, x: string, from: number, to: n
 }
 
 /**
- * Anomaly head. For two classes softmax(s * [p.t0, p.t1])[1] = sigmoid(p . s(t1 - t0)), so the
- * per-patch probability is one MatMul with a single direction vector plus a Sigmoid.
+ * Per-layer patch scores [B,K,N,1] -> the map every scorer publishes: mean over the K layers,
+ * reshaped to the patch grid, bilinear upsampling to imageSize, Gaussian smoothing; the image
+ * score is the map's maximum. One definition, so the prompt and the memory maps are comparable.
  */
-function anomalyHead(g: GraphBuilder, patchEmbeds: string, textEmbeds: string, grid: number, imageSize: number): { map: string; score: string } {
-  const t = l2Normalise(g, textEmbeds);
-  const pick = (row: number) => g.node('Slice', [t, g.constI([row]), g.constI([row + 1]), g.constI([0])]); // [1,E]
-  const direction = g.node('Transpose', [g.node('Mul', [g.node('Sub', [pick(1), pick(0)]), g.constF([LOGIT_SCALE], [])])]); // [E,1]
-  const prob = g.node('Sigmoid', [g.node('MatMul', [l2Normalise(g, patchEmbeds), direction])]); // [B,K,N,1]
-  const mean = g.node('ReduceMean', [prob], { axes: [1], keepdims: 0 }); // [B,N,1]
+export function patchScoreMap(g: GraphBuilder, perLayer: string, grid: number, imageSize: number): { map: string; score: string } {
+  const mean = g.node('ReduceMean', [perLayer], { axes: [1], keepdims: 0 }); // [B,N,1]
   const gridMap = g.node('Reshape', [mean, g.constI([-1, 1, grid, grid])]);
   const scale = imageSize / grid;
   const up = g.node('Resize', [gridMap, '', g.constF([1, 1, scale, scale])], {
@@ -121,6 +125,18 @@ function anomalyHead(g: GraphBuilder, patchEmbeds: string, textEmbeds: string, g
   const blurred = g.node('Conv', [rowsBlurred, g.constant({ type: 'float32', dims: [1, 1, kernel.length, 1], data: kernel })]);
   const map = g.node('Reshape', [blurred, g.constI([-1, imageSize, imageSize])]);
   return { map, score: g.node('ReduceMax', [map], { axes: [1, 2], keepdims: 0 }) };
+}
+
+/**
+ * Anomaly head. For two classes softmax(s * [p.t0, p.t1])[1] = sigmoid(p . s(t1 - t0)), so the
+ * per-patch probability is one MatMul with a single direction vector plus a Sigmoid.
+ */
+function anomalyHead(g: GraphBuilder, patchEmbeds: string, textEmbeds: string, grid: number, imageSize: number): { map: string; score: string } {
+  const t = l2Normalise(g, textEmbeds);
+  const pick = (row: number) => g.node('Slice', [t, g.constI([row]), g.constI([row + 1]), g.constI([0])]); // [1,E]
+  const direction = g.node('Transpose', [g.node('Mul', [g.node('Sub', [pick(1), pick(0)]), g.constF([LOGIT_SCALE], [])])]); // [E,1]
+  const prob = g.node('Sigmoid', [g.node('MatMul', [l2Normalise(g, patchEmbeds), direction])]); // [B,K,N,1]
+  return patchScoreMap(g, prob, grid, imageSize);
 }
 
 export function buildVisionGraph(g: GraphBuilder, w: ClipWeights, o: VisionGraphOptions): void {
@@ -157,4 +173,10 @@ export function buildVisionGraph(g: GraphBuilder, w: ClipWeights, o: VisionGraph
   g.output(clsAttention, 'cls_attention', 'float32', ['B', grid * grid]);
   g.output(head.map, 'anomaly_map', 'float32', ['B', o.imageSize, o.imageSize]);
   g.output(head.score, 'anomaly_score', 'float32', ['B']);
+  if (o.memoryHead) {
+    const bank = g.input(MEMORY_INPUTS.bank, 'float32', [k, 'M', w.embedDim]);
+    const memory = memoryHead(g, patchEmbeds, bank, grid, o.imageSize);
+    g.output(memory.map, MEMORY_OUTPUTS.map, 'float32', ['B', o.imageSize, o.imageSize]);
+    g.output(memory.score, MEMORY_OUTPUTS.score, 'float32', ['B']);
+  }
 }

@@ -1,15 +1,28 @@
 // `linewatch eval`: every category of an MVTec-AD-layout dataset through evaluate-category.ts,
-// then metrics.json (per category and mean, with timings), scores.csv (path,label,score per test
-// image) and report.html in the output folder.
+// then metrics.json (per category and mean, with timings; the chosen scorer's metrics at the top
+// level of each, every scorer's under `scorers`), scores.csv (path,label,score per test image, the
+// chosen scorer's score) and report.html in the output folder.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { SessionFactoryOptions } from '../../models/session.ts';
 import { writeFileAtomic } from '../../util/atomic-file.ts';
 import { err, ok, type Result } from '../../util/result.ts';
 import { bundleMismatch } from '../bundle-identity.ts';
+import { readMemoryBank } from '../memory-bank-file.ts';
 import { readPromptSetFile } from '../prompt-set.ts';
 import { openTuningModels } from '../tuning-models.ts';
-import { evaluateCategory, METRIC_KEYS, type CategoryMetrics, type CategoryResult, type EvalTimings, type ShotTuning } from './evaluate-category.ts';
+import {
+  evaluateCategory,
+  METRIC_KEYS,
+  reportedScorers,
+  type CategoryMetrics,
+  type CategoryResult,
+  type EvalTimings,
+  type GivenPrompts,
+  type ReportedScorer,
+  type ScorerChoice,
+  type ShotTuning,
+} from './evaluate-category.ts';
 import { discoverCategories } from './mvtec-dataset.ts';
 import { renderReport } from './report-html.ts';
 
@@ -20,6 +33,8 @@ export interface EvalJobOptions extends ShotTuning {
   categories: string[];
   /** A prompt set file to score with instead of tuning. */
   promptsFile: string | null;
+  /** prompt, memory, or both (default): see evaluate-category.ts. */
+  scorer?: ScorerChoice;
   outDir: string;
   sessions?: SessionFactoryOptions;
   onProgress?: (category: string, phase: string, done: number, total: number) => void;
@@ -28,6 +43,7 @@ export interface EvalJobOptions extends ShotTuning {
 export interface EvalJobResult {
   categories: CategoryResult[];
   mean: CategoryMetrics;
+  meanByScorer: Partial<Record<ReportedScorer, CategoryMetrics>>;
   files: { metrics: string; scores: string; report: string };
   totalMs: number;
 }
@@ -37,15 +53,17 @@ export const THUMBNAIL_SIZE = 160;
 
 export async function runEvalJob(o: EvalJobOptions): Promise<Result<EvalJobResult>> {
   const started = performance.now();
-  const set = o.promptsFile ? await readPromptSetFile(o.promptsFile) : null;
-  if (set && !set.ok) return set;
+  const scorer = o.scorer ?? 'both';
+  const given = o.promptsFile ? await readGivenPrompts(o.promptsFile, scorer) : null;
+  if (given && !given.ok) return given;
+  const set = given?.ok ? given.value.set : null;
   const categories = await discoverCategories(o.datasetDir, o.categories);
   if (!categories.ok) return categories;
   const models = await openTuningModels(o.bundleDir, { sessions: o.sessions ?? { providers: ['cpu'] } });
   if (!models.ok) return models;
   try {
     if (set) {
-      const mismatch = bundleMismatch(set.value, models.value.identity);
+      const mismatch = bundleMismatch(set, models.value.identity);
       if (mismatch) return err(`${mismatch}: scores from it would mean nothing`);
     }
     const results: CategoryResult[] = [];
@@ -57,7 +75,8 @@ export async function runEvalJob(o: EvalJobOptions): Promise<Result<EvalJobResul
         guidance: o.guidance,
         lambda: o.lambda,
         useObjectMask: o.useObjectMask,
-        promptSet: set?.value ?? null,
+        promptSet: given?.value ?? null,
+        scorer,
         thumbnails: THUMBNAILS_PER_CATEGORY,
         thumbnailSize: THUMBNAIL_SIZE,
         onProgress: (phase, done, total) => o.onProgress?.(category.name, phase, done, total),
@@ -65,7 +84,9 @@ export async function runEvalJob(o: EvalJobOptions): Promise<Result<EvalJobResul
       if (!result.ok) return result;
       results.push(result.value);
     }
-    const mean = Object.fromEntries(METRIC_KEYS.map((k) => [k, results.reduce((s, r) => s + r.metrics[k], 0) / results.length])) as CategoryMetrics;
+    const meanOf = (pick: (r: CategoryResult) => CategoryMetrics) => Object.fromEntries(METRIC_KEYS.map((k) => [k, results.reduce((s, r) => s + pick(r)[k], 0) / results.length])) as CategoryMetrics;
+    const mean = meanOf((r) => r.metrics);
+    const meanByScorer = Object.fromEntries(reportedScorers(scorer).map((name) => [name, meanOf((r) => r.byScorer[name]!)]));
     const totalMs = performance.now() - started;
     const root = path.resolve(o.datasetDir);
     const settings = {
@@ -73,6 +94,7 @@ export async function runEvalJob(o: EvalJobOptions): Promise<Result<EvalJobResul
       laa: models.value.bundle.manifest.vision.laa.enabled,
       image_size: models.value.vision.size,
       prompts: set ? path.resolve(o.promptsFile!) : `tuned on ${o.shots} shot(s) per category`,
+      scorer: scorer === 'both' ? 'both (mean of the prompt and memory maps, each on its calibrated 0..1 scale)' : scorer,
       steps: set ? null : o.steps,
       guidance: set ? null : o.guidance,
       lambda: set ? null : o.lambda,
@@ -85,18 +107,27 @@ export async function runEvalJob(o: EvalJobOptions): Promise<Result<EvalJobResul
     const metricsJson = {
       dataset: root,
       settings,
-      categories: Object.fromEntries(results.map((r) => [r.name, { ...r.metrics, test_images: r.scores.length, shots: r.shots.map((s) => path.relative(root, s)), timings_s: seconds(r.timings) }])),
-      mean,
+      categories: Object.fromEntries(results.map((r) => [r.name, { ...r.metrics, scorers: r.byScorer, test_images: r.scores.length, shots: r.shots.map((s) => path.relative(root, s)), timings_s: seconds(r.timings) }])),
+      mean: { ...mean, scorers: meanByScorer },
       timings_s: { total: totalMs / 1000 },
     };
     await writeFileAtomic(files.metrics, JSON.stringify(metricsJson, null, 2) + '\n');
     const csv = ['path,label,score', ...results.flatMap((r) => r.scores.map((s) => `${csvField(path.relative(root, s.path))},${s.label},${s.score}`))];
     await writeFileAtomic(files.scores, csv.join('\n') + '\n');
-    await writeFileAtomic(files.report, renderReport({ title: `linewatch eval: ${path.basename(root)}`, settings, categories: results, mean, datasetRoot: root }));
-    return ok({ categories: results, mean, files, totalMs });
+    await writeFileAtomic(files.report, renderReport({ title: `linewatch eval: ${path.basename(root)}`, settings, categories: results, mean, meanByScorer, datasetRoot: root }));
+    return ok({ categories: results, mean, meanByScorer, files, totalMs });
   } finally {
     await models.value.release();
   }
+}
+
+/** A prompt set file and, beside it, its memory bank (verified) when the scorer needs it. */
+async function readGivenPrompts(file: string, scorer: ScorerChoice): Promise<Result<GivenPrompts>> {
+  const set = await readPromptSetFile(file);
+  if (!set.ok) return set;
+  if (scorer === 'prompt' || !set.value.memory) return ok({ set: set.value, memory: null });
+  const memory = await readMemoryBank(path.join(path.dirname(file), set.value.memory.file), set.value);
+  return memory.ok ? ok({ set: set.value, memory: memory.value }) : memory;
 }
 
 /** Timings in seconds (eval has no calibration phase; its tuning uses every shot). */

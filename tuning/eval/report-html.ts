@@ -3,7 +3,7 @@
 // and PRO curves and a sample of test images with their anomaly maps (heat) and ground truth
 // (green outline).
 import path from 'node:path';
-import type { CategoryResult } from './evaluate-category.ts';
+import type { CategoryResult, ReportedScorer } from './evaluate-category.ts';
 import { METRIC_KEYS, type CategoryMetrics } from './evaluate-category.ts';
 import { escapeXml, lineChart } from './svg-chart.ts';
 
@@ -13,6 +13,8 @@ export interface ReportInput {
   settings: Record<string, string | number | boolean | null>;
   categories: CategoryResult[];
   mean: CategoryMetrics;
+  /** Every scorer reported on (mean over categories). */
+  meanByScorer: Partial<Record<ReportedScorer, CategoryMetrics>>;
   datasetRoot: string;
 }
 
@@ -22,6 +24,10 @@ export function renderReport(r: ReportInput): string {
   const head = ['category', ...METRIC_KEYS].map((k) => `<th>${escapeXml(k)}</th>`).join('');
   const row = (name: string, m: CategoryMetrics, cls = '') => `<tr class="${cls}"><td>${escapeXml(name)}</td>${METRIC_KEYS.map((k) => `<td>${m[k].toFixed(4)}</td>`).join('')}</tr>`;
   const rows = [...r.categories.map((c) => row(c.name, c.metrics)), row('mean', r.mean, 'mean')].join('\n');
+  const scorers = Object.keys(r.meanByScorer) as ReportedScorer[];
+  const byScorer = scorers
+    .map((name) => `<h3>scorer: ${escapeXml(name)}</h3>\n<table><tr>${head}</tr>\n${[...r.categories.map((c) => row(c.name, c.byScorer[name]!)), row('mean', r.meanByScorer[name]!, 'mean')].join('\n')}\n</table>`)
+    .join('\n');
   const settings = Object.entries(r.settings)
     .map(([k, v]) => `<tr><th>${escapeXml(k)}</th><td>${escapeXml(String(v))}</td></tr>`)
     .join('\n');
@@ -45,6 +51,7 @@ figure { margin: 0; font-size: 12px; } figure img { display: block; image-render
 <table><tr>${head}</tr>
 ${rows}
 </table>
+${scorers.length > 1 ? `<h2>Metrics per scorer</h2>\n${byScorer}` : ''}
 <p class="note">PRO: area under the per-region-overlap curve up to FPR 0.3, divided by 0.3. Overlays: anomaly map as heat (blue low, red high, one scale per category), ground truth outlined in green.</p>
 ${sections}
 </body></html>
