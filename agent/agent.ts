@@ -185,8 +185,9 @@ export class Agent {
     try {
       prompts = await this.loadPrompts(bundle.value, identity);
       const m = bundle.value.manifest;
+      const { vision, memory } = bundle.value.paths;
       provider = await this.engine.load(
-        { visionPath: bundle.value.paths.vision, imageSize: m.vision.imageSize, mean: m.preprocess.mean, std: m.preprocess.std, providers: this.cfg.model.execution_providers, threads: this.cfg.model.threads },
+        { visionPath: vision, imageSize: m.vision.imageSize, mean: m.preprocess.mean, std: m.preprocess.std, providers: this.cfg.model.execution_providers, threads: this.cfg.model.threads, scorerGraphs: memory ? { memory } : {} },
         prompts.scorers,
       );
     } catch (e) {

@@ -1,7 +1,8 @@
 // The inference worker and the batching pipeline on a real onnxruntime session (tiny bundle):
 // cameras ready together share one batch, the newest frame wins, and prompt swaps change scores.
 // The prompt scorer's map and score are held to values recorded from the pipeline before the
-// scorer seam existed (the worker then fetched anomaly_map / anomaly_score itself).
+// scorer seam existed (the worker then fetched anomaly_map / anomaly_score itself). The memory
+// scorer runs memory.onnx on the same batch's patch_embeds.
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
@@ -10,7 +11,12 @@ import { after, before, test } from 'node:test';
 import type { Frame } from '../agent/camera/frame.ts';
 import { Engine } from '../agent/engine/engine.ts';
 import { InferencePipeline, type ScoredFrame } from '../agent/engine/pipeline.ts';
+import { memoryScorer } from '../agent/scoring/memory-scorer.ts';
 import { promptScorerState } from '../agent/scoring/prompt-scorer.ts';
+import type { ScorerState } from '../agent/scoring/scorer.ts';
+import { buildMemoryBank, DEFAULT_MAX_PATCHES } from '../tuning/memory-bank.ts';
+import type { PromptSet } from '../tuning/prompt-set.ts';
+import { VisionFeatures } from '../tuning/vision-features.ts';
 import { buildBundle } from '../models/bundle/build.ts';
 import { loadBundle, type Bundle } from '../models/bundle/load.ts';
 
@@ -29,7 +35,7 @@ before(async () => {
   const m = bundle.manifest;
   const text = Float32Array.from({ length: 2 * m.embedDim }, (_, i) => Math.sin(i));
   await engine.load(
-    { visionPath: bundle.paths.vision, imageSize: m.vision.imageSize, mean: m.preprocess.mean, std: m.preprocess.std, providers: ['cpu'], threads: 1 },
+    { visionPath: bundle.paths.vision, imageSize: m.vision.imageSize, mean: m.preprocess.mean, std: m.preprocess.std, providers: ['cpu'], threads: 1, scorerGraphs: { memory: bundle.paths.memory! } },
     { prompt: promptScorerState(text, SCALE) },
   );
 });
@@ -100,4 +106,39 @@ test('swapping the scorer states changes the scores of the same frame', async ()
   await engine.setScorers({ prompt: promptScorerState(Float32Array.from({ length: 2 * E }, (_, i) => (i < E ? 1 : -1) * Math.cos(i)), SCALE) });
   // Recorded as above, after the swap to cos(i) / -cos(i).
   close((await scoreOne(99)).scores.prompt!.rawScore, 0.9999884366989136, 'score after the swap');
+});
+
+/** The memory scorer's state for a bank of the given frames' own patches. */
+async function memoryStateOf(values: number[]): Promise<ScorerState> {
+  const vision = await VisionFeatures.open(bundle, { providers: ['cpu'] });
+  try {
+    const images = values.map((v) => ({ width: vision.size, height: vision.size, data: frame('a', 0, v).rgb }));
+    const out = await vision.run(images, new Float32Array(2 * vision.embedDim).fill(1), { patchEmbeds: true });
+    const layout = { layers: vision.layers, patches: vision.patches, embedDim: vision.embedDim };
+    const { bank } = buildMemoryBank(out.patchEmbeds!, values.map((_, i) => i), layout, { maxPatches: DEFAULT_MAX_PATCHES, seed: 0 });
+    const set = { memory: { calibration: { min: 0, max: 0.2, threshold: 0.5, targetFpr: 0.005 } } } as PromptSet;
+    const state = await memoryScorer.load({ set, path: '', memory: bank });
+    assert.ok(state.ok && state.value);
+    return state.value;
+  } finally {
+    await vision.release();
+  }
+}
+
+test('the memory scorer runs on memory.onnx beside the prompt scorer; one swap replaces both states', async () => {
+  const E = bundle.manifest.embedDim;
+  const prompt = promptScorerState(Float32Array.from({ length: 2 * E }, (_, i) => Math.sin(i)), SCALE);
+  await engine.setScorers({ prompt, memory: await memoryStateOf([99]) });
+  const inBank = (await scoreOne(99)).scores;
+  assert.equal(inBank.memory!.rawScore, 0, 'a frame whose patches are the bank scores the floor');
+  assert.ok(inBank.memory!.map.every((v) => v === 0));
+  close(inBank.prompt!.rawScore, 0.6851361989974976, 'the prompt score is unchanged by the memory running beside it');
+  const other = (await scoreOne(10)).scores;
+  assert.ok(other.memory!.rawScore > 0, 'a frame unlike the bank scores above the floor');
+  assert.equal(other.memory!.rawScore, Math.max(...other.memory!.map));
+
+  await engine.setScorers({ prompt, memory: await memoryStateOf([10]) });
+  assert.equal((await scoreOne(10)).scores.memory!.rawScore, 0, 'the new bank is in use from the next batch');
+  await engine.setScorers({ prompt });
+  assert.deepEqual(Object.keys((await scoreOne(10)).scores), ['prompt'], 'without a memory state the memory scorer does not run');
 });

@@ -77,7 +77,7 @@ test('a scorer without state (memory before the first tuning) is left out; with 
 
 test('maps of different sizes are refused, naming the sizes', () => {
   const m = withMemory([0.1, 0.2], 0, 1, 0.5);
-  assert.throws(() => combineScores(m.outputs, m.states, both), /scorer maps differ in size: 4 vs 2/);
+  assert.throws(() => combineScores(m.outputs, m.states, both), /maps differ in size: 4 vs 2/);
 });
 
 test('raw scores per scorer: the map maximum with ignored cells counted as 0', () => {

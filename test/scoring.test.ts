@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { loadActivePrompts, ZERO_SHOT_ID } from '../agent/active-prompts.ts';
+import { memoryScorer } from '../agent/scoring/memory-scorer.ts';
 import { promptScorer } from '../agent/scoring/prompt-scorer.ts';
 import { SCORER_NAMES } from '../agent/scoring/scorer.ts';
 import { SCORERS } from '../agent/scoring/scorers.ts';
@@ -41,10 +42,13 @@ test('the table holds one scorer per type key, under its own name', () => {
   assert.deepEqual(Object.keys(SCORERS).sort(), [...SCORER_NAMES].sort());
   for (const name of SCORER_NAMES) assert.equal(SCORERS[name].name, name);
   assert.equal(SCORERS.prompt, promptScorer);
+  assert.equal(SCORERS.memory, memoryScorer);
+  assert.deepEqual([SCORERS.prompt.graph, SCORERS.memory.graph], ['vision', 'memory']);
+  assert.deepEqual(SCORERS.memory.visionInputs, ['patch_embeds'], 'memory.onnx runs on the vision graph\'s patch embeddings');
 });
 
 test('the prompt scorer feeds the set text embeddings as text_embeds [2,E] and keeps its calibration', async () => {
-  const state = await promptScorer.load({ set: promptSet(), path: '/nowhere/set-1.json' });
+  const state = await promptScorer.load({ set: promptSet(), path: '/nowhere/set-1.json', memory: null });
   assert.ok(state.ok && state.value);
   assert.deepEqual(Object.keys(state.value.feeds), ['text_embeds']);
   assert.deepEqual(state.value.feeds.text_embeds.dims, [2, 3]);
@@ -89,4 +93,19 @@ test('the agent loads a stored set into scorer states, and falls back to the met
   } finally {
     await rm(store.dir, { recursive: true });
   }
+});
+
+test('the memory scorer feeds the bank as memory_bank [K,M,E], shorter layers padded; a set without a memory gives no state', async () => {
+  const set = { ...promptSet(), memory: { file: 'set-1.memory.safetensors', sha256: 'cd'.repeat(32), layers: [2, 3], patches: [2, 1], max_patches: 20000, coreset: false, calibration: { min: 0, max: 0.4, threshold: 0.6, targetFpr: 0.005 } } };
+  // layer 0: two unit rows, layer 1: one (padded with a copy of its first row)
+  const memory = { embedDim: 2, layers: [Float32Array.from([1, 0, 0, 1]), Float32Array.from([0.6, 0.8])] };
+  const state = await memoryScorer.load({ set, path: '/nowhere/set-1.json', memory });
+  assert.ok(state.ok && state.value);
+  assert.deepEqual(state.value.feeds.memory_bank.dims, [2, 2, 2]);
+  assert.deepEqual([...state.value.feeds.memory_bank.data].map((v) => Math.round(v * 10) / 10), [1, 0, 0, 1, 0.6, 0.8, 0.6, 0.8]);
+  assert.equal(state.value.calibration.threshold, 0.6);
+  const none = await memoryScorer.load({ set: promptSet(), path: '/nowhere/set-1.json', memory: null });
+  assert.ok(none.ok && none.value === null);
+  const second = memoryScorer.toMap({ memory_map: { data: Float32Array.from([0, 1, 2, 3]), dims: [2, 1, 2] }, memory_score: { data: Float32Array.from([1, 3]), dims: [2] } }, 1);
+  assert.deepEqual([[...second.map], second.rawScore], [[2, 3], 3]);
 });

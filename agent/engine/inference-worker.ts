@@ -7,18 +7,24 @@ import * as ort from 'onnxruntime-node';
 import { createSession } from '../../models/session.ts';
 import { toPixelValues } from '../../models/preprocess.ts';
 import { SCORERS } from '../scoring/scorers.ts';
-import type { ScorerName, ScorerStates, TensorData } from '../scoring/scorer.ts';
+import type { ScorerGraph, ScorerName, ScorerStates, TensorData } from '../scoring/scorer.ts';
 import type { FrameOutput, VisionModelSpec, WorkerReply, WorkerRequest } from './protocol.ts';
 
-/** What the scorers in use feed and fetch, prepared once per state swap. */
+type ExtraGraph = Exclude<ScorerGraph, 'vision'>;
+
+/** What the scorers in use feed and fetch per graph, prepared once per state swap. */
 interface ScorerPlan {
   names: ScorerName[];
-  feeds: Record<string, ort.Tensor>;
-  fetches: string[];
+  feeds: Partial<Record<ScorerGraph, Record<string, ort.Tensor>>>;
+  fetches: Partial<Record<ScorerGraph, string[]>>;
+  /** The graphs after vision.onnx, in the order they run. */
+  extraGraphs: ExtraGraph[];
 }
 
 interface Loaded {
   session: ort.InferenceSession;
+  /** Sessions of the bundle's scorer graphs besides vision.onnx. */
+  graphs: Partial<Record<ExtraGraph, ort.InferenceSession>>;
   spec: VisionModelSpec;
   plan: ScorerPlan;
 }
@@ -32,11 +38,32 @@ function reply(msg: WorkerReply, transfer: ArrayBuffer[] = []): void {
 
 function planFor(states: ScorerStates): ScorerPlan {
   const names = (Object.keys(states) as ScorerName[]).filter((n) => states[n]);
-  const feeds: Record<string, ort.Tensor> = {};
+  const plan: ScorerPlan = { names, feeds: {}, fetches: {}, extraGraphs: [] };
+  const fetch = (graph: ScorerGraph, outputs: readonly string[]) => (plan.fetches[graph] = [...new Set([...(plan.fetches[graph] ?? []), ...outputs])]);
   for (const n of names) {
+    const { graph, visionInputs, outputs } = SCORERS[n];
+    const feeds = (plan.feeds[graph] ??= {});
     for (const [input, t] of Object.entries(states[n]!.feeds)) feeds[input] = new ort.Tensor('float32', t.data, t.dims);
+    fetch(graph, outputs);
+    if (graph !== 'vision') {
+      fetch('vision', visionInputs);
+      if (!plan.extraGraphs.includes(graph)) plan.extraGraphs.push(graph);
+    }
   }
-  return { names, feeds, fetches: [...new Set(names.flatMap((n) => SCORERS[n].outputs))] };
+  return plan;
+}
+
+/** Runs the scorer graphs after vision.onnx, each fed the vision outputs it takes; all outputs by name. */
+async function runExtraGraphs(loaded: Loaded, vision: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {
+  const all = { ...vision };
+  for (const graph of loaded.plan.extraGraphs) {
+    const session = loaded.graphs[graph];
+    if (!session) throw new Error(`a scorer needs ${graph}.onnx, which the bundle does not have (rebuild it with linewatch model build)`);
+    const fromVision = session.inputNames.filter((name) => name in vision);
+    const feeds = { ...Object.fromEntries(fromVision.map((name) => [name, vision[name]])), ...loaded.plan.feeds[graph] };
+    Object.assign(all, await session.run(feeds, loaded.plan.fetches[graph] ?? []));
+  }
+  return all;
 }
 
 function tensorData(t: ort.Tensor): TensorData {
@@ -45,24 +72,30 @@ function tensorData(t: ort.Tensor): TensorData {
 
 async function load(req: Extract<WorkerRequest, { type: 'load' }>): Promise<void> {
   const { session, provider } = await createSession(req.model.visionPath, { providers: req.model.providers, threads: req.model.threads });
+  const graphs: Loaded['graphs'] = {};
+  for (const [graph, file] of Object.entries(req.model.scorerGraphs) as [ExtraGraph, string][]) {
+    graphs[graph] = (await createSession(file, { providers: req.model.providers, threads: req.model.threads })).session;
+  }
   const previous = current;
-  current = { session, spec: req.model, plan: planFor(req.scorers) };
+  current = { session, graphs, spec: req.model, plan: planFor(req.scorers) };
   await previous?.session.release();
+  for (const s of Object.values(previous?.graphs ?? {})) await s.release();
   reply({ type: 'loaded', id: req.id, provider });
 }
 
 async function infer(req: Extract<WorkerRequest, { type: 'infer' }>): Promise<void> {
   if (!current) throw new Error('no model loaded');
   const { session, spec, plan } = current;
+  const loaded = current;
   const size = spec.imageSize;
   const t0 = performance.now();
   const pixels = new Float32Array(req.frames.length * 3 * size * size);
   req.frames.forEach((buf, b) => toPixelValues(new Uint8Array(buf), size, spec, pixels, b));
-  const feeds = { ...plan.feeds, pixel_values: new ort.Tensor('float32', pixels, [req.frames.length, 3, size, size]) };
+  const feeds = { ...plan.feeds.vision, pixel_values: new ort.Tensor('float32', pixels, [req.frames.length, 3, size, size]) };
   const t1 = performance.now();
-  const run = await session.run(feeds, plan.fetches);
+  const run = await runExtraGraphs(loaded, await session.run(feeds, plan.fetches.vision ?? []));
   const t2 = performance.now();
-  const out = Object.fromEntries(plan.fetches.map((name) => [name, tensorData(run[name])]));
+  const out = Object.fromEntries(Object.entries(run).map(([name, t]) => [name, tensorData(t)]));
   const outputs: FrameOutput[] = req.frames.map((rgb, b) => ({
     rgb,
     scores: Object.fromEntries(plan.names.map((n) => {

@@ -1,6 +1,6 @@
 // Messages between the agent (main thread) and the inference worker. Pixel and map buffers
 // travel as transferables: ownership moves, nothing is copied.
-import type { ScorerName, ScorerStates } from '../scoring/scorer.ts';
+import type { ScorerGraph, ScorerName, ScorerStates } from '../scoring/scorer.ts';
 
 export interface VisionModelSpec {
   /** Path of vision.onnx. */
@@ -10,6 +10,8 @@ export interface VisionModelSpec {
   std: [number, number, number];
   providers: string[];
   threads: number;
+  /** Paths of the bundle's scorer graphs run after vision.onnx (memory.onnx), where it has them. */
+  scorerGraphs: Partial<Record<Exclude<ScorerGraph, 'vision'>, string>>;
 }
 
 export type WorkerRequest =

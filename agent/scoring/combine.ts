@@ -1,8 +1,9 @@
 // How the maps of several scorers become the one map the detector judges (DESIGN.md, "Scorers").
 //
-// The rule: each scorer's map is first put on its own calibrated 0..1 scale (normaliseScore with
-// that scorer's calibration, clipped, as the published score is), then the scaled maps are
-// averaged pixel by pixel with equal weights (WinCLIP+ and PromptAD add their language and vision
+// The rule (tuning/combine-scores.ts, which eval's `--scorer both` uses too): each scorer's map is
+// first put on its own calibrated 0..1 scale (normaliseScore with that scorer's calibration,
+// clipped, as the published score is), then the scaled maps are averaged pixel by pixel with equal
+// weights (WinCLIP+ and PromptAD add their language and vision
 // maps the same way once both are on one scale). Calibrating first is what keeps either scorer
 // from dominating by scale: a prompt probability near 0.5 and a memory distance near 0.05 weigh the
 // same when each sits at the same place between its own held-out normals and anomalies.
@@ -12,8 +13,9 @@
 //
 // One scorer alone is not rescaled: its raw map and its own calibration go to the detector as
 // they are, so `raw_score` stays that scorer's raw score, as before a second scorer existed.
-import { normaliseScore, type ScoreScale } from '../../tuning/calibration.ts';
-import type { ScorerName, ScorerOutput, ScorerOutputs, ScorerState, ScorerStates } from './scorer.ts';
+import type { ScoreScale } from '../../tuning/calibration.ts';
+import { combineMaps } from '../../tuning/combine-scores.ts';
+import type { ScorerName, ScorerOutputs, ScorerStates } from './scorer.ts';
 
 export interface CombinedMap {
   /** Row-major, at the model input size. */
@@ -36,18 +38,11 @@ export function combineScores(outputs: ScorerOutputs, states: ScorerStates, use:
   });
   if (!parts.length) parts = [{ name: 'prompt', output: required(outputs.prompt, 'output'), state: required(states.prompt, 'state') }];
   if (parts.length === 1) return { map: parts[0].output.map, scale: parts[0].state.calibration, scorers: [parts[0].name] };
-  return { map: meanOfScaled(parts), scale: { min: 0, max: 1, threshold: mean(parts.map((p) => p.state.calibration.threshold)) }, scorers: parts.map((p) => p.name) };
-}
-
-function meanOfScaled(parts: { output: ScorerOutput; state: ScorerState }[]): Float32Array {
-  const length = parts[0].output.map.length;
-  const bad = parts.find((p) => p.output.map.length !== length);
-  if (bad) throw new RangeError(`scorer maps differ in size: ${parts.map((p) => p.output.map.length).join(' vs ')}`);
-  const combined = new Float32Array(length);
-  for (const { output, state } of parts) {
-    for (let k = 0; k < length; k++) combined[k] += normaliseScore(output.map[k], state.calibration) / parts.length;
-  }
-  return combined;
+  return {
+    map: combineMaps(parts.map((p) => ({ map: p.output.map, scale: p.state.calibration }))),
+    scale: { min: 0, max: 1, threshold: mean(parts.map((p) => p.state.calibration.threshold)) },
+    scorers: parts.map((p) => p.name),
+  };
 }
 
 function mean(values: number[]): number {

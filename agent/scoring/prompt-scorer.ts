@@ -12,6 +12,8 @@ export function promptScorerState(textEmbeds: Float32Array, calibration: ScoreSc
 
 export const promptScorer: Scorer<'prompt'> = {
   name: 'prompt',
+  graph: 'vision',
+  visionInputs: [],
   outputs: ['anomaly_map', 'anomaly_score'],
   async load({ set }) {
     return ok(promptScorerState(textEmbedsOf(set), set.calibration));

@@ -8,8 +8,14 @@ import type { LoadedPromptSet } from '../../tuning/prompt-store.ts';
 import type { Result } from '../../util/result.ts';
 
 /** The type keys of the scorers, as `detector.scorers` names them. */
-export const SCORER_NAMES = ['prompt'] as const;
+export const SCORER_NAMES = ['prompt', 'memory'] as const;
 export type ScorerName = (typeof SCORER_NAMES)[number];
+
+/**
+ * The bundle graphs scorers run on: vision.onnx, and graphs run after it on some of its outputs
+ * (keys of the bundle's `paths`).
+ */
+export type ScorerGraph = 'vision' | 'memory';
 
 /** A float32 tensor as plain data. */
 export interface TensorData {
@@ -19,7 +25,7 @@ export interface TensorData {
 
 /** What a scorer loaded from a prompt set. */
 export interface ScorerState {
-  /** Graph inputs it feeds, by input name. */
+  /** Inputs of its graph it feeds, by input name. */
   feeds: Record<string, TensorData>;
   /** How its raw scores map onto 0..1, and its threshold there. */
   calibration: ScoreScale;
@@ -44,7 +50,11 @@ export function batchRow(t: TensorData, b: number): Float32Array {
 
 export interface Scorer<N extends ScorerName = ScorerName> {
   readonly name: N;
-  /** The graph outputs it reads. */
+  /** The graph that computes its outputs. */
+  readonly graph: ScorerGraph;
+  /** vision.onnx outputs its graph takes, under the same input names (none for vision.onnx itself). */
+  readonly visionInputs: readonly string[];
+  /** The outputs of its graph it reads. */
   readonly outputs: readonly string[];
   /** Its state from a stored prompt set; null when the set carries nothing for it. */
   load(stored: LoadedPromptSet): Promise<Result<ScorerState | null>>;
