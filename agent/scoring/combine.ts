@@ -22,8 +22,6 @@ export interface CombinedMap {
   map: Float32Array;
   /** The scale the detector normalises `map` with and where its threshold lies. */
   scale: ScoreScale;
-  /** The scorers that went into it, in `use` order. */
-  scorers: ScorerName[];
 }
 
 /**
@@ -34,14 +32,13 @@ export function combineScores(outputs: ScorerOutputs, states: ScorerStates, use:
   let parts = use.flatMap((name) => {
     const output = outputs[name];
     const state = states[name];
-    return output && state ? [{ name, output, state }] : [];
+    return output && state ? [{ output, state }] : [];
   });
-  if (!parts.length) parts = [{ name: 'prompt', output: required(outputs.prompt, 'output'), state: required(states.prompt, 'state') }];
-  if (parts.length === 1) return { map: parts[0].output.map, scale: parts[0].state.calibration, scorers: [parts[0].name] };
+  if (!parts.length) parts = [{ output: required(outputs.prompt, 'output'), state: required(states.prompt, 'state') }];
+  if (parts.length === 1) return { map: parts[0].output.map, scale: parts[0].state.calibration };
   return {
     map: combineMaps(parts.map((p) => ({ map: p.output.map, scale: p.state.calibration }))),
     scale: { min: 0, max: 1, threshold: mean(parts.map((p) => p.state.calibration.threshold)) },
-    scorers: parts.map((p) => p.name),
   };
 }
 
