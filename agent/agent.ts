@@ -215,9 +215,19 @@ export class Agent {
       prompts = await this.loadPrompts(bundle.value, identity);
       const m = bundle.value.manifest;
       const settings = { tensorrt: this.cfg.model.tensorrt, cuda: this.cfg.model.cuda, tensorrtCacheDir: tensorrtCacheDir(this.cfg.data_dir, identity) };
+      const { vision, memory } = bundle.value.paths;
       provider = await this.engine.load(
-        { visionPath: bundle.value.paths.vision, imageSize: m.vision.imageSize, mean: m.preprocess.mean, std: m.preprocess.std, providers: this.cfg.model.execution_providers, threads: this.cfg.model.threads, settings },
-        prompts.textEmbeds,
+        {
+          visionPath: vision,
+          imageSize: m.vision.imageSize,
+          mean: m.preprocess.mean,
+          std: m.preprocess.std,
+          providers: this.cfg.model.execution_providers,
+          threads: this.cfg.model.threads,
+          settings,
+          scorerGraphs: memory ? { memory } : {},
+        },
+        prompts.scorers,
       );
     } catch (e) {
       return err(`model ${bundle.value.dir}: ${(e as Error).message}`);
@@ -275,13 +285,13 @@ export class Agent {
   }
 
   private loadPrompts(bundle = this.bundle, identity = this.bundleId): Promise<ActivePrompts> {
-    return loadActivePrompts({ store: this.store, bundle: identity, metaTextEmbeds: () => metaTextEmbedsFor(bundle), log });
+    return loadActivePrompts({ store: this.store, bundle: identity, scorers: this.cfg.detector.scorers, metaTextEmbeds: () => metaTextEmbedsFor(bundle), log });
   }
 
   /** Applies the store's current prompt set (after a re-tune or a rollback) without stopping inference. */
   private async swapPrompts(): Promise<ActivePrompts> {
     const next = await this.loadPrompts();
-    await this.engine.setTextEmbeds(next.textEmbeds);
+    await this.engine.setScorers(next.scorers);
     this.prompts = next;
     log.info(`prompt set ${next.id} active`);
     return next;
@@ -293,7 +303,7 @@ export class Agent {
     const runtime = new CameraRuntime(
       name,
       c,
-      { publisher: () => this.link?.publisher ?? null, metrics: this.metrics, reservoir: this.reservoir, prompts: () => this.prompts, publishMasks: d.publish_masks },
+      { publisher: () => this.link?.publisher ?? null, metrics: this.metrics, reservoir: this.reservoir, prompts: () => this.prompts, scorers: d.scorers, publishMasks: d.publish_masks },
       { sensitivity: d.sensitivity, rules: { openFrames: d.event_open_frames, closeFrames: d.event_close_frames, updateIntervalMs: d.event_update_interval_s * 1000 } },
     );
     this.cameras.set(name, runtime);

@@ -10,7 +10,6 @@ import type { CameraConfig } from './config.ts';
 import { CameraDetector, type DetectorSettings } from './detector/camera-detector.ts';
 import type { DetectorEvent } from './detector/events.ts';
 import { encodeMaskPng } from './detector/mask-png.ts';
-import type { Calibration } from './detector/calibration.ts';
 import type { AnomalyMap } from './detector/frame-verdict.ts';
 import type { ScoredFrame } from './engine/pipeline.ts';
 import type { CameraSnapshot } from './http/agent-view.ts';
@@ -18,7 +17,11 @@ import type { AgentMetrics } from './http/metrics.ts';
 import type { CameraState, EventPayload } from './mqtt/payloads.ts';
 import type { ContractPublisher } from './mqtt/publisher.ts';
 import type { ActivePrompts } from './active-prompts.ts';
+import type { ScoreScale } from '../tuning/calibration.ts';
 import type { NormalReservoir } from './retune/reservoir.ts';
+import { combineScores } from './scoring/combine.ts';
+import { rawScores, type RawScores } from './scoring/raw-scores.ts';
+import type { ScorerName } from './scoring/scorer.ts';
 
 const log = createLogger('camera');
 const HISTORY = 300;
@@ -30,6 +33,8 @@ export interface CameraContext {
   metrics: AgentMetrics;
   reservoir: NormalReservoir;
   prompts: () => ActivePrompts;
+  /** `detector.scorers`: whose maps are combined. */
+  scorers: readonly ScorerName[];
   publishMasks: 'always' | 'on_anomaly' | 'never';
 }
 
@@ -51,7 +56,7 @@ export class CameraRuntime {
   tuning: CameraTuning;
   processed = 0;
   lastStatusChange = Date.now();
-  private latest: { frame: Frame; map: AnomalyMap; calibration: Calibration; score: number; threshold: number; anomalous: boolean } | null = null;
+  private latest: { frame: Frame; map: AnomalyMap; calibration: ScoreScale; score: number; scores: RawScores; threshold: number; anomalous: boolean } | null = null;
   /** The page's images of the latest frame, encoded when the page asks (nobody may be watching). */
   private encoded: { frameId: number; frame?: Promise<Buffer>; mask?: Promise<Buffer> } = { frameId: -1 };
   private readonly history: { ts: number; score: number }[] = [];
@@ -90,16 +95,18 @@ export class CameraRuntime {
   /** Handles one scored frame; `receivedAt` is when its result came back from the worker. */
   async handle(s: ScoredFrame, receivedAt: number): Promise<void> {
     const prompts = this.ctx.prompts();
-    const calibration = this.tuning.threshold === null ? prompts.calibration : { ...prompts.calibration, threshold: this.tuning.threshold };
     const { frame } = s;
-    const map = { values: s.map, width: frame.width, height: frame.height };
+    const combined = combineScores(s.scores, prompts.scorers, this.ctx.scorers);
+    const calibration = this.tuning.threshold === null ? combined.scale : { ...combined.scale, threshold: this.tuning.threshold };
+    const map = { values: combined.map, width: frame.width, height: frame.height };
+    const scores = rawScores(s.scores, this.detector.ignoreFor(map, frame.source));
     const { verdict, event } = this.detector.process(frame.ts, map, frame.source, calibration);
     this.processed++;
     this.ctx.metrics.framesProcessed.inc({ camera: this.name });
     this.ctx.metrics.inferenceLatency.observe({ camera: this.name }, s.latencyMs.infer / 1000);
     this.ctx.metrics.score.set({ camera: this.name }, verdict.score);
     this.ctx.metrics.threshold.set({ camera: this.name }, verdict.threshold);
-    this.latest = { frame, map, calibration, score: verdict.score, threshold: verdict.threshold, anomalous: verdict.anomalous };
+    this.latest = { frame, map, calibration, score: verdict.score, scores, threshold: verdict.threshold, anomalous: verdict.anomalous };
     this.history.push({ ts: frame.ts, score: verdict.score });
     if (this.history.length > HISTORY) this.history.shift();
 
@@ -109,6 +116,7 @@ export class CameraRuntime {
       frame_id: frame.frameId,
       score: verdict.score,
       raw_score: verdict.rawScore,
+      scores,
       anomalous: verdict.anomalous,
       threshold: verdict.threshold,
       prompt_set: prompts.id,
@@ -186,6 +194,7 @@ export class CameraRuntime {
       ...(this.status.reason ? { status_reason: this.status.reason } : {}),
       frame_id: this.latest?.frame.frameId ?? null,
       score: this.latest?.score ?? null,
+      scores: this.latest?.scores ?? null,
       threshold: this.latest?.threshold ?? null,
       anomalous: this.latest?.anomalous ?? false,
       prompt_set: prompts.id,

@@ -94,6 +94,8 @@ http: { port: ${httpPort} }
     const result = json<ResultPayload>(await watch.next((m) => m.topic === 'lw/cell7/line/result'));
     assert.equal(result.prompt_set, 'meta-prompts-zero-shot');
     assert.ok(result.score >= 0 && result.score <= 1 && result.raw_score >= 0 && result.raw_score <= 1);
+    // Before the first tuning the prompt scorer alone scores: its raw score is the raw score.
+    assert.deepEqual(result.scores, { prompt: result.raw_score });
     assert.ok(result.latency_ms.infer > 0);
     const mask = await watch.next((m) => m.topic === 'lw/cell7/line/mask');
     assert.deepEqual([...mask.payload.subarray(1, 4)], [...Buffer.from('PNG')]);
@@ -165,7 +167,10 @@ http: { port: ${httpPort} }
     const finished = json<RetuneStatePayload>(endState);
     assert.equal(finished.state, 'done', finished.message);
     assert.ok(finished.prompt_set);
-    await watch.next((m) => m.topic === 'lw/cell7/line/result' && json<ResultPayload>(m).prompt_set === finished.prompt_set);
+    const tuned = json<ResultPayload>(await watch.next((m) => m.topic === 'lw/cell7/line/result' && json<ResultPayload>(m).prompt_set === finished.prompt_set));
+    // The tuned set carries a memory bank: from its first result on, both scorers score (swapped together).
+    assert.equal(typeof tuned.scores.memory, 'number', JSON.stringify(tuned.scores));
+    assert.ok(tuned.raw_score >= 0 && tuned.raw_score <= 1, 'two scorers: raw_score is the combined map maximum, on 0..1');
     const onDisk = (await fs.readFile(path.join(dir, 'var/prompts/current'), 'utf8')).trim();
     assert.equal(onDisk, finished.prompt_set);
 

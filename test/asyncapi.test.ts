@@ -75,7 +75,7 @@ test('the channel check refuses a payload with a wrong field, naming it, and a t
   const contract = loadContractChannels({ prefix: ['lw'], camera: ['cam1'] });
   const [result] = contract.matching('lw/dev/cam1/result');
   assert.equal(result?.name, 'result');
-  const good = { ts: 1, frame_id: 7, score: 0.8, raw_score: 0.3, anomalous: true, threshold: 0.5, prompt_set: 'ps-1', latency_ms: { pre: 1, infer: 2, post: 3 } };
+  const good = { ts: 1, frame_id: 7, score: 0.8, raw_score: 0.3, scores: { prompt: 0.3 }, anomalous: true, threshold: 0.5, prompt_set: 'ps-1', latency_ms: { pre: 1, infer: 2, post: 3 } };
   assert.equal(result.problem(Buffer.from(JSON.stringify(good))), null);
   assert.equal(result.problem(Buffer.from(JSON.stringify({ ...good, score: 'high' }))), 'score: must be number');
   assert.equal(result.problem(Buffer.from(JSON.stringify({ ...good, latency_ms: { pre: 1, infer: 2 } }))), 'latency_ms.post: is required');

@@ -22,9 +22,16 @@ test('calibration normalises by the held-out range and puts the threshold at the
   assert.equal(metrics.syntheticTpr, 1);
   assert.equal(metrics.syntheticAuroc, 11 / 12); // 3.5 beats 3 normals, 5 and 6 beat all 4
   assert.equal(normaliseScore(3.5, calibration), 0.5);
-  assert.equal(normaliseScore(11, calibration), 2); // not clipped
+  // The one normalisation of the project: clipped to the published 0..1 scale.
+  assert.equal(normaliseScore(11, calibration), 1);
+  assert.equal(normaliseScore(0, calibration), 0);
   assert.equal(isAnomalous(3, calibration), false);
   assert.equal(isAnomalous(3.01, calibration), true);
+});
+
+test('a degenerate scale (max = min) normalises as a step at min', () => {
+  const flat = { min: 0.3, max: 0.3, threshold: 0.5 };
+  assert.deepEqual([0.2, 0.3, 0.31].map((raw) => normaliseScore(raw, flat)), [0, 0, 1]);
 });
 
 test('with fewer than 1/target normals the threshold is the Gaussian prediction bound', () => {

@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import sharp from 'sharp';
 import type { SourceGeometry } from '../agent/camera/frame.ts';
-import { effectiveThreshold, normaliseScore } from '../agent/detector/calibration.ts';
+import { effectiveThreshold } from '../agent/detector/calibration.ts';
 import { CameraDetector } from '../agent/detector/camera-detector.ts';
 import { EventTracker, type DetectorEvent } from '../agent/detector/events.ts';
 import { judgeFrame, type AnomalyMap } from '../agent/detector/frame-verdict.ts';
 import { buildIgnoreMask, pointInPolygon } from '../agent/detector/ignore-mask.ts';
 import { encodeMaskPng } from '../agent/detector/mask-png.ts';
+import { normaliseScore } from '../tuning/calibration.ts';
 
 const cal = { min: 0.2, max: 0.6, threshold: 0.5 };
 // Maps are float32: compare to float32 precision.

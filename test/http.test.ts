@@ -47,6 +47,7 @@ const STATE: AgentState = {
       status: 'online',
       frame_id: 17,
       score: 0.734,
+      scores: { prompt: 0.612, memory: 0.081 },
       threshold: 0.5,
       anomalous: true,
       prompt_set: 'ps-0007',
@@ -63,6 +64,7 @@ const STATE: AgentState = {
       status_reason: 'no frame for 12 s',
       frame_id: null,
       score: null,
+      scores: null,
       threshold: 0.5,
       anomalous: false,
       prompt_set: 'ps-0002',
@@ -262,6 +264,8 @@ describe('live page in headless Chromium', { skip: skipChromium }, () => {
       const camB = page.locator('.camera[data-camera="cam-b"]');
       assert.equal(await camA.locator('.score').textContent(), '0.734');
       assert.equal(await camA.locator('.threshold').textContent(), '0.500');
+      assert.equal(await camA.locator('.scorer-scores').textContent(), 'prompt 0.612 · memory 0.081');
+      assert.equal(await camB.locator('.scorer-scores').textContent(), '–');
       assert.equal(await camA.locator('.prompt-set').textContent(), 'ps-0007');
       assert.equal(await camB.locator('.prompt-set').textContent(), 'ps-0002');
       assert.equal(await camB.locator('.camera-status').textContent(), 'offline: no frame for 12 s');

@@ -77,6 +77,7 @@ const sampleResult = (frameId: number): ResultPayload => ({
   frame_id: frameId,
   score: 0.81,
   raw_score: 0.2734,
+  scores: { prompt: 0.2734 },
   anomalous: true,
   threshold: 0.5,
   prompt_set: 'ps-0003',

@@ -201,7 +201,7 @@ const META_EMBEDS = new Float32Array([9, 9, 9, 8, 8, 8]);
 
 async function activeFrom(store: PromptStore) {
   const { lines, log } = recordingLog();
-  const active = await loadActivePrompts({ store, bundle: makeSet('any', 0).bundle, metaTextEmbeds: async () => META_EMBEDS, log });
+  const active = await loadActivePrompts({ store, bundle: makeSet('any', 0).bundle, scorers: ['prompt'], metaTextEmbeds: async () => META_EMBEDS, log });
   return { active, lines };
 }
 
@@ -219,7 +219,7 @@ test('every set on disk corrupt: zero-shot, with a warning naming each corrupt f
 
     const { active, lines } = await activeFrom(store);
     assert.equal(active.id, ZERO_SHOT_ID);
-    assert.equal(active.textEmbeds, META_EMBEDS);
+    assert.equal(active.scorers.prompt.feeds.text_embeds.data, META_EMBEDS);
     const warnings = lines.filter((l) => l.level === 'warn').map((l) => l.msg);
     assert.equal(warnings.length, 1, JSON.stringify(lines));
     assert.match(warnings[0], /a\.json: not valid JSON.*b\.json: key 'text_embeds' must be 2 rows|b\.json.*a\.json/);

@@ -48,6 +48,7 @@ const result = (frame_id: number, anomalous: boolean): ResultPayload => ({
   frame_id,
   score: anomalous ? 0.9 : 0.1,
   raw_score: 0,
+  scores: { prompt: 0 },
   anomalous,
   threshold: 0.5,
   prompt_set: 'ps',

@@ -48,11 +48,12 @@ export const defaultTargetFpr = 0.005;
 export const thresholdHeadroom = 0.25;
 
 /**
- * Normalised score: (raw - min) / (max - min). Not clipped, so scores outside the held-out range
- * stay ordered (below 0 or above 1).
+ * The published 0..1 score: (raw - min) / (max - min), clipped to [0, 1]; a degenerate scale
+ * (max = min) is a step at min. Clipping changes no decision: the threshold lies in [0, 1).
  */
-export function normaliseScore(raw: number, calibration: ScoreScale): number {
-  return (raw - calibration.min) / (calibration.max - calibration.min);
+export function normaliseScore(raw: number, scale: ScoreScale): number {
+  const x = scale.max > scale.min ? (raw - scale.min) / (scale.max - scale.min) : raw > scale.min ? 1 : 0;
+  return Math.min(1, Math.max(0, x));
 }
 
 export function isAnomalous(raw: number, calibration: Calibration): boolean {

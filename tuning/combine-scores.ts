@@ -3,8 +3,7 @@
 // calibration, clipped to [0, 1]), then the scaled maps are averaged pixel by pixel with equal
 // weights; the image score is the combined map's maximum. Calibrating first keeps either scorer
 // from dominating by scale (a prompt probability near 0.5, a memory distance near 0.05). The
-// agent's detector combines with the same rule (agent/scoring/combine.ts on the scoring branch);
-// the two should become one function when both branches are merged.
+// agent's detector combines through this function too (agent/scoring/combine.ts).
 import { normaliseScore, type ScoreScale } from './calibration.ts';
 
 export interface ScaledMap {
@@ -18,7 +17,7 @@ export function combineMaps(parts: ScaledMap[]): Float32Array {
   if (parts.some((p) => p.map.length !== length)) throw new RangeError(`maps differ in size: ${parts.map((p) => p.map.length).join(' vs ')}`);
   const combined = new Float32Array(length);
   for (const { map, scale } of parts) {
-    for (let i = 0; i < length; i++) combined[i] += Math.min(1, Math.max(0, normaliseScore(map[i], scale))) / parts.length;
+    for (let i = 0; i < length; i++) combined[i] += normaliseScore(map[i], scale) / parts.length;
   }
   return combined;
 }

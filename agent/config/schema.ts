@@ -10,6 +10,7 @@
 import Type, { type Static } from 'typebox';
 import { WEIGHT_PRECISIONS } from '../../models/onnx/transformer.ts';
 import { DEFAULT_CUDA, DEFAULT_TENSORRT, EXECUTION_PROVIDERS } from '../../models/runtime/execution-providers.ts';
+import { SCORER_NAMES } from '../scoring/scorer.ts';
 
 const HOST_NAME = '[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?';
 const IPV6 = '[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*';
@@ -225,6 +226,15 @@ export const ConfigSchema = Type.Object(
           result_rate_hz: Type.Optional(Type.Number({ exclusiveMinimum: 0, default: 2, description: 'Results per camera per second at most.' })),
           event_update_interval_s: Type.Optional(
             Type.Number({ minimum: 0, default: 1, description: 'Least time between two `update` messages of one event.' }),
+          ),
+          scorers: Type.Optional(
+            Type.Array(Type.Enum([...SCORER_NAMES]), {
+              minItems: 1,
+              uniqueItems: true,
+              default: [...SCORER_NAMES],
+              errorMessage: `must be a non-empty list of ${SCORER_NAMES.join(', ')} without repeats`,
+              description: 'The scorers whose maps are combined into the score (README, "Scorers"); one the prompt set has nothing for (memory before the first tuning) is left out.',
+            }),
           ),
         },
         { additionalProperties: false, description: 'How anomaly scores become events.' },

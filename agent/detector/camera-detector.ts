@@ -1,7 +1,7 @@
 // Everything the detector keeps for one camera: its ignore polygons rasterised for the current
 // geometry, and its event tracker. The inference side hands it each frame's anomaly map.
 import type { SourceGeometry } from '../camera/frame.ts';
-import type { Calibration } from './calibration.ts';
+import type { ScoreScale } from '../../tuning/calibration.ts';
 import { EventTracker, type DetectorEvent, type EventRules } from './events.ts';
 import { judgeFrame, type AnomalyMap, type FrameVerdict } from './frame-verdict.ts';
 import { buildIgnoreMask, type Polygon } from './ignore-mask.ts';
@@ -34,14 +34,14 @@ export class CameraDetector {
    * Judges one frame and feeds the event tracker. Ignored cells of `map.values` are zeroed in
    * place, so a mask encoded afterwards shows them blank.
    */
-  process(ts: number, map: AnomalyMap, source: SourceGeometry, cal: Calibration): { verdict: FrameVerdict; event: DetectorEvent | null } {
+  process(ts: number, map: AnomalyMap, source: SourceGeometry, cal: ScoreScale): { verdict: FrameVerdict; event: DetectorEvent | null } {
     const verdict = judgeFrame(map, this.ignoreFor(map, source), source, cal, this.settings.sensitivity);
     const event = this.events.observe({ ts, anomalous: verdict.anomalous, score: verdict.score, bbox: verdict.bbox });
     return { verdict, event };
   }
 
   /** The ignore mask for this map size and camera geometry; rebuilt only when they change (e.g. a camera restarted at another resolution). */
-  private ignoreFor(map: AnomalyMap, source: SourceGeometry): Uint8Array | null {
+  ignoreFor(map: AnomalyMap, source: SourceGeometry): Uint8Array | null {
     const key = JSON.stringify([map.width, map.height, source]);
     if (key !== this.ignoreKey) {
       this.ignoreMask = buildIgnoreMask(this.ignore, map.width, map.height, source);

@@ -1,7 +1,8 @@
 // One frame's anomaly map -> what is published about it: raw and normalised score, decision,
 // and where the anomalous region lies in camera pixels.
 import type { SourceGeometry } from '../camera/frame.ts';
-import { effectiveThreshold, normaliseScore, type Calibration } from './calibration.ts';
+import { normaliseScore, type ScoreScale } from '../../tuning/calibration.ts';
+import { effectiveThreshold } from './calibration.ts';
 import { cellsToBox, type Box } from './geometry.ts';
 
 export interface FrameVerdict {
@@ -31,7 +32,7 @@ export function judgeFrame(
   map: AnomalyMap,
   ignore: Uint8Array | null,
   source: SourceGeometry,
-  cal: Calibration,
+  cal: ScoreScale,
   sensitivity: number,
 ): FrameVerdict {
   const { values, width, height } = map;

@@ -3,6 +3,7 @@
 import { Worker } from 'node:worker_threads';
 import { setProviderEnvironment } from '../../models/runtime/provider-environment.ts';
 import type { TensorrtStart } from '../../models/session.ts';
+import type { ScorerStates } from '../scoring/scorer.ts';
 import type { FrameOutput, VisionModelSpec, WorkerReply, WorkerRequest } from './protocol.ts';
 
 type Pending = { resolve: (r: WorkerReply) => void; reject: (e: Error) => void };
@@ -49,18 +50,18 @@ export class Engine {
   }
 
   /** Loads (or hot-swaps) the vision model; the previous one serves until the new one is ready. */
-  async load(model: VisionModelSpec, textEmbeds: Float32Array | null): Promise<string> {
+  async load(model: VisionModelSpec, scorers: ScorerStates): Promise<string> {
     // onnxruntime reads them from the process environment, which the worker's process.env is not.
     setProviderEnvironment(model.providers, model.settings);
-    const r = await this.request({ type: 'load', model, textEmbeds });
+    const r = await this.request({ type: 'load', model, scorers });
     if (r.type !== 'loaded') throw new Error(`unexpected reply ${r.type}`);
     this.provider = r.provider;
     return r.provider;
   }
 
-  /** Swaps the text embeddings ([2,E], normal then anomalous) used by the anomaly head. */
-  async setTextEmbeds(textEmbeds: Float32Array): Promise<void> {
-    await this.request({ type: 'text', textEmbeds: textEmbeds.slice() });
+  /** Swaps every scorer's state between two batches (a prompt set's text embeddings and the rest). */
+  async setScorers(scorers: ScorerStates): Promise<void> {
+    await this.request({ type: 'scorers', scorers });
   }
 
   /** Scores a batch of rgb24 frames at the model's input size; the buffers are transferred and come back in the outputs. */

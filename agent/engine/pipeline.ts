@@ -2,13 +2,14 @@
 // while a batch runs, newer frames replace older ones in their slots (latest frame wins).
 import type { Frame } from '../camera/frame.ts';
 import { FrameSlot } from '../camera/frame-slot.ts';
+import type { ScorerName, ScorerOutputs } from '../scoring/scorer.ts';
 import type { Engine } from './engine.ts';
+import type { FrameOutput } from './protocol.ts';
 
 export interface ScoredFrame {
   frame: Frame;
-  /** anomaly_map at the model input size, row-major. */
-  map: Float32Array;
-  rawScore: number;
+  /** Each scorer's map (at the model input size, row-major) and raw score. */
+  scores: ScorerOutputs;
   latencyMs: { pre: number; infer: number };
   /** Frames scored together in this batch. */
   batchSize: number;
@@ -74,11 +75,15 @@ export class InferencePipeline {
         if (this.inferMs.length > 512) this.inferMs.shift();
         r.outputs.forEach((o, i) => {
           const frame = { ...batch[i], rgb: new Uint8Array(o.rgb) };
-          this.onScored({ frame, map: new Float32Array(o.map), rawScore: o.rawScore, latencyMs: { pre: r.preMs, infer: r.inferMs }, batchSize: batch.length });
+          this.onScored({ frame, scores: scorerOutputs(o), latencyMs: { pre: r.preMs, infer: r.inferMs }, batchSize: batch.length });
         });
       } catch (e) {
         this.onError(e instanceof Error ? e : new Error(String(e)));
       }
     }
   }
+}
+
+function scorerOutputs(o: FrameOutput): ScorerOutputs {
+  return Object.fromEntries(Object.entries(o.scores).map(([name, s]) => [name as ScorerName, { map: new Float32Array(s.map), rawScore: s.rawScore }]));
 }

@@ -2,6 +2,7 @@
 // travel as transferables: ownership moves, nothing is copied.
 import type { ExecutionProvider, ProviderSettings } from '../../models/runtime/execution-providers.ts';
 import type { TensorrtStart } from '../../models/session.ts';
+import type { ScorerGraph, ScorerName, ScorerStates } from '../scoring/scorer.ts';
 
 export interface VisionModelSpec {
   /** Path of vision.onnx. */
@@ -13,19 +14,21 @@ export interface VisionModelSpec {
   threads: number;
   /** model.tensorrt, model.cuda and the bundle's engine cache directory. */
   settings: ProviderSettings;
+  /** Paths of the bundle's scorer graphs run after vision.onnx (memory.onnx), where it has them. */
+  scorerGraphs: Partial<Record<Exclude<ScorerGraph, 'vision'>, string>>;
 }
 
 export type WorkerRequest =
-  | { type: 'load'; id: number; model: VisionModelSpec; textEmbeds: Float32Array | null }
-  | { type: 'text'; id: number; textEmbeds: Float32Array }
+  | { type: 'load'; id: number; model: VisionModelSpec; scorers: ScorerStates }
+  /** Replaces every scorer's state at once (prompts and what else a prompt set carries). */
+  | { type: 'scorers'; id: number; scorers: ScorerStates }
   | { type: 'infer'; id: number; frames: ArrayBuffer[] };
 
 export interface FrameOutput {
   /** The frame's pixels, handed back. */
   rgb: ArrayBuffer;
-  /** anomaly_map [H*W], float32. */
-  map: ArrayBuffer;
-  rawScore: number;
+  /** Per scorer that ran: its map [H*W] (float32) and raw score. */
+  scores: Partial<Record<ScorerName, { map: ArrayBuffer; rawScore: number }>>;
 }
 
 export type WorkerReply =

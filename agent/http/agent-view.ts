@@ -1,5 +1,5 @@
 import { redactDeep } from '../../util/redact.ts';
-import type { BoundingBox, CameraState, RetuneStatePayload } from '../mqtt/payloads.ts';
+import type { BoundingBox, CameraState, ResultPayload, RetuneStatePayload } from '../mqtt/payloads.ts';
 
 /** What the live page shows of one camera. */
 export interface CameraSnapshot {
@@ -9,6 +9,8 @@ export interface CameraSnapshot {
   /** Changes with every new frame; the page reloads the images when it does. null before the first. */
   frame_id: number | null;
   score: number | null;
+  /** The latest frame's raw score per scorer (results' `scores`). */
+  scores: ResultPayload['scores'] | null;
   threshold: number | null;
   anomalous: boolean;
   prompt_set: string | null;

@@ -39,8 +39,15 @@ export const ResultPayload = closed(
   {
     ts: epochMs(),
     frame_id: count('frame number of the camera since the agent started'),
-    score: unitScore('calibrated against the prompt set (clipped to 0..1)'),
-    raw_score: Type.Number({ description: 'the score before calibration' }),
+    score: unitScore('calibrated against the prompt set (clipped to 0..1); with several scorers, their combination (README, "Scorers")'),
+    raw_score: Type.Number({ description: 'the score before calibration: the scorer\'s own raw score, or with several scorers the maximum of their combined map' }),
+    scores: closed(
+      {
+        prompt: Type.Number({ description: 'raw score of the prompt scorer (the anomaly head)' }),
+        memory: Type.Optional(Type.Number({ description: 'raw score of the patch-memory scorer; absent while the prompt set has no memory or it is not in detector.scorers' })),
+      },
+      'the raw score of every scorer that ran, before calibration',
+    ),
     anomalous: Type.Boolean(),
     threshold: Type.Number({ description: 'the threshold on the calibrated score' }),
     prompt_set: Type.String({ description: 'id of the prompt set that scored the frame' }),

@@ -8,6 +8,8 @@ const cards = new Map();
 
 const api = (camera, what, frameId) => `/api/cameras/${encodeURIComponent(camera)}/${what}?f=${frameId}`;
 const fmt = (v) => (typeof v === 'number' ? v.toFixed(3) : '–');
+/** Each scorer's raw score, e.g. "prompt 0.612 · memory 0.081". */
+const scorerScores = (scores) => (scores ? Object.entries(scores).map(([name, v]) => `${name} ${fmt(v)}`).join(' · ') : '–');
 
 function loadImage(url) {
   return new Promise((resolve) => {
@@ -111,6 +113,7 @@ function render(state) {
     card.dataset.anomalous = String(cam.anomalous);
     card.querySelector('.score').textContent = fmt(cam.score);
     card.querySelector('.threshold').textContent = fmt(cam.threshold);
+    card.querySelector('.scorer-scores').textContent = scorerScores(cam.scores);
     card.querySelector('.prompt-set').textContent = cam.prompt_set ?? '–';
     drawHistory(card, cam);
     if (cam.frame_id !== null && card.dataset.frameId !== String(cam.frame_id)) {
