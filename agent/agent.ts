@@ -4,7 +4,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import cron, { type ScheduledTask } from 'node-cron';
-import { loadBundle, type Bundle } from '../models/bundle/load.ts';
+import { type Bundle, loadBundle } from '../models/bundle/load.ts';
 import { tensorrtCacheDir } from '../models/runtime/tensorrt-engine-cache.ts';
 import type { TensorrtStart } from '../models/session.ts';
 import { bundleIdentity } from '../tuning/bundle-identity.ts';
@@ -13,28 +13,28 @@ import { PromptStore } from '../tuning/prompt-store.ts';
 import { createLogger } from '../util/log.ts';
 import { addKnownSecrets, redactDeep } from '../util/redact.ts';
 import { err, ok, type Result } from '../util/result.ts';
-import { loadActivePrompts, type ActivePrompts } from './active-prompts.ts';
+import { type ActivePrompts, loadActivePrompts } from './active-prompts.ts';
 import { createCamera } from './camera/camera.ts';
 import { sourceCredentials } from './camera/source-spec.ts';
 import { CameraRuntime } from './camera-runtime.ts';
 import { createCommandDispatcher } from './commands/dispatcher.ts';
-import { demoGuide } from './demo-guide.ts';
 import type { CommandDispatcher, CommandHandlers, SetArgs } from './commands/types.ts';
 import type { AgentConfig } from './config.ts';
+import { demoGuide } from './demo-guide.ts';
 import { Engine } from './engine/engine.ts';
 import { InferencePipeline } from './engine/pipeline.ts';
-import { redactedView, type AgentView } from './http/agent-view.ts';
-import { createAgentMetrics, type AgentMetrics } from './http/metrics.ts';
-import { startHttpServer, type RunningHttpServer } from './http/server.ts';
+import { type AgentView, redactedView } from './http/agent-view.ts';
+import { type AgentMetrics, createAgentMetrics } from './http/metrics.ts';
+import { type RunningHttpServer, startHttpServer } from './http/server.ts';
 import type { Integration } from './integrations/integration.ts';
 import { observePublisher } from './integrations/observed-publisher.ts';
 import { startIntegrations } from './integrations/start.ts';
 import { metaTextEmbedsFor } from './meta-text-embeds.ts';
 import { resolveBundle } from './model-resolver.ts';
-import { openMqttLink, type MqttLink } from './mqtt/mqtt-link.ts';
+import { type MqttLink, openMqttLink } from './mqtt/mqtt-link.ts';
 import type { RetuneStatePayload, StatsPayload } from './mqtt/payloads.ts';
 import { NormalReservoir } from './retune/reservoir.ts';
-import { RetuneRunner, type RetuneRequest } from './retune/retune-job.ts';
+import { type RetuneRequest, RetuneRunner } from './retune/retune-job.ts';
 
 const log = createLogger('agent');
 const STATS_INTERVAL_MS = 10_000;
@@ -92,7 +92,10 @@ export class Agent {
       this.engine,
       (s) => {
         const received = Date.now();
-        void this.cameras.get(s.frame.camera)?.handle(s, received).catch((e) => log.error(`camera ${s.frame.camera}: ${(e as Error).message}`));
+        void this.cameras
+          .get(s.frame.camera)
+          ?.handle(s, received)
+          .catch((e) => log.error(`camera ${s.frame.camera}: ${(e as Error).message}`));
       },
       (e) => log.error(`inference failed: ${e.message}`),
     );
@@ -281,7 +284,9 @@ export class Agent {
     const s = this.tensorrtStart;
     if (!s) return null;
     const elapsed = `${Math.round((Date.now() - s.since) / 1000)} s`;
-    return s.cached ? `loading the cached TensorRT engine for ${s.graph}, ${elapsed}` : `building TensorRT engine for ${s.graph} (first start with this bundle), ${elapsed}`;
+    return s.cached
+      ? `loading the cached TensorRT engine for ${s.graph}, ${elapsed}`
+      : `building TensorRT engine for ${s.graph} (first start with this bundle), ${elapsed}`;
   }
 
   private loadPrompts(bundle = this.bundle, identity = this.bundleId): Promise<ActivePrompts> {
@@ -303,8 +308,18 @@ export class Agent {
     const runtime = new CameraRuntime(
       name,
       c,
-      { publisher: () => this.link?.publisher ?? null, metrics: this.metrics, reservoir: this.reservoir, prompts: () => this.prompts, scorers: d.scorers, publishMasks: d.publish_masks },
-      { sensitivity: d.sensitivity, rules: { openFrames: d.event_open_frames, closeFrames: d.event_close_frames, updateIntervalMs: d.event_update_interval_s * 1000 } },
+      {
+        publisher: () => this.link?.publisher ?? null,
+        metrics: this.metrics,
+        reservoir: this.reservoir,
+        prompts: () => this.prompts,
+        scorers: d.scorers,
+        publishMasks: d.publish_masks,
+      },
+      {
+        sensitivity: d.sensitivity,
+        rules: { openFrames: d.event_open_frames, closeFrames: d.event_close_frames, updateIntervalMs: d.event_update_interval_s * 1000 },
+      },
     );
     this.cameras.set(name, runtime);
     if (enabled) this.startCamera(runtime);
@@ -414,7 +429,10 @@ export class Agent {
       if (args.sensitivity !== undefined) {
         c.tuning.sensitivity = args.sensitivity;
         const d = this.cfg.detector;
-        c.detector.setSettings({ sensitivity: args.sensitivity, rules: { openFrames: d.event_open_frames, closeFrames: d.event_close_frames, updateIntervalMs: d.event_update_interval_s * 1000 } });
+        c.detector.setSettings({
+          sensitivity: args.sensitivity,
+          rules: { openFrames: d.event_open_frames, closeFrames: d.event_close_frames, updateIntervalMs: d.event_update_interval_s * 1000 },
+        });
       }
       if (args.threshold !== undefined) c.tuning.threshold = args.threshold;
       if (args.enabled !== undefined) await this.setCameraEnabled(c, args.enabled);
@@ -492,11 +510,13 @@ export class Agent {
   async stop(): Promise<void> {
     this.cronTask?.stop();
     if (this.statsTimer) clearInterval(this.statsTimer);
-    await Promise.all([...this.cameras.values()].map(async (c) => {
-      const sup = c.supervisor;
-      c.supervisor = null;
-      await sup?.stop();
-    }));
+    await Promise.all(
+      [...this.cameras.values()].map(async (c) => {
+        const sup = c.supervisor;
+        c.supervisor = null;
+        await sup?.stop();
+      }),
+    );
     await this.pipeline.stop();
     await Promise.all([...this.cameras.values()].map((c) => c.closeEvent()));
     await this.runner.abort();

@@ -2,25 +2,24 @@
 // A scored frame goes through here to the detector, MQTT (result, mask, events), the normal
 // reservoir and the metrics.
 import sharp from 'sharp';
+import type { ScoreScale } from '../tuning/calibration.ts';
 import { createLogger } from '../util/log.ts';
+import type { ActivePrompts } from './active-prompts.ts';
 import type { Frame } from './camera/frame.ts';
-import type { CameraStatus } from './camera/supervisor.ts';
-import type { CameraSupervisor } from './camera/supervisor.ts';
+import type { CameraStatus, CameraSupervisor } from './camera/supervisor.ts';
 import type { CameraConfig } from './config.ts';
 import { CameraDetector, type DetectorSettings } from './detector/camera-detector.ts';
 import type { DetectorEvent } from './detector/events.ts';
-import { encodeMaskPng } from './detector/mask-png.ts';
 import type { AnomalyMap } from './detector/frame-verdict.ts';
+import { encodeMaskPng } from './detector/mask-png.ts';
 import type { ScoredFrame } from './engine/pipeline.ts';
 import type { CameraSnapshot } from './http/agent-view.ts';
 import type { AgentMetrics } from './http/metrics.ts';
 import type { CameraState, EventPayload } from './mqtt/payloads.ts';
 import type { ContractPublisher } from './mqtt/publisher.ts';
-import type { ActivePrompts } from './active-prompts.ts';
-import type { ScoreScale } from '../tuning/calibration.ts';
 import type { NormalReservoir } from './retune/reservoir.ts';
 import { combineScores } from './scoring/combine.ts';
-import { rawScores, type RawScores } from './scoring/raw-scores.ts';
+import { type RawScores, rawScores } from './scoring/raw-scores.ts';
 import type { ScorerName } from './scoring/scorer.ts';
 
 const log = createLogger('camera');
@@ -56,7 +55,8 @@ export class CameraRuntime {
   tuning: CameraTuning;
   processed = 0;
   lastStatusChange = Date.now();
-  private latest: { frame: Frame; map: AnomalyMap; calibration: ScoreScale; score: number; scores: RawScores; threshold: number; anomalous: boolean } | null = null;
+  private latest: { frame: Frame; map: AnomalyMap; calibration: ScoreScale; score: number; scores: RawScores; threshold: number; anomalous: boolean } | null =
+    null;
   /** The page's images of the latest frame, encoded when the page asks (nobody may be watching). */
   private encoded: { frameId: number; frame?: Promise<Buffer>; mask?: Promise<Buffer> } = { frameId: -1 };
   private readonly history: { ts: number; score: number }[] = [];
@@ -76,7 +76,10 @@ export class CameraRuntime {
     this.status = s.state === 'online' ? { state: 'online' } : { state: s.state, reason: s.reason };
     this.lastStatusChange = Date.now();
     this.ctx.metrics.setCameraState(this.name, this.status.state);
-    this.ctx.publisher()?.cameraStatus(this.name, this.status.state, this.status.reason).catch((e: Error) => log.debug(`camera status not published: ${e.message}`));
+    this.ctx
+      .publisher()
+      ?.cameraStatus(this.name, this.status.state, this.status.reason)
+      .catch((e: Error) => log.debug(`camera status not published: ${e.message}`));
     if (s.state !== 'online') void this.closeEvent();
   }
 

@@ -10,7 +10,7 @@ import { buildBundle } from '../models/bundle/build.ts';
 import { MANIFEST_FILE } from '../models/bundle/manifest.ts';
 import { hubSettingsFromEnv, pullRepo } from '../models/hub-pull.ts';
 import type { WeightPrecision } from '../models/onnx/transformer.ts';
-import { writeRandomClip, type ClipDims } from '../models/weights/random-weights.ts';
+import { type ClipDims, writeRandomClip } from '../models/weights/random-weights.ts';
 import type { Logger } from '../util/log.ts';
 import { err, ok, type Result } from '../util/result.ts';
 import type { BundleRef } from './config.ts';
@@ -34,7 +34,11 @@ export interface ResolvedBundle {
   demo: boolean;
 }
 
-const exists = (p: string) => fs.access(p).then(() => true, () => false);
+const exists = (p: string) =>
+  fs.access(p).then(
+    () => true,
+    () => false,
+  );
 
 /** Bundle folders under `root` (not the demo), newest first. */
 export async function installedBundles(root: string): Promise<string[]> {

@@ -39,8 +39,16 @@ async function bareModelMs(bundleDir: string, seconds: number): Promise<number[]
   const { session } = await createSession(bundle.value.paths.vision, { providers: ['cpu'] });
   const size = m.vision.imageSize;
   const feeds = {
-    pixel_values: new ort.Tensor('float32', new Float32Array(3 * size * size).map(() => Math.random()), [1, 3, size, size]),
-    text_embeds: new ort.Tensor('float32', new Float32Array(2 * m.embedDim).map(() => Math.random()), [2, m.embedDim]),
+    pixel_values: new ort.Tensor(
+      'float32',
+      new Float32Array(3 * size * size).map(() => Math.random()),
+      [1, 3, size, size],
+    ),
+    text_embeds: new ort.Tensor(
+      'float32',
+      new Float32Array(2 * m.embedDim).map(() => Math.random()),
+      [2, m.embedDim],
+    ),
   };
   await session.run(feeds);
   const times: number[] = [];
@@ -181,7 +189,7 @@ async function main(): Promise<void> {
     `  longest event-loop stall  saturated ${busy.maxStallMs.toFixed(1)} ms, relaxed ${calm.maxStallMs.toFixed(1)} ms   target <= 50 ms`,
     `  RSS after warm-up         saturated ${drift(busy.rssMiB)}, relaxed ${drift(calm.rssMiB)}, sampled every 5 s   target drift < 5 %`,
   ];
-  process.stdout.write(lines.join('\n') + '\n');
+  process.stdout.write(`${lines.join('\n')}\n`);
 }
 
 main().catch((e: unknown) => {

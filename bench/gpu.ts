@@ -7,13 +7,13 @@
 // benchmarks (speed does not depend on the values).
 import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
-import { loadBundle, type Bundle } from '../models/bundle/load.ts';
+import { type Bundle, loadBundle } from '../models/bundle/load.ts';
 import { tensorDifference } from '../models/bundle/tensor-difference.ts';
+import { DEFAULT_PROVIDER_SETTINGS } from '../models/runtime/execution-providers.ts';
 import { createSession } from '../models/session.ts';
 import { VIT_B_16 } from '../models/weights/random-weights.ts';
 import { createLogger } from '../util/log.ts';
 import { randomBundle } from './random-bundle.ts';
-import { DEFAULT_PROVIDER_SETTINGS } from '../models/runtime/execution-providers.ts';
 
 const RUNS = 10;
 /** A tuning step's text graphs: 4 prompts (normal/anomalous x 2 meta prompts) of 16 tokens. */
@@ -39,16 +39,32 @@ function visionFeeds(b: Bundle, batch: number): Feeds {
   const { imageSize: size } = b.manifest.vision;
   const e = b.manifest.embedDim;
   return {
-    pixel_values: new ort.Tensor('float32', Float32Array.from({ length: batch * 3 * size * size }, (_, i) => Math.sin(i * 0.37)), [batch, 3, size, size]),
-    text_embeds: new ort.Tensor('float32', Float32Array.from({ length: 2 * e }, (_, i) => Math.sin(i)), [2, e]),
+    pixel_values: new ort.Tensor(
+      'float32',
+      Float32Array.from({ length: batch * 3 * size * size }, (_, i) => Math.sin(i * 0.37)),
+      [batch, 3, size, size],
+    ),
+    text_embeds: new ort.Tensor(
+      'float32',
+      Float32Array.from({ length: 2 * e }, (_, i) => Math.sin(i)),
+      [2, e],
+    ),
   };
 }
 
 function vjpFeeds(b: Bundle): Feeds {
   const w = b.manifest.text.width;
   return {
-    prompt_embeds: new ort.Tensor('float32', Float32Array.from({ length: PROMPTS * PROMPT_TOKENS * w }, (_, i) => 0.02 * Math.cos(i)), [PROMPTS, PROMPT_TOKENS, w]),
-    eot_index: new ort.Tensor('int64', BigInt64Array.from({ length: PROMPTS }, () => BigInt(PROMPT_TOKENS - 1)), [PROMPTS]),
+    prompt_embeds: new ort.Tensor(
+      'float32',
+      Float32Array.from({ length: PROMPTS * PROMPT_TOKENS * w }, (_, i) => 0.02 * Math.cos(i)),
+      [PROMPTS, PROMPT_TOKENS, w],
+    ),
+    eot_index: new ort.Tensor(
+      'int64',
+      BigInt64Array.from({ length: PROMPTS }, () => BigInt(PROMPT_TOKENS - 1)),
+      [PROMPTS],
+    ),
     upstream_grad: new ort.Tensor('float32', new Float32Array(PROMPTS * b.manifest.embedDim).fill(0.1), [PROMPTS, b.manifest.embedDim]),
   };
 }
@@ -89,7 +105,12 @@ async function measure(b: Bundle, provider: string, deviceId: number | undefined
     vision: timings,
     vjpOpenS: vjp.seconds,
     vjpMs: vjpTime.best,
-    outputs: { patches: visionOut.patch_embeds.data as Float32Array, grad: grad.data as Float32Array, width: visionOut.patch_embeds.dims[3], textWidth: grad.dims[2] },
+    outputs: {
+      patches: visionOut.patch_embeds.data as Float32Array,
+      grad: grad.data as Float32Array,
+      width: visionOut.patch_embeds.dims[3],
+      textWidth: grad.dims[2],
+    },
   };
 }
 
@@ -106,7 +127,9 @@ function row(r: ProviderResult, cpu: ProviderResult | undefined): string {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { bundle: { type: 'string' }, providers: { type: 'string', default: 'tensorrt,cuda,cpu' }, device: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { bundle: { type: 'string' }, providers: { type: 'string', default: 'tensorrt,cuda,cpu' }, device: { type: 'string' } },
+  });
   const dir = values.bundle ?? (await randomBundle('vit-b-16-224', VIT_B_16)).dir;
   const bundle = await loadBundle(dir, { verify: false });
   if (!bundle.ok) throw new Error(bundle.error);
@@ -115,7 +138,9 @@ async function main(): Promise<void> {
   const providers = values.providers!.split(',').map((p) => p.trim());
   // the CPU provider runs too (last) when not asked for: it is what the others are compared with
   const order = [...providers.filter((p) => p !== 'cpu'), 'cpu'];
-  const lines = [`onnxruntime-node ${ort.env.versions.common}, backends in this build: ${built.join(', ')}; bundle ${bundle.value.dir} (${bundle.value.manifest.vision.precision})`];
+  const lines = [
+    `onnxruntime-node ${ort.env.versions.common}, backends in this build: ${built.join(', ')}; bundle ${bundle.value.dir} (${bundle.value.manifest.vision.precision})`,
+  ];
   const results: ProviderResult[] = [];
   for (const provider of order) {
     process.stderr.write(`${provider}: measuring (a TensorRT engine build takes minutes)\n`);
@@ -127,7 +152,7 @@ async function main(): Promise<void> {
   }
   const cpu = results.find((r) => r.provider === 'cpu');
   for (const r of results) lines.push(row(r, cpu));
-  process.stdout.write(lines.join('\n') + '\n');
+  process.stdout.write(`${lines.join('\n')}\n`);
 }
 
 main().catch((e: unknown) => {

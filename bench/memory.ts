@@ -22,7 +22,10 @@ const SHOTS = [1, 4, 16];
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);
 const THREADS = Number(process.env.BENCH_THREADS ?? 1);
 
-async function inGraphVision(weightsDir: string, manifest: { vision: { imageSize: number; layers: number[]; laa: { enabled: boolean; radius?: number; from?: number } } }): Promise<string> {
+async function inGraphVision(
+  weightsDir: string,
+  manifest: { vision: { imageSize: number; layers: number[]; laa: { enabled: boolean; radius?: number; from?: number } } },
+): Promise<string> {
   const dir = path.join(benchDir, 'memory-in-vision');
   await fs.mkdir(dir, { recursive: true });
   const file = path.join(dir, 'vision-memory.onnx');
@@ -45,11 +48,26 @@ async function main(): Promise<void> {
   const m = bundle.value.manifest;
   const [K, N, E, size] = [m.vision.layers.length, m.vision.grid ** 2, m.embedDim, m.vision.imageSize];
   const rng = createRng(1);
-  const pixels = new ort.Tensor('float32', Float32Array.from({ length: 3 * size * size }, () => rng.normal()), [1, 3, size, size]);
-  const text = new ort.Tensor('float32', Float32Array.from({ length: 2 * E }, () => rng.normal()), [2, E]);
-  const bankOf = (shots: number) => new ort.Tensor('float32', Float32Array.from({ length: K * shots * N * E }, () => rng.normal()), [K, shots * N, E]);
+  const pixels = new ort.Tensor(
+    'float32',
+    Float32Array.from({ length: 3 * size * size }, () => rng.normal()),
+    [1, 3, size, size],
+  );
+  const text = new ort.Tensor(
+    'float32',
+    Float32Array.from({ length: 2 * E }, () => rng.normal()),
+    [2, E],
+  );
+  const bankOf = (shots: number) =>
+    new ort.Tensor(
+      'float32',
+      Float32Array.from({ length: K * shots * N * E }, () => rng.normal()),
+      [K, shots * N, E],
+    );
   const head = ['anomaly_map', 'anomaly_score'];
-  const lines = [`onnxruntime-node ${ort.env.versions.common}, CPU, ${THREADS} intra-op thread(s), batch 1, best of ${RUNS}; ViT-B/16@224, K = ${K} layers, N = ${N}, E = ${E}`];
+  const lines = [
+    `onnxruntime-node ${ort.env.versions.common}, CPU, ${THREADS} intra-op thread(s), batch 1, best of ${RUNS}; ViT-B/16@224, K = ${K} layers, N = ${N}, E = ${E}`,
+  ];
 
   const vision = await openSession(bundle.value.paths.vision, THREADS);
   const memory = await openSession(bundle.value.paths.memory!, THREADS);
@@ -60,10 +78,14 @@ async function main(): Promise<void> {
     const bank = bankOf(shots);
     const patches = (await vision.run({ pixel_values: pixels, text_embeds: text }, ['patch_embeds'])).patch_embeds;
     const search = await bestOf(() => memory.run({ [MEMORY_INPUTS.patches]: patches, [MEMORY_INPUTS.bank]: bank }), RUNS, 2);
-    const total = await bestOf(async () => {
-      const out = await vision.run({ pixel_values: pixels, text_embeds: text }, [...head, 'patch_embeds']);
-      await memory.run({ [MEMORY_INPUTS.patches]: out.patch_embeds, [MEMORY_INPUTS.bank]: bank });
-    }, RUNS, 1);
+    const total = await bestOf(
+      async () => {
+        const out = await vision.run({ pixel_values: pixels, text_embeds: text }, [...head, 'patch_embeds']);
+        await memory.run({ [MEMORY_INPUTS.patches]: out.patch_embeds, [MEMORY_INPUTS.bank]: bank });
+      },
+      RUNS,
+      1,
+    );
     second[shots] = { total, search };
   }
   await vision.release();
@@ -72,7 +94,11 @@ async function main(): Promise<void> {
   const inside = await openSession(await inGraphVision(path.join(benchDir, 'bundles', `${key}-weights`), m), THREADS);
   for (const shots of SHOTS) {
     const bank = bankOf(shots);
-    const total = await bestOf(() => inside.run({ pixel_values: pixels, text_embeds: text, [MEMORY_INPUTS.bank]: bank }, [...head, MEMORY_OUTPUTS.map, MEMORY_OUTPUTS.score]), RUNS, 2);
+    const total = await bestOf(
+      () => inside.run({ pixel_values: pixels, text_embeds: text, [MEMORY_INPUTS.bank]: bank }, [...head, MEMORY_OUTPUTS.map, MEMORY_OUTPUTS.score]),
+      RUNS,
+      2,
+    );
     const s = second[shots];
     const pct = (ms: number, base: number) => `${(((ms - base) / base) * 100).toFixed(1)} %`;
     lines.push(
@@ -81,7 +107,7 @@ async function main(): Promise<void> {
     );
   }
   await inside.release();
-  process.stdout.write(lines.join('\n') + '\n');
+  process.stdout.write(`${lines.join('\n')}\n`);
 }
 
 main().catch((e: unknown) => {

@@ -16,7 +16,7 @@ import ort from 'onnxruntime-node';
 import { loadBundle } from '../models/bundle/load.ts';
 import { tensorDifference } from '../models/bundle/tensor-difference.ts';
 import { GraphBuilder } from '../models/onnx/graph-builder.ts';
-import { VIT_B_16, VIT_L_14_336, type ClipDims } from '../models/weights/random-weights.ts';
+import { type ClipDims, VIT_B_16, VIT_L_14_336 } from '../models/weights/random-weights.ts';
 import { randomBundle } from './random-bundle.ts';
 import { bestMs, openSession } from './session-timing.ts';
 
@@ -134,10 +134,18 @@ async function measure(bundleDir: string, int8Dir: string | null, runs: Record<n
     await session.release();
     return ms;
   };
-  const text = new ort.Tensor('float32', Float32Array.from({ length: 2 * m.embedDim }, (_, i) => Math.sin(i)), [2, m.embedDim]);
+  const text = new ort.Tensor(
+    'float32',
+    Float32Array.from({ length: 2 * m.embedDim }, (_, i) => Math.sin(i)),
+    [2, m.embedDim],
+  );
   const size = m.vision.imageSize;
   const feeds = (batch: number) => ({
-    pixel_values: new ort.Tensor('float32', Float32Array.from({ length: batch * 3 * size * size }, (_, i) => Math.sin(i * 0.37)), [batch, 3, size, size]),
+    pixel_values: new ort.Tensor(
+      'float32',
+      Float32Array.from({ length: batch * 3 * size * size }, (_, i) => Math.sin(i * 0.37)),
+      [batch, 3, size, size],
+    ),
     text_embeds: text,
   });
   const visionTimings = async (file: string, threads: number): Promise<VisionTiming[]> => {
@@ -159,8 +167,16 @@ async function measure(bundleDir: string, int8Dir: string | null, runs: Record<n
     const bestDenseMs = Math.min(denseBefore, await denseMs(threads));
 
     const prompts = {
-      prompt_embeds: new ort.Tensor('float32', Float32Array.from({ length: PROMPTS_PER_STEP * PROMPT_TOKENS * m.text.width }, (_, i) => 0.02 * Math.cos(i)), [PROMPTS_PER_STEP, PROMPT_TOKENS, m.text.width]),
-      eot_index: new ort.Tensor('int64', BigInt64Array.from({ length: PROMPTS_PER_STEP }, () => BigInt(PROMPT_TOKENS - 1)), [PROMPTS_PER_STEP]),
+      prompt_embeds: new ort.Tensor(
+        'float32',
+        Float32Array.from({ length: PROMPTS_PER_STEP * PROMPT_TOKENS * m.text.width }, (_, i) => 0.02 * Math.cos(i)),
+        [PROMPTS_PER_STEP, PROMPT_TOKENS, m.text.width],
+      ),
+      eot_index: new ort.Tensor(
+        'int64',
+        BigInt64Array.from({ length: PROMPTS_PER_STEP }, () => BigInt(PROMPT_TOKENS - 1)),
+        [PROMPTS_PER_STEP],
+      ),
     };
     const textSession = await openSession(bundle.value.paths.text, threads);
     const textMs = await bestMs(textSession, prompts, 10, 3);
@@ -213,11 +229,15 @@ function report(c: ModelCase, flops: FlopCount, layers: number, buildSeconds: nu
     '  threads | dense MatMul | vision b=1: ms/img  GFLOP/s  ratio | vision b=4: ms/img  GFLOP/s  ratio | text S=16 P=4 | text_vjp S=16 P=4',
   ];
   for (const m of r.measurements) {
-    const cells = m.vision.map((v) => `${fmt(v.msPerImage).padStart(9)}  ${fmt(v.gflops).padStart(7)}  ${(100 * v.gflops / m.denseGflops).toFixed(0).padStart(4)}%`);
-    lines.push(`  ${String(m.threads).padStart(7)} | ${fmt(m.denseGflops).padStart(7)} GF/s | ${cells[0]} | ${cells[1]} | ${fmt(m.textMs).padStart(8)} ms | ${fmt(m.textVjpMs).padStart(10)} ms`);
+    const cells = m.vision.map(
+      (v) => `${fmt(v.msPerImage).padStart(9)}  ${fmt(v.gflops).padStart(7)}  ${((100 * v.gflops) / m.denseGflops).toFixed(0).padStart(4)}%`,
+    );
+    lines.push(
+      `  ${String(m.threads).padStart(7)} | ${fmt(m.denseGflops).padStart(7)} GF/s | ${cells[0]} | ${cells[1]} | ${fmt(m.textMs).padStart(8)} ms | ${fmt(m.textVjpMs).padStart(10)} ms`,
+    );
   }
   if (r.int8Deviation) {
-    lines.push('  int8 bundle (same weights; blocks\' Linear layers int8): threads | b=1: ms/img  speed-up | b=4: ms/img  speed-up');
+    lines.push("  int8 bundle (same weights; blocks' Linear layers int8): threads | b=1: ms/img  speed-up | b=4: ms/img  speed-up");
     for (const m of r.measurements) {
       const cells = m.int8Vision!.map((v, i) => `${fmt(v.msPerImage).padStart(9)}  ${fmt(m.vision[i].msPerImage / v.msPerImage, 2).padStart(7)}x`);
       lines.push(`  ${' '.repeat(56)}${String(m.threads).padStart(7)} | ${cells[0]} | ${cells[1]}`);
@@ -252,10 +272,10 @@ async function main(argv: string[]): Promise<void> {
     process.stderr.write(`${c.name}: measuring\n`);
     const measured = JSON.parse(await child(['--measure', bundle, int8, JSON.stringify(c.runs), String(flops.total)])) as ChildReport;
     const text = report(c, flops, layers, buildSeconds!, measured);
-    process.stdout.write(text + '\n\n');
+    process.stdout.write(`${text}\n\n`);
     out.push(text);
   }
-  await fs.writeFile(path.join(workDir, 'last-report.txt'), out.join('\n\n') + '\n');
+  await fs.writeFile(path.join(workDir, 'last-report.txt'), `${out.join('\n\n')}\n`);
 }
 
 main(process.argv.slice(2)).catch((e: unknown) => {

@@ -3,9 +3,9 @@
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildBundle, type BuildOptions } from '../models/bundle/build.ts';
+import { type BuildOptions, buildBundle } from '../models/bundle/build.ts';
 import type { WeightPrecision } from '../models/onnx/transformer.ts';
-import { writeRandomClip, type ClipDims } from '../models/weights/random-weights.ts';
+import { type ClipDims, writeRandomClip } from '../models/weights/random-weights.ts';
 
 export const benchDir = fileURLToPath(new URL('../.bench-out/', import.meta.url));
 

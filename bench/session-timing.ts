@@ -26,4 +26,3 @@ export async function bestOf(work: () => Promise<unknown>, runs: number, warmups
 export async function openSession(file: string, threads: number): Promise<ort.InferenceSession> {
   return ort.InferenceSession.create(file, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', logSeverityLevel: 3 });
 }
-

@@ -12,10 +12,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { VIT_B_16 } from '../models/weights/random-weights.ts';
-import { randomBundle } from './random-bundle.ts';
 import { listImageFiles } from '../tuning/images.ts';
-import { runTuneJob } from '../tuning/tune-job.ts';
 import type { PhaseTimings } from '../tuning/learn-prompts.ts';
+import { runTuneJob } from '../tuning/tune-job.ts';
+import { randomBundle } from './random-bundle.ts';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const normalsDir = path.resolve(repoRoot, '../shared/data/mvtec-grid-512/train/good');
@@ -57,10 +57,15 @@ async function measure(bundleDir: string): Promise<Measurement> {
 
 function runChild(bundleDir: string): Promise<Measurement> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--measure', bundleDir], { cwd: repoRoot, maxBuffer: 1 << 24 }, (error, stdout, stderr) => {
-      if (error) return reject(new Error(`measured run failed: ${stderr || error.message}`));
-      resolve(JSON.parse(stdout.trim().split('\n').at(-1)!) as Measurement);
-    });
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', fileURLToPath(import.meta.url), '--measure', bundleDir],
+      { cwd: repoRoot, maxBuffer: 1 << 24 },
+      (error, stdout, stderr) => {
+        if (error) return reject(new Error(`measured run failed: ${stderr || error.message}`));
+        resolve(JSON.parse(stdout.trim().split('\n').at(-1)!) as Measurement);
+      },
+    );
   });
 }
 
@@ -71,7 +76,7 @@ function seconds(ms: number): string {
 async function main(): Promise<void> {
   const at = process.argv.indexOf('--measure');
   if (at >= 0) {
-    process.stdout.write(JSON.stringify(await measure(process.argv[at + 1])) + '\n');
+    process.stdout.write(`${JSON.stringify(await measure(process.argv[at + 1]))}\n`);
     return;
   }
   const { dir: bundleDir } = await randomBundle('vit-b-16-224', VIT_B_16);
@@ -90,9 +95,11 @@ async function main(): Promise<void> {
     `  other (load, read, store) ${seconds(other)}`,
     `  total                     ${seconds(m.totalMs)}   target < 60 s: ${m.totalMs < 60_000 ? 'met' : 'MISSED'}`,
     `  peak RSS                  ${rssMiB.toFixed(0).padStart(6)} MiB target < 2048 MiB: ${rssMiB < 2048 ? 'met' : 'MISSED'}`,
-    `  gate: ${m.status}; ${Object.entries(m.metrics).map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(4)}`).join(', ')}`,
+    `  gate: ${m.status}; ${Object.entries(m.metrics)
+      .map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(4)}`)
+      .join(', ')}`,
   ];
-  process.stdout.write(lines.join('\n') + '\n');
+  process.stdout.write(`${lines.join('\n')}\n`);
 }
 
 main().catch((e: unknown) => {

@@ -1,7 +1,7 @@
 // Option parsing shared by the commands (model, tune, synth, eval, retune, ...): node:util
 // parseArgs in strict mode, typed number options, and one place that turns usage mistakes into
 // exit code 2 with the usage text and user errors into exit code 1 with their message.
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { UserError } from '../util/result.ts';
 
 export class UsageError extends Error {}

@@ -6,7 +6,7 @@ import { loadConfig } from '../agent/config.ts';
 import { parseOptions, runCommand } from './args.ts';
 import type { CheckStatus } from './doctor/check.ts';
 import { checksFor } from './doctor/checks.ts';
-import { runChecks, type CheckReport } from './doctor/run-checks.ts';
+import { type CheckReport, runChecks } from './doctor/run-checks.ts';
 
 const DEFAULT_CONFIG = fileURLToPath(new URL('../config/default.yaml', import.meta.url));
 const USAGE = `usage: linewatch doctor [--config FILE] [--json]
@@ -34,9 +34,17 @@ export async function run(argv: string[]): Promise<number> {
     const config = loadConfig(configFile);
     const reports: CheckReport[] = config.ok
       ? await runChecks(checksFor(config.value), { config: config.value, configFile })
-      : [{ name: 'config', status: 'fail', detail: `${configFile}: ${config.error.split('\n').join('; ')}`, action: `fix those keys (linewatch validate-config --config ${configFile})`, ms: 0 }];
+      : [
+          {
+            name: 'config',
+            status: 'fail',
+            detail: `${configFile}: ${config.error.split('\n').join('; ')}`,
+            action: `fix those keys (linewatch validate-config --config ${configFile})`,
+            ms: 0,
+          },
+        ];
     const failed = reports.some((r) => r.status === 'fail');
-    if (values.json) process.stdout.write(JSON.stringify({ config: configFile, ok: !failed, checks: reports }, null, 2) + '\n');
+    if (values.json) process.stdout.write(`${JSON.stringify({ config: configFile, ok: !failed, checks: reports }, null, 2)}\n`);
     else for (const r of reports) process.stdout.write(line(r));
     return failed ? 1 : 0;
   });

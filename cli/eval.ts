@@ -1,10 +1,11 @@
 // `linewatch eval`: MVTec-AD-style evaluation (tuning/eval/eval-job.ts).
-import { UserError } from '../util/result.ts';
-import { PROVIDERS_USAGE, providersOption } from './providers-option.ts';
+
 import { runEvalJob } from '../tuning/eval/eval-job.ts';
 import { METRIC_KEYS, SCORER_CHOICES } from '../tuning/eval/evaluate-category.ts';
+import { UserError } from '../util/result.ts';
 import { oneOf, parseOptions, realNumber, required, runCommand, wholeNumber } from './args.ts';
 import { createPhaseProgress, defaultProgressMode } from './phase-progress.ts';
+import { PROVIDERS_USAGE, providersOption } from './providers-option.ts';
 
 const DEFAULT_SHOTS = 4;
 const DEFAULT_STEPS = 300;
@@ -67,7 +68,10 @@ export async function run(argv: string[]): Promise<number> {
       bundleDir: required('bundle', values.bundle),
       datasetDir: required('dataset', values.dataset),
       outDir: required('out', values.out),
-      categories: (values.category ?? []).flatMap((c) => c.split(',')).map((c) => c.trim()).filter(Boolean),
+      categories: (values.category ?? [])
+        .flatMap((c) => c.split(','))
+        .map((c) => c.trim())
+        .filter(Boolean),
       shots: wholeNumber('shots', values.shots, 1) ?? DEFAULT_SHOTS,
       seed: wholeNumber('seed', values.seed) ?? 0,
       providers: providersOption(values.providers),
@@ -89,9 +93,9 @@ export async function run(argv: string[]): Promise<number> {
     const { categories, mean, meanByScorer, files, totalMs } = result.value;
     const header = ['category'.padEnd(16), ...METRIC_KEYS.map((k) => k.padStart(12))].join('');
     const line = (name: string, m: Record<string, number>) => [name.padEnd(16), ...METRIC_KEYS.map((k) => m[k].toFixed(4).padStart(12))].join('');
-    process.stdout.write([header, ...categories.map((c) => line(c.name, c.metrics)), line('mean', mean)].join('\n') + '\n');
+    process.stdout.write(`${[header, ...categories.map((c) => line(c.name, c.metrics)), line('mean', mean)].join('\n')}\n`);
     const scorers = Object.entries(meanByScorer);
-    if (scorers.length > 1) process.stdout.write(['mean per scorer', ...scorers.map(([name, m]) => line(`  ${name}`, m))].join('\n') + '\n');
+    if (scorers.length > 1) process.stdout.write(`${['mean per scorer', ...scorers.map(([name, m]) => line(`  ${name}`, m))].join('\n')}\n`);
     process.stdout.write(`${(totalMs / 1000).toFixed(1)} s\n${files.metrics}\n${files.scores}\n${files.report}\n`);
     return 0;
   });

@@ -72,7 +72,9 @@ export async function run(argv: string[]): Promise<number> {
   });
   if (!result.ok) throw new UserError(result.error);
   const fetched = result.value.files.filter((f) => f.status !== 'present').length;
-  logger.info(`${fetched} file(s) downloaded, ${result.value.files.length - fetched} already present; next: linewatch model build --weights ${outDir} --out BUNDLE_DIR`);
+  logger.info(
+    `${fetched} file(s) downloaded, ${result.value.files.length - fetched} already present; next: linewatch model build --weights ${outDir} --out BUNDLE_DIR`,
+  );
   process.stdout.write(`${outDir}\n`);
   return 0;
 }

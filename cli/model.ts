@@ -1,9 +1,9 @@
 // `linewatch model build | check | pull`
-import { buildBundle, type BuildOptions } from '../models/bundle/build.ts';
+import { type BuildOptions, buildBundle } from '../models/bundle/build.ts';
 import { checkBundle, formatReport } from '../models/bundle/check.ts';
+import { WEIGHT_PRECISIONS, type WeightPrecision } from '../models/onnx/transformer.ts';
 import { checkBundleForTensorrt, formatTensorrtReport } from '../models/tensorrt/check-bundle.ts';
 import { DEFAULT_TENSORRT_VERSION, matrixFor, type SelectedMatrix } from '../models/tensorrt/support-matrix.ts';
-import { WEIGHT_PRECISIONS, type WeightPrecision } from '../models/onnx/transformer.ts';
 import { parseOptions, required, runCommand, UsageError, wholeNumber } from './args.ts';
 
 const usage = `usage:
@@ -154,7 +154,7 @@ async function check(argv: string[]): Promise<number> {
     const json = (o: CheckOutcome | string) => (typeof o === 'string' ? { pass: false, error: o } : o.json);
     // one check: its report as before; both: one object holding each
     const body = entries.length === 1 ? json(entries[0][1]) : { pass, ...Object.fromEntries(entries.map(([k, o]) => [k, json(o)])) };
-    process.stdout.write(JSON.stringify(body, null, 2) + '\n');
+    process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
   } else process.stdout.write(done.map(([, o]) => o.text).join('\n'));
   return pass ? 0 : 1;
 }

@@ -20,13 +20,16 @@ export function createPhaseProgress(mode: ProgressMode, labels: Record<string, s
   if (mode === 'json') {
     return {
       update: (phase, done, total) => {
-        process.stdout.write(JSON.stringify({ type: 'progress', phase, done, total }) + '\n');
+        process.stdout.write(`${JSON.stringify({ type: 'progress', phase, done, total })}\n`);
       },
       close: () => {},
     };
   }
   // util/progress draws a bar on a TTY stream and plain lines elsewhere: the mode picks which.
-  const stream = Object.assign(Object.create(process.stderr) as NodeJS.WriteStream, { isTTY: mode === 'bar', write: process.stderr.write.bind(process.stderr) });
+  const stream = Object.assign(Object.create(process.stderr) as NodeJS.WriteStream, {
+    isTTY: mode === 'bar',
+    write: process.stderr.write.bind(process.stderr),
+  });
   let open: { phase: string; progress: Progress } | null = null;
   return {
     update(phase, done, total) {

@@ -1,7 +1,7 @@
 // `--providers tensorrt,cuda,cpu` of the tuning commands (tune, eval, synth): the execution
 // providers their sessions try, in order; the agent passes its model.execution_providers this
 // way to the re-tune child. Without it the tuning graphs run on the CPU.
-import { EXECUTION_PROVIDERS, isExecutionProvider, type ExecutionProvider } from '../models/runtime/execution-providers.ts';
+import { EXECUTION_PROVIDERS, type ExecutionProvider, isExecutionProvider } from '../models/runtime/execution-providers.ts';
 import { UsageError } from './args.ts';
 
 export const PROVIDERS_USAGE = `  --providers LIST  execution providers to try, in order, comma-separated (${EXECUTION_PROVIDERS.join(', ')});

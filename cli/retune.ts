@@ -3,10 +3,10 @@
 import { randomUUID } from 'node:crypto';
 import mqtt from 'mqtt';
 import { signCommand } from '../agent/commands/signature.ts';
-import { readTlsMaterial } from '../agent/mqtt/tls.ts';
-import { createTopics, type Topics } from '../agent/mqtt/topics.ts';
 import type { CommandReply } from '../agent/commands/types.ts';
 import type { RetuneStatePayload } from '../agent/mqtt/payloads.ts';
+import { readTlsMaterial } from '../agent/mqtt/tls.ts';
+import { createTopics, type Topics } from '../agent/mqtt/topics.ts';
 import { UserError, unwrap } from '../util/result.ts';
 import { parseOptions, realNumber, required, runCommand } from './args.ts';
 import { loadConfigFile } from './config-file.ts';

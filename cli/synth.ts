@@ -1,8 +1,9 @@
 // `linewatch synth`: write OAGM synthetic anomalies for a folder of normal images (tuning/synth-job.ts).
-import { UserError } from '../util/result.ts';
-import { PROVIDERS_USAGE, providersOption } from './providers-option.ts';
+
 import { runSynthJob } from '../tuning/synth-job.ts';
+import { UserError } from '../util/result.ts';
 import { parseOptions, required, runCommand, wholeNumber } from './args.ts';
+import { PROVIDERS_USAGE, providersOption } from './providers-option.ts';
 
 const usage = `usage: linewatch synth --bundle DIR --images DIR --out DIR [--count N] [--seed S] [--providers LIST] [--no-object-mask]
 

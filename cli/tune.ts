@@ -1,11 +1,11 @@
 // `linewatch tune`: learn a prompt set from a folder of normal images (tuning/tune-job.ts).
 import { tuneProgressText } from '../agent/retune/retune-state.ts';
-import { UserError } from '../util/result.ts';
-import { PROVIDERS_USAGE, providersOption } from './providers-option.ts';
 import { MIN_NORMALS, runTuneJob } from '../tuning/tune-job.ts';
+import { UserError } from '../util/result.ts';
 import { oneOf, parseOptions, realNumber, required, runCommand, wholeNumber } from './args.ts';
 import { exitWhenParentGone } from './parent-pipe.ts';
 import { createPhaseProgress, defaultProgressMode, PROGRESS_MODES } from './phase-progress.ts';
+import { PROVIDERS_USAGE, providersOption } from './providers-option.ts';
 
 const usage = `usage: linewatch tune --bundle DIR --normals DIR --out DIR [--steps N] [--seed S] [--providers LIST]
                       [--no-mpts] [--lambda X] [--progress bar|plain|json]
@@ -86,11 +86,14 @@ export async function run(argv: string[]): Promise<number> {
 
     const { set, path, status, reasons, current } = result.value;
     if (json) {
-      process.stdout.write(tuneProgressText({ type: 'result', id: set.id, path, status, metrics: set.metrics, ...(reasons.length ? { reason: reasons.join('; ') } : {}) }));
+      process.stdout.write(
+        tuneProgressText({ type: 'result', id: set.id, path, status, metrics: set.metrics, ...(reasons.length ? { reason: reasons.join('; ') } : {}) }),
+      );
       return 0;
     }
     process.stdout.write(`${path}\n`);
-    const outcome = status === 'rejected' ? ` (${reasons.join('; ')}; the current set stays)` : current ? ' (now current)' : ' (not made current: --no-activate)';
+    const outcome =
+      status === 'rejected' ? ` (${reasons.join('; ')}; the current set stays)` : current ? ' (now current)' : ' (not made current: --no-activate)';
     process.stdout.write(`status: ${status}${outcome}\n`);
     for (const [key, value] of Object.entries(set.metrics)) process.stdout.write(`  ${key.padEnd(24)} ${formatMetric(value)}\n`);
     return 0;

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { downloadFile, HubApiError, listFiles, type ListFileEntry } from '@huggingface/hub';
+import { downloadFile, HubApiError, type ListFileEntry, listFiles } from '@huggingface/hub';
 import { createLogger, type Logger } from '../util/log.ts';
 import { createProgress } from '../util/progress.ts';
 import { err, ok, type Result, UserError } from '../util/result.ts';
@@ -128,8 +128,7 @@ function chooseLayout(entries: ListFileEntry[], requested: WeightsLayout | 'auto
   const weights = [...names].filter((n) => /\.(safetensors|bin|msgpack|h5|onnx|pt|pth|ckpt)$/.test(n));
   const needed = candidates.map((l) => LAYOUT_FILES[l].join(' + ')).join(' or ');
   throw new UserError(
-    `${where} has no CLIP weights linewatch can read: it needs ${needed} ` +
-      `(weight files there: ${weights.length ? weights.join(', ') : 'none'})`,
+    `${where} has no CLIP weights linewatch can read: it needs ${needed} ` + `(weight files there: ${weights.length ? weights.join(', ') : 'none'})`,
   );
 }
 
@@ -193,14 +192,7 @@ async function pullFile(options: PullOptions, revision: string, entry: ListFileE
  * Appends to `<file>.part` from where an earlier attempt stopped (an HTTP Range request through
  * the hub library), retrying broken connections. Returns the size the part had at the start.
  */
-async function downloadToPart(
-  options: PullOptions,
-  revision: string,
-  file: string,
-  size: number,
-  partPath: string,
-  logger: Logger,
-): Promise<number> {
+async function downloadToPart(options: PullOptions, revision: string, file: string, size: number, partPath: string, logger: Logger): Promise<number> {
   const retries = options.retries ?? 3;
   let initial = (await sizeOf(partPath)) ?? 0;
   if (initial > size) {

@@ -13,8 +13,8 @@ import {
   DEFAULT_PROVIDER_SETTINGS,
   EXECUTION_PROVIDER_TABLE,
   EXECUTION_PROVIDERS,
-  isExecutionProvider,
   type ExecutionProvider,
+  isExecutionProvider,
   type ProviderSettings,
 } from './runtime/execution-providers.ts';
 import { setProviderEnvironment } from './runtime/provider-environment.ts';
@@ -97,7 +97,11 @@ async function announceTensorrt(graph: string, settings: ProviderSettings, opts:
   // onnxruntime creates only the last level of the cache path.
   if (dir !== null) await fs.mkdir(dir, { recursive: true });
   const cached = dir !== null && (await cachedEngineCount(dir)) > 0;
-  logger.info(cached ? `${graph}: loading the cached TensorRT engine from ${dir}` : `building TensorRT engine for ${graph} (${dir ? 'first start with this bundle' : 'engines are not cached here'}; this can take minutes)`);
+  logger.info(
+    cached
+      ? `${graph}: loading the cached TensorRT engine from ${dir}`
+      : `building TensorRT engine for ${graph} (${dir ? 'first start with this bundle' : 'engines are not cached here'}; this can take minutes)`,
+  );
   opts.onTensorrtStart?.({ graph, cached });
   return { graph, cached };
 }
@@ -107,7 +111,9 @@ async function reportTensorrt(start: TensorrtStart, seconds: number, settings: P
   const dir = settings.tensorrt.engine_cache ? settings.tensorrtCacheDir : null;
   if (dir !== null && !start.cached && (await cachedEngineCount(dir)) === 0) {
     // The npm binding hands TensorRT an options struct, so the ORT_TENSORRT_* cache variables are not read.
-    logger.warn(`${start.graph}: no engine was written to ${dir}: this onnxruntime-node passes no engine cache setting to TensorRT, so the next start builds it again (README, GPU execution providers)`);
+    logger.warn(
+      `${start.graph}: no engine was written to ${dir}: this onnxruntime-node passes no engine cache setting to TensorRT, so the next start builds it again (README, GPU execution providers)`,
+    );
   }
 }
 

@@ -16,8 +16,7 @@ const MERGE_COUNT = 49152 - 256 - 2;
 
 // Letters, single digits, runs of other non-space symbols, English contractions; the special
 // tokens are kept whole. Lowercased input, so the contractions need no case folding.
-const PRETOKENIZE =
-  /<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|\p{L}+|\p{N}|[^\p{White_Space}\p{L}\p{N}]+/gu;
+const PRETOKENIZE = /<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|\p{L}+|\p{N}|[^\p{White_Space}\p{L}\p{N}]+/gu;
 // Python's str.isspace() set, which is what CLIP's `re.sub(r'\s+', ' ', text)` collapses.
 const PYTHON_WHITESPACE = /[\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/g;
 
@@ -86,13 +85,7 @@ export class ClipTokenizer {
 
   private constructor(merges: [string, string][]) {
     const symbols = byteSymbolOrder(this.byteSymbols);
-    const vocab = [
-      ...symbols,
-      ...symbols.map((s) => s + END_OF_WORD),
-      ...merges.map(([a, b]) => a + b),
-      START_OF_TEXT,
-      END_OF_TEXT,
-    ];
+    const vocab = [...symbols, ...symbols.map((s) => s + END_OF_WORD), ...merges.map(([a, b]) => a + b), START_OF_TEXT, END_OF_TEXT];
     this.encoder = new Map(vocab.map((token, id) => [token, id]));
     this.mergeRanks = new Map(merges.map(([a, b], rank) => [pairKey(a, b), rank]));
     this.sot = this.encoder.get(START_OF_TEXT)!;

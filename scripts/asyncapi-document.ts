@@ -3,8 +3,8 @@
 // (agent/mqtt/payloads.ts) the agent publishes with. Operations are from the agent's point of
 // view: `send` = the agent publishes, `receive` = the agent subscribes.
 import { readFileSync } from 'node:fs';
-import { CHANNELS, DEFAULT_EXPIRY_SECONDS, type ChannelSpec } from '../agent/mqtt/channels.ts';
 import { COMMAND_NAMES } from '../agent/commands/types.ts';
+import { CHANNELS, type ChannelSpec, DEFAULT_EXPIRY_SECONDS } from '../agent/mqtt/channels.ts';
 import { TOPIC_TEMPLATES, type TopicName } from '../agent/mqtt/topics.ts';
 
 const BINDING_VERSION = '0.2.0';
@@ -54,7 +54,9 @@ function messagesOf(name: TopicName, spec: ChannelSpec) {
       payload: ref(`#/components/schemas/${id}`),
       ...(name === 'command' ? { headers: MQTT5_REQUEST_PROPERTIES, correlationId: ref('#/components/correlationIds/mqtt5') } : {}),
       ...(name === 'commandReply' ? { correlationId: ref('#/components/correlationIds/requestId') } : {}),
-      ...(name === 'mask' ? { headers: { type: 'object', properties: { frame_id: { type: 'string', description: 'MQTT 5 user property: the frame number' } } } } : {}),
+      ...(name === 'mask'
+        ? { headers: { type: 'object', properties: { frame_id: { type: 'string', description: 'MQTT 5 user property: the frame number' } } } }
+        : {}),
       bindings: {
         mqtt: {
           contentType: spec.contentType,
@@ -116,7 +118,7 @@ export function asyncApiDocument(): object {
   // The MQTT 5 response topic is whatever the requester chose: a channel without an address.
   channels.commandResponse = {
     address: null,
-    description: 'The MQTT 5 Response Topic of a command request; the reply carries the request\'s Correlation Data.',
+    description: "The MQTT 5 Response Topic of a command request; the reply carries the request's Correlation Data.",
     messages: { commandResponse: ref('#/components/messages/commandResponse') },
   };
   messages.commandResponse = {
@@ -133,7 +135,7 @@ export function asyncApiDocument(): object {
       title: 'linewatch MQTT contract',
       version: VERSION,
       description:
-        'Every topic a linewatch agent publishes or subscribes to, below P = `<mqtt.topic_prefix>/<device_id>`. Generated from the agent\'s own topic, channel and payload declarations by `npx tsx scripts/generate.ts`; do not edit by hand.',
+        "Every topic a linewatch agent publishes or subscribes to, below P = `<mqtt.topic_prefix>/<device_id>`. Generated from the agent's own topic, channel and payload declarations by `npx tsx scripts/generate.ts`; do not edit by hand.",
     },
     defaultContentType: 'application/json',
     servers: {

@@ -9,6 +9,6 @@ export interface GeneratedFile {
 }
 
 export const GENERATED_FILES: GeneratedFile[] = [
-  { path: 'config/linewatch.schema.json', render: () => JSON.stringify(publishedSchema(), null, 2) + '\n' },
-  { path: 'docs/asyncapi.json', render: () => JSON.stringify(asyncApiDocument(), null, 2) + '\n' },
+  { path: 'config/linewatch.schema.json', render: () => `${JSON.stringify(publishedSchema(), null, 2)}\n` },
+  { path: 'docs/asyncapi.json', render: () => `${JSON.stringify(asyncApiDocument(), null, 2)}\n` },
 ];

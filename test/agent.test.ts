@@ -2,7 +2,7 @@
 // aedes for the embedded default), a real ffmpeg camera over a clip the test generates, and a
 // bundle built from the tiny fixture CLIP. Commands, outage, re-tuning and shutdown end to end.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -11,7 +11,7 @@ import type { AgentState } from '../agent/http/agent-view.ts';
 import type { EventPayload, ResultPayload, RetuneStatePayload } from '../agent/mqtt/payloads.ts';
 import { buildBundle } from '../models/bundle/build.ts';
 import { checkPublished, loadContractChannels } from './support/asyncapi-channels.ts';
-import { findExecutable, freePort, observer, sleep, startMosquitto, tempDir, type Received } from './support/mqtt-harness.ts';
+import { findExecutable, freePort, observer, type Received, sleep, startMosquitto, tempDir } from './support/mqtt-harness.ts';
 
 const REPO = path.resolve(import.meta.dirname, '..');
 const CLI = path.join(REPO, 'bin/linewatch.js');
@@ -41,7 +41,11 @@ function startAgent(config: string, env: Record<string, string> = {}): RunningAg
 const json = <T>(m: Received) => JSON.parse(m.payload.toString()) as T;
 
 async function postCommand(port: number, name: string, body: object): Promise<{ status: number; reply: { ok: boolean; error?: string; result?: unknown } }> {
-  const res = await fetch(`http://127.0.0.1:${port}/api/cmd/${name}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(`http://127.0.0.1:${port}/api/cmd/${name}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   return { status: res.status, reply: (await res.json()) as { ok: boolean; error?: string } };
 }
 
@@ -111,7 +115,10 @@ http: { port: ${httpPort} }
         properties: { responseTopic: 'plant/replies', correlationData: correlation },
       });
       await watch.client.subscribeAsync('plant/replies');
-      const reply = await watch.next((m) => m.topic === 'plant/replies' && Buffer.compare(m.packet.properties?.correlationData ?? Buffer.alloc(0), correlation) === 0, from);
+      const reply = await watch.next(
+        (m) => m.topic === 'plant/replies' && Buffer.compare(m.packet.properties?.correlationData ?? Buffer.alloc(0), correlation) === 0,
+        from,
+      );
       return json<{ ok: boolean; error?: string; result?: Record<string, unknown> }>(reply);
     };
     const status = await ask('status', {});
@@ -206,10 +213,16 @@ describe('embedded default (npm start)', () => {
     }
     const result = json<ResultPayload>(await watch.next((m) => m.topic === 'linewatch/demo/demo/result'));
     assert.ok(result.frame_id >= 0);
-    const state = (await (await fetch(`http://127.0.0.1:${httpPort}/api/state`)).json()) as { demo: boolean; cameras: { name: string; frame_id: number | null }[] };
+    const state = (await (await fetch(`http://127.0.0.1:${httpPort}/api/state`)).json()) as {
+      demo: boolean;
+      cameras: { name: string; frame_id: number | null }[];
+    };
     assert.equal(state.demo, true, 'the page is told the demo model is in use');
     assert.equal(state.cameras[0].name, 'demo');
-    assert.ok(agent.log.some((l) => /DEMO model with random weights/.test(l)), 'the log says so loudly');
+    assert.ok(
+      agent.log.some((l) => /DEMO model with random weights/.test(l)),
+      'the log says so loudly',
+    );
     agent.child.kill('SIGINT');
     assert.equal(await agent.exited, 0);
     await watch.next((m) => m.topic === 'linewatch/demo/status' && m.payload.toString() === 'stopped');
@@ -221,6 +234,9 @@ describe('embedded default (npm start)', () => {
     await fs.writeFile(config, 'device_id: x\ncameras:\n  a: { source: "dir:.", fps: -1 }\n');
     const agent = startAgent(config);
     assert.equal(await agent.exited, 2);
-    assert.ok(agent.log.some((l) => l.includes('cameras.a.fps')), agent.log.join('\n'));
+    assert.ok(
+      agent.log.some((l) => l.includes('cameras.a.fps')),
+      agent.log.join('\n'),
+    );
   });
 });

@@ -27,13 +27,21 @@ test('a document the parser finds fault with is reported with its errors', TIMEO
   const doc = JSON.parse(readFileSync(DOC, 'utf8'));
   doc.operations.sendResult.bindings.mqtt.qos = 3;
   const { errors } = await parseErrors(JSON.stringify(doc));
-  assert.ok(errors.some((e) => e.includes('operations.sendResult.bindings.mqtt')), errors.join('\n') || 'no errors');
+  assert.ok(
+    errors.some((e) => e.includes('operations.sendResult.bindings.mqtt')),
+    errors.join('\n') || 'no errors',
+  );
 });
 
 test('the document carries the contract of DESIGN.md: QoS, retain, expiry, the Will, request/reply', TIMEOUT, async () => {
   const { document } = await new Parser().parse(readFileSync(DOC, 'utf8'));
   assert.ok(document);
-  const addresses = Object.fromEntries(document.channels().all().map((c) => [c.id(), c.address()]));
+  const addresses = Object.fromEntries(
+    document
+      .channels()
+      .all()
+      .map((c) => [c.id(), c.address()]),
+  );
   assert.deepEqual(addresses, {
     status: '{prefix}/{device_id}/status',
     stats: '{prefix}/{device_id}/stats',
@@ -47,10 +55,13 @@ test('the document carries the contract of DESIGN.md: QoS, retain, expiry, the W
     commandResponse: null,
   });
   const flags = Object.fromEntries(
-    document.operations().all().map((o) => {
-      const { qos, retain, messageExpiryInterval } = o.bindings().get('mqtt')?.value() as { qos: number; retain: boolean; messageExpiryInterval?: number };
-      return [o.id(), [o.action(), qos, retain, messageExpiryInterval ?? null]];
-    }),
+    document
+      .operations()
+      .all()
+      .map((o) => {
+        const { qos, retain, messageExpiryInterval } = o.bindings().get('mqtt')!.value() as { qos: number; retain: boolean; messageExpiryInterval?: number };
+        return [o.id(), [o.action(), qos, retain, messageExpiryInterval ?? null]];
+      }),
   );
   assert.deepEqual(flags, {
     sendStatus: ['send', 1, true, null],
@@ -75,7 +86,17 @@ test('the channel check refuses a payload with a wrong field, naming it, and a t
   const contract = loadContractChannels({ prefix: ['lw'], camera: ['cam1'] });
   const [result] = contract.matching('lw/dev/cam1/result');
   assert.equal(result?.name, 'result');
-  const good = { ts: 1, frame_id: 7, score: 0.8, raw_score: 0.3, scores: { prompt: 0.3 }, anomalous: true, threshold: 0.5, prompt_set: 'ps-1', latency_ms: { pre: 1, infer: 2, post: 3 } };
+  const good = {
+    ts: 1,
+    frame_id: 7,
+    score: 0.8,
+    raw_score: 0.3,
+    scores: { prompt: 0.3 },
+    anomalous: true,
+    threshold: 0.5,
+    prompt_set: 'ps-1',
+    latency_ms: { pre: 1, infer: 2, post: 3 },
+  };
   assert.equal(result.problem(Buffer.from(JSON.stringify(good))), null);
   assert.equal(result.problem(Buffer.from(JSON.stringify({ ...good, score: 'high' }))), 'score: must be number');
   assert.equal(result.problem(Buffer.from(JSON.stringify({ ...good, latency_ms: { pre: 1, infer: 2 } }))), 'latency_ms.post: is required');
@@ -89,7 +110,18 @@ test('the channel check refuses a payload with a wrong field, naming it, and a t
 
   assert.deepEqual(contract.matching('lw/dev/cam1/unknown'), []);
   assert.deepEqual(contract.matching('other/dev/cam1/result'), [], 'another prefix is not this contract');
-  assert.deepEqual(contract.matching('lw/dev/cmd/status').map((c) => [c.name, c.action]), [['command', 'receive']], 'P/cmd/status is a command, not a camera "cmd"');
-  assert.deepEqual(contract.matching('lw/dev/cmd/status/reply').map((c) => c.name), ['commandReply']);
-  assert.deepEqual(contract.matching('lw/dev/cmd/explode/reply').map((c) => c.name), ['commandReply'], 'an unknown command is answered too');
+  assert.deepEqual(
+    contract.matching('lw/dev/cmd/status').map((c) => [c.name, c.action]),
+    [['command', 'receive']],
+    'P/cmd/status is a command, not a camera "cmd"',
+  );
+  assert.deepEqual(
+    contract.matching('lw/dev/cmd/status/reply').map((c) => c.name),
+    ['commandReply'],
+  );
+  assert.deepEqual(
+    contract.matching('lw/dev/cmd/explode/reply').map((c) => c.name),
+    ['commandReply'],
+    'an unknown command is answered too',
+  );
 });

@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { writeFileAtomic } from '../util/atomic-file.ts';
-import { mountSmallTmpfs, tmpfsUnavailable, type SmallTmpfs } from './support/small-tmpfs.ts';
+import { mountSmallTmpfs, type SmallTmpfs, tmpfsUnavailable } from './support/small-tmpfs.ts';
 
 describe('writeFileAtomic on a full disk', { skip: tmpfsUnavailable() ?? false }, () => {
   let disk: SmallTmpfs;

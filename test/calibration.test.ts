@@ -1,5 +1,5 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { calibrate, isAnomalous, normaliseScore } from '../tuning/calibration.ts';
 import { gate } from '../tuning/gate.ts';
 import { studentTCdf, studentTQuantile } from '../tuning/student-t.ts';
@@ -31,7 +31,10 @@ test('calibration normalises by the held-out range and puts the threshold at the
 
 test('a degenerate scale (max = min) normalises as a step at min', () => {
   const flat = { min: 0.3, max: 0.3, threshold: 0.5 };
-  assert.deepEqual([0.2, 0.3, 0.31].map((raw) => normaliseScore(raw, flat)), [0, 0, 1]);
+  assert.deepEqual(
+    [0.2, 0.3, 0.31].map((raw) => normaliseScore(raw, flat)),
+    [0, 0, 1],
+  );
 });
 
 test('with fewer than 1/target normals the threshold is the Gaussian prediction bound', () => {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { createCamera } from '../agent/camera/camera.ts';
-import { ffmpegArgs, parseInputSize, startFfmpegSource, type FfmpegSourceOptions } from '../agent/camera/ffmpeg-source.ts';
+import { type FfmpegSourceOptions, ffmpegArgs, parseInputSize, startFfmpegSource } from '../agent/camera/ffmpeg-source.ts';
 import type { Frame, SourceGeometry } from '../agent/camera/frame.ts';
 import { FrameSlot } from '../agent/camera/frame-slot.ts';
 import { RawFrameReader } from '../agent/camera/raw-frame-reader.ts';
@@ -17,7 +17,7 @@ import { fileInput } from '../agent/camera/sources/file.ts';
 import { httpInput, startHttpSource } from '../agent/camera/sources/http.ts';
 import { rtspInput } from '../agent/camera/sources/rtsp.ts';
 import { v4l2Input } from '../agent/camera/sources/v4l2.ts';
-import { backoffDelay, CameraSupervisor, type CameraStatus, type RunningSource } from '../agent/camera/supervisor.ts';
+import { backoffDelay, type CameraStatus, CameraSupervisor, type RunningSource } from '../agent/camera/supervisor.ts';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'linewatch-camera-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -50,7 +50,10 @@ const pixel = (rgb: Uint8Array, x: number, y: number, width = SIZE.width) => {
 
 /** Within `tol` per channel: video codecs round-trip colours through YUV. */
 function assertColour(actual: number[], expected: number[], tol: number, where: string) {
-  assert.ok(actual.every((v, i) => Math.abs(v - expected[i]) <= tol), `${where}: ${actual} is not ${expected} (+-${tol})`);
+  assert.ok(
+    actual.every((v, i) => Math.abs(v - expected[i]) <= tol),
+    `${where}: ${actual} is not ${expected} (+-${tol})`,
+  );
 }
 
 describe('ffmpeg command line', () => {
@@ -118,7 +121,21 @@ describe('video file camera (real ffmpeg)', () => {
   const clip = path.join(tmp, 'halves.mp4');
   before(() => {
     // 160x120, left half red, right half blue, 2 s at 10 fps.
-    execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=red:s=80x120:r=10,pad=160:120:0:0:blue', '-t', '2', '-pix_fmt', 'yuv420p', clip]);
+    execFileSync('ffmpeg', [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      'color=c=red:s=80x120:r=10,pad=160:120:0:0:blue',
+      '-t',
+      '2',
+      '-pix_fmt',
+      'yuv420p',
+      clip,
+    ]);
   });
   const options = (roi: FfmpegSourceOptions['roi']): FfmpegSourceOptions => ({ input: fileInput(clip), fps: 10, roi, size: SIZE });
 
@@ -144,7 +161,9 @@ describe('video file camera (real ffmpeg)', () => {
 
 describe('camera supervision (real ffmpeg)', () => {
   test('an HTTP camera that stalls is killed by the watchdog and restarted: offline, then online again', async () => {
-    const jpeg = await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 0, g: 200, b: 0 } } }).jpeg().toBuffer();
+    const jpeg = await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 0, g: 200, b: 0 } } })
+      .jpeg()
+      .toBuffer();
     let connections = 0;
     // An MJPEG camera that sends 15 frames per connection and then goes silent, keeping the socket open.
     const server = http.createServer((req, res) => {
@@ -184,7 +203,10 @@ describe('camera supervision (real ffmpeg)', () => {
       assert.equal(connections, 2);
       assert.equal(camera.stats.restarts, 1);
       // Frame ids keep counting across the restart; frames are green from the camera.
-      assert.deepEqual(frames.map((f) => f.frameId), frames.map((_, i) => i + 1));
+      assert.deepEqual(
+        frames.map((f) => f.frameId),
+        frames.map((_, i) => i + 1),
+      );
       assertColour(pixel(frames[0].rgb, 16, 12), [0, 200, 0], 24, 'mjpeg frame');
       assert.deepEqual(frames[0].source, { width: 64, height: 48, roi: null });
     } finally {
@@ -194,7 +216,7 @@ describe('camera supervision (real ffmpeg)', () => {
     }
   });
 
-  test('an unreachable camera is offline with ffmpeg\'s reason and retried', async () => {
+  test("an unreachable camera is offline with ffmpeg's reason and retried", async () => {
     const probe = http.createServer();
     await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
     const port = (probe.address() as AddressInfo).port;
@@ -221,7 +243,10 @@ describe('camera supervision (real ffmpeg)', () => {
 
   test('restart delays grow exponentially up to the cap', () => {
     const b = { initialMs: 1000, maxMs: 30_000 };
-    assert.deepEqual([0, 1, 2, 3, 4, 5, 6].map((a) => backoffDelay(a, b)), [1000, 2000, 4000, 8000, 16000, 30000, 30000]);
+    assert.deepEqual(
+      [0, 1, 2, 3, 4, 5, 6].map((a) => backoffDelay(a, b)),
+      [1000, 2000, 4000, 8000, 16000, 30000, 30000],
+    );
   });
 });
 
@@ -240,7 +265,13 @@ describe('dir: camera', () => {
   test('cycles through the folder in name order at the input size', async () => {
     const frames = await firstFrames((sink) => startDirSource({ kind: 'dir', path: dir }, { fps: 25, roi: null, size: SIZE, ioTimeoutS: 5 }, sink), 5);
     const centre = frames.map((f) => pixel(f.rgb, 16, 12));
-    const expected = [[255, 0, 0], [100, 100, 100], [0, 0, 255], [255, 0, 0], [100, 100, 100]];
+    const expected = [
+      [255, 0, 0],
+      [100, 100, 100],
+      [0, 0, 255],
+      [255, 0, 0],
+      [100, 100, 100],
+    ];
     centre.forEach((c, i) => assertColour(c, expected[i], 2, `frame ${i}`));
     assert.equal(frames[0].rgb.length, SIZE.width * SIZE.height * 3);
     assert.deepEqual(frames[0].geometry, { width: 40, height: 20, roi: null });
@@ -254,7 +285,10 @@ describe('dir: camera', () => {
       .extend({ right: 20, background: { r: 0, g: 0, b: 255 } })
       .png()
       .toFile(path.join(halves, 'h.png'));
-    const [frame] = await firstFrames((sink) => startDirSource({ kind: 'dir', path: halves }, { fps: 25, roi: [20, 0, 20, 20], size: SIZE, ioTimeoutS: 5 }, sink), 1);
+    const [frame] = await firstFrames(
+      (sink) => startDirSource({ kind: 'dir', path: halves }, { fps: 25, roi: [20, 0, 20, 20], size: SIZE, ioTimeoutS: 5 }, sink),
+      1,
+    );
     for (const x of [0, 16, 31]) assertColour(pixel(frame.rgb, x, 12), [0, 0, 255], 0, `x=${x}`);
     assert.deepEqual(frame.geometry, { width: 40, height: 20, roi: [20, 0, 20, 20] });
   });

@@ -5,7 +5,7 @@
 // reply on its MQTT 5 response topic with its correlation data, no handler ran (the agent logs each
 // command that reaches one), and results keep coming with the threshold they had before.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -114,7 +114,7 @@ function inheritedNames(mode: Mode): Fuzz[] {
 function deepNesting(mode: Mode): Fuzz[] {
   const sig = mode === 'signed' ? `,"ts":${Date.now()},"sig":"${'0'.repeat(64)}"` : '';
   const arrays = '['.repeat(30_000) + ']'.repeat(30_000);
-  const objects = '{"a":'.repeat(10_000) + '1' + '}'.repeat(10_000);
+  const objects = `${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}`;
   return [
     { name: 'set', payload: `{"threshold":${HOSTILE_THRESHOLD}${sig},"x":${arrays}}` },
     { name: 'set', payload: `{"threshold":${HOSTILE_THRESHOLD}${sig},"x":${objects}}` },
@@ -144,7 +144,16 @@ function signatures(rand: Rand, mode: Mode, accepted: string): Fuzz[] {
   const add = (n: number, make: () => Fuzz) => {
     for (let i = 0; i < n; i++) out.push(make());
   };
-  const badEnvelope = () => rand.pick<Record<string, unknown>>([{ sig: 'XYZ' }, { sig: hex().toUpperCase() }, { sig: hex().slice(1) }, { sig: 7 }, { ts: '1' }, { ts: 1.5 }, { ts: null }]);
+  const badEnvelope = () =>
+    rand.pick<Record<string, unknown>>([
+      { sig: 'XYZ' },
+      { sig: hex().toUpperCase() },
+      { sig: hex().slice(1) },
+      { sig: 7 },
+      { ts: '1' },
+      { ts: 1.5 },
+      { ts: null },
+    ]);
   add(60, () => ({ name: 'set', payload: JSON.stringify({ ...change, ts: Date.now(), sig: hex(), ...badEnvelope() }) }));
   if (mode === 'open') return out;
   add(60, () => ({ name: 'status', payload: accepted })); // replays of a command the agent accepted
@@ -247,8 +256,10 @@ http: { enabled: false }
         }
         return ids.map((id) => replies.get(id)!);
       };
-      const probe = (): Fuzz => (mode === 'signed' ? { name: 'status', payload: JSON.stringify(signCommand(SECRET, 'status', {})) } : { name: 'status', payload: '{}' });
-      const nextResult = async () => JSON.parse((await watch.next((m) => m.topic === `${root}/line/result`, watch.got.length)).payload.toString()) as ResultPayload;
+      const probe = (): Fuzz =>
+        mode === 'signed' ? { name: 'status', payload: JSON.stringify(signCommand(SECRET, 'status', {})) } : { name: 'status', payload: '{}' };
+      const nextResult = async () =>
+        JSON.parse((await watch.next((m) => m.topic === `${root}/line/result`, watch.got.length)).payload.toString()) as ResultPayload;
 
       try {
         const first = await nextResult();
@@ -288,9 +299,15 @@ http: { enabled: false }
         const results = watch.got.filter((m) => m.topic === `${root}/line/result`).map((m) => (JSON.parse(m.payload.toString()) as ResultPayload).threshold);
         assert.deepEqual([...new Set(results)], [threshold], 'every result carried the original threshold');
         const retunes = watch.got.filter((m) => m.topic === `${root}/retune/state` && !/"state":"idle"/.test(m.payload.toString()));
-        assert.deepEqual(retunes.map((m) => m.payload.toString()), [], 'no re-tuning job started');
+        assert.deepEqual(
+          retunes.map((m) => m.payload.toString()),
+          [],
+          'no re-tuning job started',
+        );
         const total = classes.reduce((n, [, c]) => n + c.length, 0);
-        console.log(`command fuzz, ${mode} mode (seed ${SEED.toString(16)}): ${total} commands, ${total} error replies, 0 crashes, ${results.length} results at threshold ${threshold}\n  ${figures.join('\n  ')}`);
+        console.log(
+          `command fuzz, ${mode} mode (seed ${SEED.toString(16)}): ${total} commands, ${total} error replies, 0 crashes, ${results.length} results at threshold ${threshold}\n  ${figures.join('\n  ')}`,
+        );
       } finally {
         child.kill('SIGTERM');
         await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));

@@ -164,7 +164,7 @@ test('{"isPrototypeOf":1} does not pass strict validation of a command that take
   assert.deepEqual(calls, []);
 });
 
-const nested = (depth: number, leaf = '1') => '{"a":'.repeat(depth - 1) + `{"b":${leaf}}` + '}'.repeat(depth - 1);
+const nested = (depth: number, leaf = '1') => `${'{"a":'.repeat(depth - 1)}{"b":${leaf}}${'}'.repeat(depth - 1)}`;
 
 test('payloads nested deeper than 16 levels are refused before anything else, with or without a secret', async () => {
   const { calls, handlers } = recordingHandlers();
@@ -192,7 +192,7 @@ test('canonical JSON of a deeply nested value is computed without recursion', ()
   const depth = 100_000;
   let value: unknown = 0;
   for (let i = 0; i < depth; i++) value = i % 2 ? { k: value } : [value];
-  const expected = '{"k":['.repeat(depth / 2) + '0' + ']}'.repeat(depth / 2);
+  const expected = `${'{"k":['.repeat(depth / 2)}0${']}'.repeat(depth / 2)}`;
   const got = canonicalJson(value);
   assert.ok(got === expected, `${got.length} characters, starting ${got.slice(0, 40)}`);
 });

@@ -168,7 +168,7 @@ describe('configuration', () => {
   });
 
   test('a badly named camera is reported and its body is still checked (defect 9)', () => {
-    const file = writeConfig('badname.yaml', minimal(`    source: dir:${tmp}\n`) + `  "bad name":\n    source: dir:${tmp}\n    fps: 0\n    fpss: 2\n`);
+    const file = writeConfig('badname.yaml', `${minimal(`    source: dir:${tmp}\n`)}  "bad name":\n    source: dir:${tmp}\n    fps: 0\n    fpss: 2\n`);
     assert.deepEqual(problems(file), [
       'cameras.bad name: camera names are part of MQTT topics: 1-64 letters, digits, _ or -, starting with a letter or digit (badname.yaml line 6)',
       "cameras.bad name.fpss: unknown key (did you mean 'fps'?) (badname.yaml line 8)",
@@ -203,21 +203,31 @@ describe('configuration', () => {
       'constructor',
       'mqtt.hasOwnProperty',
     ]);
-    assert.ok(lines.every((l) => /: (unknown key|environment variable names no configuration key)/.test(l)), lines.join('\n'));
-    assert.ok(lines.includes('mqtt.hasOwnProperty: unknown key (known: url, port, username, password, ca, cert, key, protocol_version, topic_prefix, command_secret, outbox_max_mb) (proto.yaml line 5)'));
+    assert.ok(
+      lines.every((l) => /: (unknown key|environment variable names no configuration key)/.test(l)),
+      lines.join('\n'),
+    );
+    assert.ok(
+      lines.includes(
+        'mqtt.hasOwnProperty: unknown key (known: url, port, username, password, ca, cert, key, protocol_version, topic_prefix, command_secret, outbox_max_mb) (proto.yaml line 5)',
+      ),
+    );
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
-    assert.equal(Object.prototype.hasOwnProperty.call(Object.prototype, 'fps'), false);
+    assert.equal(Object.hasOwn(Object.prototype, 'fps'), false);
   });
 
   test('http.allowed_hosts takes host names and IP addresses with an optional port', () => {
-    const good = writeConfig('hosts.yaml', minimal(`    source: dir:${tmp}\n`) + 'http:\n  allowed_hosts: [linewatch.plant.local, "aoi-1:8080", 10.0.20.5, "[fe80::1]:8080", "::1"]\n');
+    const good = writeConfig(
+      'hosts.yaml',
+      `${minimal(`    source: dir:${tmp}\n`)}http:\n  allowed_hosts: [linewatch.plant.local, "aoi-1:8080", 10.0.20.5, "[fe80::1]:8080", "::1"]\n`,
+    );
     const r = loadConfig(good, {});
     assert.ok(r.ok, r.ok ? '' : r.error);
     assert.deepEqual(r.value.http.allowed_hosts, ['linewatch.plant.local', 'aoi-1:8080', '10.0.20.5', '[fe80::1]:8080', '::1']);
     const fromEnv = loadConfig(good, { LINEWATCH_HTTP_ALLOWED_HOSTS: '[proxy.local]' });
     assert.deepEqual(fromEnv.ok && fromEnv.value.http.allowed_hosts, ['proxy.local']);
 
-    const bad = writeConfig('badhosts.yaml', minimal(`    source: dir:${tmp}\n`) + 'http:\n  allowed_hosts: [ok.local, "http://x", "host:99999", "a b"]\n');
+    const bad = writeConfig('badhosts.yaml', `${minimal(`    source: dir:${tmp}\n`)}http:\n  allowed_hosts: [ok.local, "http://x", "host:99999", "a b"]\n`);
     assert.deepEqual(problems(bad), [
       'http.allowed_hosts[1]: must be a host name or IP address, optionally with :port (got "http://x") (badhosts.yaml line 6)',
       'http.allowed_hosts[2]: must be a host name or IP address, optionally with :port (got "host:99999") (badhosts.yaml line 6)',
@@ -231,7 +241,8 @@ describe('configuration', () => {
   test('problems are phrased from the schema keywords; a secret value never appears in them', () => {
     const file = writeConfig(
       'phrase.yaml',
-      minimal(`    source: dir:${tmp}\n    enabled: "yes"\n`) + 'http:\n  port: 70000\nmqtt:\n  command_secret: hunter2-short\n  protocol_version: 3\nmodel:\n  threads: 1.5\n',
+      minimal(`    source: dir:${tmp}\n    enabled: "yes"\n`) +
+        'http:\n  port: 70000\nmqtt:\n  command_secret: hunter2-short\n  protocol_version: 3\nmodel:\n  threads: 1.5\n',
     );
     const lines = problems(file, { LINEWATCH_MQTT_URL: 'mqtt://:1883' });
     assert.deepEqual(lines.sort(), [

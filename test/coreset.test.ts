@@ -1,7 +1,8 @@
 // PatchCore's greedy coreset and the bank built with it: deterministic for a seed, every patch
 // kept below the limit, and the greedy choice covers outlying rows that a uniform sample misses.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { greedyCoreset } from '../tuning/coreset.ts';
 import { bankSizes, buildMemoryBank } from '../tuning/memory-bank.ts';
 import { createRng } from '../tuning/rng.ts';
@@ -23,7 +24,10 @@ test('the coreset is the same for the same seed and differs for another', () => 
 });
 
 test('at or below the target every row is kept', () => {
-  assert.deepEqual(Array.from(greedyCoreset(rows(2, 40), E, 40, 0)), Array.from({ length: 40 }, (_, i) => i));
+  assert.deepEqual(
+    Array.from(greedyCoreset(rows(2, 40), E, 40, 0)),
+    Array.from({ length: 40 }, (_, i) => i),
+  );
 });
 
 test('the greedy selection keeps the few far-away rows (a uniform sample of the same size would likely not)', () => {
@@ -32,7 +36,10 @@ test('the greedy selection keeps the few far-away rows (a uniform sample of the 
   const far = [5, 111, 222, 333, 444, 555, 666, 777, 888, 999];
   far.forEach((r, i) => (data[r * E + (i % E)] = 50));
   const chosen = new Set(greedyCoreset(data, E, 20, 4));
-  assert.deepEqual(far.filter((r) => !chosen.has(r)), []);
+  assert.deepEqual(
+    far.filter((r) => !chosen.has(r)),
+    [],
+  );
 });
 
 test('a bank keeps every patch of every shot below max_patches and subsamples each layer to it above', () => {
@@ -50,5 +57,8 @@ test('a bank keeps every patch of every shot below max_patches and subsamples ea
   assert.equal(above.coreset, true);
   assert.deepEqual(bankSizes(above.bank), [10, 10]);
   const again = buildMemoryBank(embeds, [0, 2, 5], { layers: K, patches: N, embedDim: E }, { maxPatches: 10, seed: 1 });
-  assert.deepEqual(again.bank.layers.map((l) => Array.from(l)), above.bank.layers.map((l) => Array.from(l)));
+  assert.deepEqual(
+    again.bank.layers.map((l) => Array.from(l)),
+    above.bank.layers.map((l) => Array.from(l)),
+  );
 });

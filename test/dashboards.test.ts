@@ -47,17 +47,24 @@ function dashboardExpressions(): { where: string; expr: string }[] {
 }
 
 function ruleExpressions(): { where: string; expr: string }[] {
-  const rules = parse(readFileSync(path.join(RULES_DIR, 'linewatch.rules.yml'), 'utf8')) as { groups: { rules: { alert?: string; record?: string; expr: string }[] }[] };
+  const rules = parse(readFileSync(path.join(RULES_DIR, 'linewatch.rules.yml'), 'utf8')) as {
+    groups: { rules: { alert?: string; record?: string; expr: string }[] }[];
+  };
   return rules.groups.flatMap((g) => g.rules.map((r) => ({ where: `rule ${r.alert ?? r.record}`, expr: String(r.expr) })));
 }
 
 test('the PromQL scan finds the metric names and nothing else', () => {
   assert.deepEqual(
-    metricNamesIn('histogram_quantile(0.95, sum by (le, camera) (rate(lat_seconds_bucket{camera=~"$camera", x="a(b"}[$__rate_interval]))) and on (instance) up_total unless ignoring(a) b:rec offset 5m'),
+    metricNamesIn(
+      'histogram_quantile(0.95, sum by (le, camera) (rate(lat_seconds_bucket{camera=~"$camera", x="a(b"}[$__rate_interval]))) and on (instance) up_total unless ignoring(a) b:rec offset 5m',
+    ),
     ['b:rec', 'lat_seconds_bucket', 'up_total'],
   );
   assert.deepEqual(metricNamesIn('max by (instance) (state{s="online"}) == 1 unless sum(rate(frames[5m])) by (camera) > 0.5'), ['frames', 'state']);
-  assert.deepEqual(exportedNames('# HELP a x\n# TYPE a counter\na 1\n# TYPE h histogram\n# TYPE g gauge\n'), new Set(['a', 'h', 'h_bucket', 'h_sum', 'h_count', 'g']));
+  assert.deepEqual(
+    exportedNames('# HELP a x\n# TYPE a counter\na 1\n# TYPE h histogram\n# TYPE g gauge\n'),
+    new Set(['a', 'h', 'h_bucket', 'h_sum', 'h_count', 'g']),
+  );
 });
 
 const promtool = findExecutable('promtool');
@@ -98,7 +105,10 @@ http: { port: ${httpPort} }
   let exposition = '';
   while (!/^linewatch_frames_processed_total\{camera="front"\} [1-9]/m.test(exposition)) {
     if (agent.child.exitCode !== null) assert.fail(`the agent exited: ${agent.log.join('\n')}`);
-    exposition = await fetch(`http://127.0.0.1:${httpPort}/metrics`).then((r) => r.text(), () => '');
+    exposition = await fetch(`http://127.0.0.1:${httpPort}/metrics`).then(
+      (r) => r.text(),
+      () => '',
+    );
     await sleep(300);
   }
   const exported = exportedNames(exposition);

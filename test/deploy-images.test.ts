@@ -3,12 +3,13 @@
 // package-lock.json pins, every file they copy and the entrypoint exist in the repository, the
 // Jetson image builds onnxruntime with TensorRT, CUDA and the Node binding, and the check that
 // ends each GPU build fails with a clear message when the providers are not in place.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, promises as fs, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -82,7 +83,10 @@ for (const file of DOCKERFILES) {
     for (const { source, line } of contextCopies(file)) {
       assert.ok(existsSync(path.join(repoRoot, source)), `${file}:${line}: COPY ${source} is not in the repository`);
     }
-    const stages = all.filter((i) => i.keyword === 'FROM').map((i) => /\bAS\s+(\S+)/i.exec(i.args)?.[1]).filter(Boolean);
+    const stages = all
+      .filter((i) => i.keyword === 'FROM')
+      .map((i) => /\bAS\s+(\S+)/i.exec(i.args)?.[1])
+      .filter(Boolean);
     for (const copy of all.filter((i) => i.keyword === 'COPY' && /--from=/.test(i.args))) {
       const stage = /--from=(\S+)/.exec(copy.args)![1];
       assert.ok(stages.includes(stage), `${file}:${copy.line}: COPY --from=${stage} names no stage (${stages.join(', ')})`);
@@ -94,7 +98,10 @@ for (const file of DOCKERFILES) {
     assert.ok(statSync(path.join(repoRoot, script)).isFile(), `${file}: the entrypoint ${script} exists`);
     // the entrypoint must be inside what the image copies
     const copied = contextCopies(file).map((c) => c.source.replace(/\/$/, ''));
-    assert.ok(copied.some((c) => c === '.' || script === c || script.startsWith(`${c}/`)), `${file}: ${script} is copied into the image`);
+    assert.ok(
+      copied.some((c) => c === '.' || script === c || script.startsWith(`${c}/`)),
+      `${file}: ${script} is copied into the image`,
+    );
   });
 }
 
@@ -106,7 +113,10 @@ test('deploy/Dockerfile.jetson builds onnxruntime at the pinned tag with TensorR
   const jetpack = all.find((i) => i.keyword === 'ARG' && i.args.startsWith('JETPACK_IMAGE='));
   assert.match(jetpack?.args ?? '', /^JETPACK_IMAGE=nvcr\.io\/nvidia\/l4t-jetpack:r36\.\d+\.\d+$/, 'JetPack 6 is L4T r36');
   const runs = all.filter((i) => i.keyword === 'RUN').map((i) => i.args);
-  assert.ok(runs.some((r) => r.includes('git clone --depth 1 --branch v${ONNXRUNTIME_VERSION}')), 'clones the release tag of the pinned version');
+  assert.ok(
+    runs.some((r) => r.includes('git clone --depth 1 --branch v${ONNXRUNTIME_VERSION}')),
+    'clones the release tag of the pinned version',
+  );
   const build = runs.find((r) => r.startsWith('./build.sh'));
   assert.ok(build, 'runs onnxruntime build.sh');
   for (const flag of ['--config Release', '--use_cuda', '--use_tensorrt', '--build_nodejs', '--skip_tests', '--tensorrt_home', '--cudnn_home', '--cuda_home']) {

@@ -4,8 +4,8 @@ import sharp from 'sharp';
 import type { SourceGeometry } from '../agent/camera/frame.ts';
 import { effectiveThreshold } from '../agent/detector/calibration.ts';
 import { CameraDetector } from '../agent/detector/camera-detector.ts';
-import { EventTracker, type DetectorEvent } from '../agent/detector/events.ts';
-import { judgeFrame, type AnomalyMap } from '../agent/detector/frame-verdict.ts';
+import { type DetectorEvent, EventTracker } from '../agent/detector/events.ts';
+import { type AnomalyMap, judgeFrame } from '../agent/detector/frame-verdict.ts';
 import { buildIgnoreMask, pointInPolygon } from '../agent/detector/ignore-mask.ts';
 import { encodeMaskPng } from '../agent/detector/mask-png.ts';
 import { normaliseScore } from '../tuning/calibration.ts';
@@ -44,7 +44,11 @@ describe('score normalisation and threshold', () => {
 
 describe('frame verdict and bounding box', () => {
   // Cells (1,2) = 0.6 -> 1.0 and (2,2) = 0.5 -> 0.75, both above the threshold 0.5.
-  const twoCells = () => map4x4([[1, 2, 0.6], [2, 2, 0.5]]);
+  const twoCells = () =>
+    map4x4([
+      [1, 2, 0.6],
+      [2, 2, 0.5],
+    ]);
 
   test('without roi: cells of 160x120 camera pixels', () => {
     const v = judgeFrame(twoCells(), null, whole, cal, 0.5);
@@ -74,7 +78,11 @@ describe('frame verdict and bounding box', () => {
 
 describe('ignore polygons', () => {
   test('point in polygon (even-odd)', () => {
-    const tri: [number, number][] = [[0, 0], [10, 0], [0, 10]];
+    const tri: [number, number][] = [
+      [0, 0],
+      [10, 0],
+      [0, 10],
+    ];
     assert.equal(pointInPolygon(2, 2, tri), true);
     assert.equal(pointInPolygon(5, 4.9, tri), true);
     assert.equal(pointInPolygon(6, 6, tri), false);
@@ -83,16 +91,53 @@ describe('ignore polygons', () => {
 
   test('cells whose centre is inside are masked, in camera coordinates through the roi', () => {
     // roi cells are 50x25 px; centres x 125, 175, 225, 275 and y 52.5, 77.5, 102.5, 127.5.
-    const rect: [number, number][] = [[100, 40], [200, 40], [200, 90], [100, 90]];
+    const rect: [number, number][] = [
+      [100, 40],
+      [200, 40],
+      [200, 90],
+      [100, 90],
+    ];
     const mask = buildIgnoreMask([rect], 4, 4, cropped)!;
-    assert.deepEqual([...mask.keys()].filter((k) => mask[k] === 1), [0, 1, 4, 5]);
-    assert.equal(buildIgnoreMask([[[0, 0], [50, 0], [0, 30]]], 4, 4, cropped), null); // outside the roi
+    assert.deepEqual(
+      [...mask.keys()].filter((k) => mask[k] === 1),
+      [0, 1, 4, 5],
+    );
+    assert.equal(
+      buildIgnoreMask(
+        [
+          [
+            [0, 0],
+            [50, 0],
+            [0, 30],
+          ],
+        ],
+        4,
+        4,
+        cropped,
+      ),
+      null,
+    ); // outside the roi
   });
 
   test('ignored cells are zeroed and no longer drive the score or the box', () => {
     // Without roi, cell (1,2) has centre (240, 300): inside; cell (2,2) centre (400, 300): outside.
-    const m = map4x4([[1, 2, 0.6], [2, 2, 0.5]]);
-    const mask = buildIgnoreMask([[[150, 230], [330, 230], [330, 370], [150, 370]]], 4, 4, whole);
+    const m = map4x4([
+      [1, 2, 0.6],
+      [2, 2, 0.5],
+    ]);
+    const mask = buildIgnoreMask(
+      [
+        [
+          [150, 230],
+          [330, 230],
+          [330, 370],
+          [150, 370],
+        ],
+      ],
+      4,
+      4,
+      whole,
+    );
     const v = judgeFrame(m, mask, whole, cal, 0.5);
     assert.equal(m.values[2 * 4 + 1], 0);
     close(v.rawScore, 0.5);
@@ -111,9 +156,19 @@ describe('events', () => {
 
   test('open after 3 anomalous frames in a row, rate-limited updates, end after 2 normal frames', () => {
     const t = new EventTracker('cam', { openFrames: 3, closeFrames: 2, updateIntervalMs: 1000 }, ids());
-    const out = [A(100, 0.6), N(200), A(300, 0.7, 3), A(400, 0.8, 4), A(500, 0.75, 5), A(600, 0.9, 6), N(700), A(1600, 0.85, 8), N(1700), N(1800), A(1900, 0.7)].map(
-      (o) => t.observe(o),
-    );
+    const out = [
+      A(100, 0.6),
+      N(200),
+      A(300, 0.7, 3),
+      A(400, 0.8, 4),
+      A(500, 0.75, 5),
+      A(600, 0.9, 6),
+      N(700),
+      A(1600, 0.85, 8),
+      N(1700),
+      N(1800),
+      A(1900, 0.7),
+    ].map((o) => t.observe(o));
     const expected: (DetectorEvent | null)[] = [
       null,
       null, // the lone anomalous frame at 100 is forgotten
@@ -145,7 +200,19 @@ describe('events', () => {
 describe('camera detector', () => {
   test('rebuilds the ignore mask when the camera geometry changes and feeds events', () => {
     // Polygon around camera (240, 300): cell (1,2) without roi; outside the roi [100, 40, 200, 100].
-    const det = new CameraDetector('cam', [[[200, 280], [280, 280], [280, 320], [200, 320]]], { sensitivity: 0.5, rules: { openFrames: 1, closeFrames: 1, updateIntervalMs: 0 } }, () => 'id');
+    const det = new CameraDetector(
+      'cam',
+      [
+        [
+          [200, 280],
+          [280, 280],
+          [280, 320],
+          [200, 320],
+        ],
+      ],
+      { sensitivity: 0.5, rules: { openFrames: 1, closeFrames: 1, updateIntervalMs: 0 } },
+      () => 'id',
+    );
     const first = det.process(1, map4x4([[1, 2, 0.6]]), whole, cal);
     assert.deepEqual([first.verdict.anomalous, first.event], [false, null]);
     const second = det.process(2, map4x4([[1, 2, 0.6]]), cropped, cal);

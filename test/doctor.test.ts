@@ -14,13 +14,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import YAML from 'yaml';
-import { findExecutable, freePort, startMosquitto, tempDir } from './support/mqtt-harness.ts';
-import { buildTinyBundle } from './support/tuning-fixtures.ts';
 import type { AgentConfig } from '../agent/config.ts';
 import type { Check } from '../cli/doctor/check.ts';
 import { runChecks } from '../cli/doctor/run-checks.ts';
 import type { PromptSet } from '../tuning/prompt-set.ts';
 import { PromptStore } from '../tuning/prompt-store.ts';
+import { findExecutable, freePort, startMosquitto, tempDir } from './support/mqtt-harness.ts';
+import { buildTinyBundle } from './support/tuning-fixtures.ts';
 
 const REPO = path.resolve(import.meta.dirname, '..');
 const CLI = path.join(REPO, 'bin/linewatch.js');
@@ -108,7 +108,13 @@ describe('the check runner', () => {
   test('a check that never answers fails at its own time limit; the others still report', async () => {
     const never: Check = { name: 'hangs', timeoutMs: 300, run: () => new Promise(() => {}) };
     const quick: Check = { name: 'quick', timeoutMs: 1000, run: async () => ({ status: 'ok', detail: 'fine' }) };
-    const throws: Check = { name: 'throws', timeoutMs: 1000, run: async () => { throw new Error('boom'); } };
+    const throws: Check = {
+      name: 'throws',
+      timeoutMs: 1000,
+      run: async () => {
+        throw new Error('boom');
+      },
+    };
     const ctx = { config: {} as AgentConfig, configFile: 'x.yaml' };
     const started = Date.now();
     const [hangs, fine, boom] = await runChecks([never, quick, throws], ctx);
@@ -155,12 +161,25 @@ describe('linewatch doctor', () => {
     assert.equal(run.checks.get('ffmpeg')!.detail, `ffmpeg ${version}, decoders h264`);
   });
 
-  const ortBin = path.join(path.dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json')), 'bin/napi-v6', process.platform, process.arch);
+  const ortBin = path.join(
+    path.dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json')),
+    'bin/napi-v6',
+    process.platform,
+    process.arch,
+  );
   const cudaInstalled = existsSync(path.join(ortBin, 'libonnxruntime_providers_cuda.so'));
-  test('a provider whose libraries are not installed fails, naming what is missing and the install command', { ...SLOW, skip: cudaInstalled ? 'this machine has the CUDA provider installed' : false }, async () => {
+  test('a provider whose libraries are not installed fails, naming what is missing and the install command', {
+    ...SLOW,
+    skip: cudaInstalled ? 'this machine has the CUDA provider installed' : false,
+  }, async () => {
     const config = await writeConfig({ model: { bundle: 'auto', execution_providers: ['cuda', 'cpu'] } });
     const run = await doctor(['--config', config]);
-    expectFail(run, 'execution providers', /the agent would run on cpu, not cuda: cuda: libonnxruntime_providers_\w+\.so/, /ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node --ignore-scripts=false/);
+    expectFail(
+      run,
+      'execution providers',
+      /the agent would run on cpu, not cuda: cuda: libonnxruntime_providers_\w+\.so/,
+      /ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node --ignore-scripts=false/,
+    );
     const trt = await doctor(['--config', await writeConfig({ model: { bundle: 'auto', execution_providers: ['tensorrt'] } })]);
     expectFail(trt, 'execution providers', /no configured provider can run: tensorrt/, /ONNXRUNTIME_NODE_INSTALL=cuda12/);
     assert.deepEqual({ ...trt.checks.get('tensorrt'), ms: 0 }, { name: 'tensorrt', status: 'skip', detail: 'skipped: not available in this version', ms: 0 });
@@ -177,21 +196,28 @@ describe('linewatch doctor', () => {
     expectFail(run, 'bundle', /vision\.onnx is corrupt or was modified/, /rebuild/);
   });
 
-  test('a broker that refuses, one that never answers, and wrong credentials: each fails with its fix, within the timeout, no password printed', SLOW, async () => {
-    const secret = 'doctor-pw-9f3k';
-    const refused = await doctor(['--config', await writeConfig({ mqtt: { url: `mqtt://127.0.0.1:${await freePort()}`, username: 'u', password: secret } })]);
-    expectFail(refused, 'broker', /connection refused/, /start the broker, or fix the host and port in mqtt\.url/);
+  test(
+    'a broker that refuses, one that never answers, and wrong credentials: each fails with its fix, within the timeout, no password printed',
+    SLOW,
+    async () => {
+      const secret = 'doctor-pw-9f3k';
+      const refused = await doctor(['--config', await writeConfig({ mqtt: { url: `mqtt://127.0.0.1:${await freePort()}`, username: 'u', password: secret } })]);
+      expectFail(refused, 'broker', /connection refused/, /start the broker, or fix the host and port in mqtt\.url/);
 
-    const started = Date.now();
-    const silent = await doctor(['--config', await writeConfig({ mqtt: { url: `mqtt://u:${secret}@127.0.0.1:${await silentPort()}` } })]);
-    expectFail(silent, 'broker', /^mqtt:\/\/u:\*\*\*@127\.0\.0\.1:\d+\/?: no CONNACK within 8 s/, /check mqtt\.url/);
-    assert.ok(silent.checks.get('broker')!.ms < 10_000, `within the broker check's limit: ${silent.checks.get('broker')!.ms} ms`);
-    assert.ok(Date.now() - started < 60_000);
+      const started = Date.now();
+      const silent = await doctor(['--config', await writeConfig({ mqtt: { url: `mqtt://u:${secret}@127.0.0.1:${await silentPort()}` } })]);
+      expectFail(silent, 'broker', /^mqtt:\/\/u:\*\*\*@127\.0\.0\.1:\d+\/?: no CONNACK within 8 s/, /check mqtt\.url/);
+      assert.ok(silent.checks.get('broker')!.ms < 10_000, `within the broker check's limit: ${silent.checks.get('broker')!.ms} ms`);
+      assert.ok(Date.now() - started < 60_000);
 
-    for (const run of [refused, silent]) assert.ok(!run.stdout.includes(secret) && !run.stderr.includes(secret), run.stdout);
-  });
+      for (const run of [refused, silent]) assert.ok(!run.stdout.includes(secret) && !run.stderr.includes(secret), run.stdout);
+    },
+  );
 
-  test('wrong credentials on a real mosquitto fail; the right ones pass', { ...SLOW, skip: mosquittoBin && passwdBin ? false : 'mosquitto or mosquitto_passwd is not installed' }, async () => {
+  test('wrong credentials on a real mosquitto fail; the right ones pass', {
+    ...SLOW,
+    skip: mosquittoBin && passwdBin ? false : 'mosquitto or mosquitto_passwd is not installed',
+  }, async () => {
     const dir = await tempDir();
     const passwords = path.join(dir, 'passwords');
     execFileSync(passwdBin!, ['-b', '-c', passwords, 'line1', 'right-pw-2k'], { stdio: 'ignore' });
@@ -208,7 +234,10 @@ describe('linewatch doctor', () => {
     }
   });
 
-  test('a camera URL that never answers fails within its start_timeout_s, its password masked', { ...SLOW, skip: hasFfmpeg ? false : 'ffmpeg is not installed' }, async () => {
+  test('a camera URL that never answers fails within its start_timeout_s, its password masked', {
+    ...SLOW,
+    skip: hasFfmpeg ? false : 'ffmpeg is not installed',
+  }, async () => {
     const secret = 'cam-pw-x81';
     const config = await writeConfig({
       cameras: {
@@ -253,7 +282,10 @@ describe('linewatch doctor', () => {
       reasons: [],
       bundle: { id: 'tiny', sha256 },
       tokens: { shared: [[0.5]], normal: [[1]], anomalous: [[2]] },
-      text_embeds: [[1, 0], [0, 1]],
+      text_embeds: [
+        [1, 0],
+        [0, 1],
+      ],
       calibration: { min: 0, max: 1, threshold: 0.5, targetFpr: 0.01 },
       metrics: {},
       config: {},
@@ -267,10 +299,15 @@ describe('linewatch doctor', () => {
     assert.equal(line.action, `re-tune: 'linewatch retune --config ${config}' against the running agent (or the page's re-tune button)`);
     assert.equal(mismatched.code, 0, 'a warning does not fail the device');
 
-    const sha256 = createHash('sha256').update(await fs.readFile(path.join(bundle, 'manifest.json'))).digest('hex');
+    const sha256 = createHash('sha256')
+      .update(await fs.readFile(path.join(bundle, 'manifest.json')))
+      .digest('hex');
     await store.commit(set('this-bundle', sha256));
     const fits = await doctor(['--config', config]);
-    assert.deepEqual({ ...fits.checks.get('prompt store'), ms: 0 }, { name: 'prompt store', status: 'ok', detail: 'current set this-bundle, tuned for bundle tiny', ms: 0 });
+    assert.deepEqual(
+      { ...fits.checks.get('prompt store'), ms: 0 },
+      { name: 'prompt store', status: 'ok', detail: 'current set this-bundle, tuned for bundle tiny', ms: 0 },
+    );
   });
 
   test('run refuses to start on a taken port and points to doctor', SLOW, async () => {
@@ -280,7 +317,10 @@ describe('linewatch doctor', () => {
       execFile(process.execPath, [CLI, 'run', '--config', config], (e, _out, stderr) => resolve({ code: typeof e?.code === 'number' ? e.code : 0, stderr }));
     });
     assert.equal(refused.code, 1, refused.stderr);
-    assert.match(refused.stderr, /cannot start: HTTP server cannot listen on .*\(linewatch doctor --config \S+linewatch\.yaml checks every prerequisite and names the fix\)/);
+    assert.match(
+      refused.stderr,
+      /cannot start: HTTP server cannot listen on .*\(linewatch doctor --config \S+linewatch\.yaml checks every prerequisite and names the fix\)/,
+    );
   });
 
   test('an invalid configuration is one failing line naming the key', SLOW, async () => {

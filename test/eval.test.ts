@@ -1,13 +1,14 @@
 // `linewatch eval` end to end on a small MVTec-AD-layout dataset generated here (64 px textures,
 // dark patches as defects with their masks), with the tiny-CLIP bundle.
-import { test, before, after } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { after, before, test } from 'node:test';
 import { chooseShots } from '../tuning/eval/evaluate-category.ts';
 import { runTuneJob } from '../tuning/tune-job.ts';
-import { buildTinyBundle, linewatch, writeTexture, type Box } from './support/tuning-fixtures.ts';
+import { type Box, buildTinyBundle, linewatch, writeTexture } from './support/tuning-fixtures.ts';
 
 let work: string;
 let bundleDir: string;
@@ -65,7 +66,21 @@ function pairAuroc(rows: { label: number; score: number }[]): number {
 
 test('eval on one category folder writes metrics.json, scores.csv and a self-contained report.html', async () => {
   const out = path.join(work, 'out-one');
-  const r = await linewatch('eval', '--bundle', bundleDir, '--dataset', path.join(root, 'widget'), '--shots', '2', '--steps', '6', '--out', out, '--progress', 'plain');
+  const r = await linewatch(
+    'eval',
+    '--bundle',
+    bundleDir,
+    '--dataset',
+    path.join(root, 'widget'),
+    '--shots',
+    '2',
+    '--steps',
+    '6',
+    '--out',
+    out,
+    '--progress',
+    'plain',
+  );
   assert.equal(r.code, 0, r.stderr);
   const metrics = JSON.parse(await fs.readFile(path.join(out, 'metrics.json'), 'utf8'));
   assert.deepEqual(Object.keys(metrics.categories), ['widget']);
@@ -111,7 +126,21 @@ test('eval on a dataset root: all categories or the chosen ones, with the mean o
   assert.equal(csv.length, 1 + 14);
   assert.ok(csv.slice(1, 8).every((l) => l.startsWith('gadget/test/')));
 
-  r = await linewatch('eval', '--bundle', bundleDir, '--dataset', root, '--category', 'widget', '--shots', '1', '--steps', '2', '--out', path.join(work, 'out-chosen'));
+  r = await linewatch(
+    'eval',
+    '--bundle',
+    bundleDir,
+    '--dataset',
+    root,
+    '--category',
+    'widget',
+    '--shots',
+    '1',
+    '--steps',
+    '2',
+    '--out',
+    path.join(work, 'out-chosen'),
+  );
   assert.equal(r.code, 0, r.stderr);
   const chosen = JSON.parse(await fs.readFile(path.join(work, 'out-chosen', 'metrics.json'), 'utf8'));
   assert.deepEqual(Object.keys(chosen.categories), ['widget']);
@@ -134,7 +163,17 @@ test('eval scores with a given prompt set, and refuses one tuned for another bun
   assert.equal(metrics.categories.widget.timings_s.steps, 0);
 
   const other = await buildTinyBundle(path.join(work, 'bundle-no-laa'), false);
-  r = await linewatch('eval', '--bundle', other, '--dataset', path.join(root, 'widget'), '--prompts', tuned.value.path, '--out', path.join(work, 'out-mismatch'));
+  r = await linewatch(
+    'eval',
+    '--bundle',
+    other,
+    '--dataset',
+    path.join(root, 'widget'),
+    '--prompts',
+    tuned.value.path,
+    '--out',
+    path.join(work, 'out-mismatch'),
+  );
   assert.equal(r.code, 1);
   assert.match(r.stderr, /was tuned for bundle 'bundle'.*not for 'bundle-no-laa'/);
 

@@ -11,8 +11,8 @@ import mqtt from 'mqtt';
 import { parse, parseAllDocuments } from 'yaml';
 import { loadConfig } from '../agent/config.ts';
 import type { AgentState } from '../agent/http/agent-view.ts';
-import { buildTinyBundle, DEMO_FRAMES, startAgentProcess, type AgentProcess } from './support/agent-process.ts';
-import { findExecutable, freePort, observer, sleep, startMosquitto, tempDir, type Received } from './support/mqtt-harness.ts';
+import { type AgentProcess, buildTinyBundle, DEMO_FRAMES, startAgentProcess } from './support/agent-process.ts';
+import { findExecutable, freePort, observer, type Received, sleep, startMosquitto, tempDir } from './support/mqtt-harness.ts';
 
 const REPO = path.resolve(import.meta.dirname, '..');
 const HANG_GUARD = { timeout: 300_000 }; // not a speed assertion: a hung agent must not hang CI
@@ -50,7 +50,10 @@ http: { port: ${httpPort} }
 }
 
 async function state(s: Station): Promise<AgentState | null> {
-  return fetch(`http://127.0.0.1:${s.httpPort}/api/state`).then((r) => r.json() as Promise<AgentState>, () => null);
+  return fetch(`http://127.0.0.1:${s.httpPort}/api/state`).then(
+    (r) => r.json() as Promise<AgentState>,
+    () => null,
+  );
 }
 
 /** Resolves once the agent's page says it is connected and its camera has scored a frame. */
@@ -96,11 +99,17 @@ describe('a line of stations on one mosquitto', { skip: mosquitto ? false : 'mos
 
     // The first cell2 was never knocked off: no Will, no reconnect, still scoring.
     await sleep(3000);
-    const cell2Status = watch.got.slice(from).filter((m) => m.topic === 'lw/cell2/status').map((m) => m.payload.toString());
+    const cell2Status = watch.got
+      .slice(from)
+      .filter((m) => m.topic === 'lw/cell2/status')
+      .map((m) => m.payload.toString());
     assert.deepEqual(cell2Status, [], 'the availability of cell2 did not change');
     assert.deepEqual(lostLink(agents[1]), []);
     const before = (await state(stations[1]))!.cameras[0].frame_id!;
-    await watch.next((m) => m.topic === 'lw/cell2/cell2-cam/result' && (JSON.parse(m.payload.toString()) as { frame_id: number }).frame_id > before, watch.got.length);
+    await watch.next(
+      (m) => m.topic === 'lw/cell2/cell2-cam/result' && (JSON.parse(m.payload.toString()) as { frame_id: number }).frame_id > before,
+      watch.got.length,
+    );
 
     // Topics are disjoint: under each device's prefix only its own camera appears.
     const byDevice = new Map<string, Set<string>>();
@@ -149,7 +158,10 @@ describe('a line of stations on one mosquitto', { skip: mosquitto ? false : 'mos
     await ghost.endAsync();
     agent = startAgentProcess(s.config);
     await running(s, agent);
-    assert.ok(agent.log.some((l) => /claim .* nobody answered/.test(l)), agent.log.join('\n'));
+    assert.ok(
+      agent.log.some((l) => /claim .* nobody answered/.test(l)),
+      agent.log.join('\n'),
+    );
     agent.child.kill('SIGTERM');
     assert.equal(await agent.exited, 0);
   });
@@ -214,8 +226,14 @@ describe('the deployment files embed configurations the agent accepts', () => {
       assert.equal(cfg.mqtt.username, cfg.device_id, `${name}: the broker's ACL (linewatch/%u/#) needs username = device_id`);
       assert.ok(cfg.http.allowed_hosts.includes(name), `${name}: Prometheus scrapes it as ${name}:8080`);
       assert.equal(cfg.mqtt.url, 'mqtts://broker:8883');
-      assert.ok(s.volumes?.some((v) => v.endsWith(`:${cfg.caPath}:ro`)), `${name} mounts the CA at ${cfg.caPath}`);
-      assert.ok(s.volumes?.some((v) => v.endsWith(`:${cfg.data_dir}`)), `${name} has a data volume at ${cfg.data_dir}`);
+      assert.ok(
+        s.volumes?.some((v) => v.endsWith(`:${cfg.caPath}:ro`)),
+        `${name} mounts the CA at ${cfg.caPath}`,
+      );
+      assert.ok(
+        s.volumes?.some((v) => v.endsWith(`:${cfg.data_dir}`)),
+        `${name} has a data volume at ${cfg.data_dir}`,
+      );
       ids.add(cfg.device_id);
     }
     assert.equal(ids.size, 3, 'each station has its own device_id');
@@ -233,7 +251,11 @@ describe('the deployment files embed configurations the agent accepts', () => {
     // The environment as the kubelet builds it: field refs, secret refs, then $(VAR) expansion.
     const fields: Record<string, string> = { 'spec.nodeName': 'jetson-07', 'status.podIP': '10.42.0.17' };
     const env: Record<string, string> = {};
-    for (const e of container.env as { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string }; secretKeyRef?: { name: string; key: string } } }[]) {
+    for (const e of container.env as {
+      name: string;
+      value?: string;
+      valueFrom?: { fieldRef?: { fieldPath: string }; secretKeyRef?: { name: string; key: string } };
+    }[]) {
       if (e.valueFrom?.fieldRef) env[e.name] = fields[e.valueFrom.fieldRef.fieldPath];
       else if (e.valueFrom?.secretKeyRef) {
         assert.equal(e.valueFrom.secretKeyRef.name, secret.metadata.name);
@@ -250,11 +272,14 @@ describe('the deployment files embed configurations the agent accepts', () => {
 
     const mounts = Object.fromEntries((container.volumeMounts as { name: string; mountPath: string }[]).map((m) => [m.mountPath, m.name]));
     const volumes = Object.fromEntries((pod.volumes as { name: string; hostPath?: unknown; configMap?: { name: string } }[]).map((v) => [v.name, v]));
-    assert.ok(volumes[mounts[cfg.data_dir]].hostPath, 'data_dir is the node\'s own directory');
+    assert.ok(volumes[mounts[cfg.data_dir]].hostPath, "data_dir is the node's own directory");
     assert.equal(volumes[mounts['/etc/linewatch/config.yaml']].configMap?.name, configMap.metadata.name);
     const caVolume = volumes[mounts[path.dirname(cfg.caPath)]] as { secret?: { secretName: string; items: { key: string; path: string }[] } };
     assert.equal(caVolume.secret?.secretName, secret.metadata.name);
-    assert.ok(caVolume.secret?.items.some((i) => i.path === path.basename(cfg.caPath) && secret.stringData[i.key]), 'the CA file comes from the Secret');
+    assert.ok(
+      caVolume.secret?.items.some((i) => i.path === path.basename(cfg.caPath) && secret.stringData[i.key]),
+      'the CA file comes from the Secret',
+    );
     for (const probe of ['startupProbe', 'livenessProbe', 'readinessProbe']) {
       const headers = container[probe].httpGet.httpHeaders as { name: string; value: string }[];
       assert.deepEqual(headers, [{ name: 'Host', value: `localhost:${cfg.http.port}` }], `${probe} sends a Host the agent answers`);

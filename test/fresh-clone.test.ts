@@ -19,7 +19,10 @@ function readmeStartCommand(): string {
   const readme = readFileSync(path.join(REPO, 'README.md'), 'utf8');
   const block = /## The two commands[\s\S]*?```sh\n([\s\S]*?)```/.exec(readme);
   assert.ok(block, 'README has a "The two commands" section with a sh block');
-  const [start, tests] = block[1].trim().split('\n').map((l) => l.replace(/\s+#.*$/, '').trim());
+  const [start, tests] = block[1]
+    .trim()
+    .split('\n')
+    .map((l) => l.replace(/\s+#.*$/, '').trim());
   assert.match(start, /npm start$/, 'the first line runs the agent');
   assert.match(tests, /npm test$/, 'the second line runs the tests');
   return start;
@@ -31,7 +34,7 @@ function newcomerEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, npm_config_prefer_offline: 'true', ...extra };
 }
 
-test('a fresh clone: the README\'s first command installs and starts the demo; the page answers and P/status is online', { timeout: 420_000 }, async (t) => {
+test("a fresh clone: the README's first command installs and starts the demo; the page answers and P/status is online", { timeout: 420_000 }, async (t) => {
   const command = readmeStartCommand();
   const clone = path.join(await tempDir(), 'linewatch');
   execFileSync('git', ['clone', '--quiet', REPO, clone]);

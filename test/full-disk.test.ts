@@ -6,14 +6,14 @@
 // stored before the disk filled and after the space returned are delivered, and the event counter
 // counted exactly those.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { EventPayload } from '../agent/mqtt/payloads.ts';
 import { buildBundle } from '../models/bundle/build.ts';
 import { findExecutable, freePort, observer, sleep, startMosquitto, tempDir } from './support/mqtt-harness.ts';
-import { mountSmallTmpfs, tmpfsUnavailable, type SmallTmpfs } from './support/small-tmpfs.ts';
+import { mountSmallTmpfs, type SmallTmpfs, tmpfsUnavailable } from './support/small-tmpfs.ts';
 import { writeTexture } from './support/tuning-fixtures.ts';
 
 const REPO = path.resolve(import.meta.dirname, '..');
@@ -100,7 +100,14 @@ http: { port: ${httpPort} }
         await sleep(200);
       }
     };
-    await until(() => fetch(`${http}/api/state`).then((r) => r.ok, () => false), 'the live page');
+    await until(
+      () =>
+        fetch(`${http}/api/state`).then(
+          (r) => r.ok,
+          () => false,
+        ),
+      'the live page',
+    );
     const counted = async () => total(samples(await metrics(), 'linewatch_events_total'));
     const dropped = async (name: string) => samples(await metrics(), name).get('{reason="ENOSPC"}') ?? 0;
     /** Opens and ends events by toggling the threshold while `holds`: one event per toggle. */
@@ -152,9 +159,14 @@ http: { port: ${httpPort} }
     await sleep(2000); // nothing more than what was counted arrives
     const events = [...delivered()].map((p) => JSON.parse(p) as EventPayload);
     assert.equal(events.length, countedTotal);
-    assert.ok(events.some((e) => e.type === 'new' && e.start_ts >= freedAt), 'an event opened after space returned was delivered');
+    assert.ok(
+      events.some((e) => e.type === 'new' && e.start_ts >= freedAt),
+      'an event opened after space returned was delivered',
+    );
     const produced = countedTotal + droppedEvents;
-    console.log(`full disk figures: produced ${produced} events, delivered ${events.length}, counted dropped ${droppedEvents} (ENOSPC); reservoir frames dropped ${droppedFrames}`);
+    console.log(
+      `full disk figures: produced ${produced} events, delivered ${events.length}, counted dropped ${droppedEvents} (ENOSPC); reservoir frames dropped ${droppedFrames}`,
+    );
     assert.equal(samples(await metrics(), 'linewatch_outbox_dropped_total').get('{reason="ENOSPC"}'), droppedEvents, 'no drop after space returned');
 
     agent.kill('SIGTERM');

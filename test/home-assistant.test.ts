@@ -8,10 +8,10 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { discoveryConfigs } from '../agent/integrations/home-assistant.ts';
-import { createTopics } from '../agent/mqtt/topics.ts';
 import type { ResultPayload, RetuneStatePayload } from '../agent/mqtt/payloads.ts';
+import { createTopics } from '../agent/mqtt/topics.ts';
 import { buildTinyBundle, DEMO_FRAMES, startAgentProcess } from './support/agent-process.ts';
-import { findExecutable, observer, sleep, startMosquitto, tempDir, type Received } from './support/mqtt-harness.ts';
+import { findExecutable, observer, type Received, sleep, startMosquitto, tempDir } from './support/mqtt-harness.ts';
 
 const HANG_GUARD = { timeout: 300_000 }; // not a speed assertion: a hung agent must not hang CI
 const SECRET = 'ha-test-secret-0123456789';
@@ -113,7 +113,10 @@ integrations: { home_assistant: { enabled: ${enabled}, discovery_prefix: ha } }
         assert.ok(real, `${topic}: nothing was published on its availability topic ${a.topic}`);
         assert.equal(render(a.value_template, real.payload), a.payload_available, `${topic}: availability from ${a.topic}`);
       }
-      assert.deepEqual(c.availability.map((a) => a.topic), ['lw/cell7/status', `lw/cell7/${cam}/status`]);
+      assert.deepEqual(
+        c.availability.map((a) => a.topic),
+        ['lw/cell7/status', `lw/cell7/${cam}/status`],
+      );
       if (component === 'binary_sensor' || component === 'sensor') {
         assert.equal(c.state_topic, `lw/cell7/${cam}/result`);
         const real = lastOn(c.state_topic as string)!;
@@ -139,7 +142,9 @@ integrations: { home_assistant: { enabled: ${enabled}, discovery_prefix: ha } }
       await watch.next((m) => m.topic === 'lw/cell7/cmd/retune/reply', from),
     );
     assert.equal(reply.ok, true, reply.error);
-    const job = json<RetuneStatePayload>(await watch.next((m) => m.topic === 'lw/cell7/retune/state' && json<RetuneStatePayload>(m).job_id === reply.result!.job_id, from));
+    const job = json<RetuneStatePayload>(
+      await watch.next((m) => m.topic === 'lw/cell7/retune/state' && json<RetuneStatePayload>(m).job_id === reply.result!.job_id, from),
+    );
     assert.equal(job.camera, 'line');
     assert.equal(job.trigger, 'command');
 
@@ -151,11 +156,19 @@ integrations: { home_assistant: { enabled: ${enabled}, discovery_prefix: ha } }
     const removedFrom = watch.got.length;
     const second = startAgentProcess(config);
     t.after(() => second.child.kill('SIGKILL'));
-    const gone = ['ha/binary_sensor/linewatch_cell7/spare_anomalous/config', 'ha/sensor/linewatch_cell7/spare_score/config', 'ha/image/linewatch_cell7/spare_mask/config',
-      'ha/button/linewatch_cell7/spare_retune/config', 'ha/button/linewatch_cell7/line_retune/config'];
+    const gone = [
+      'ha/binary_sensor/linewatch_cell7/spare_anomalous/config',
+      'ha/sensor/linewatch_cell7/spare_score/config',
+      'ha/image/linewatch_cell7/spare_mask/config',
+      'ha/button/linewatch_cell7/spare_retune/config',
+      'ha/button/linewatch_cell7/line_retune/config',
+    ];
     // removals go out before the configs that stay: once those are back, every removal is in
     await watch.next((m) => m.topic === 'ha/sensor/linewatch_cell7/line_score/config' && m.payload.length > 0, removedFrom);
-    const emptied = watch.got.slice(removedFrom).filter((m) => m.topic.startsWith('ha/') && m.payload.length === 0).map((m) => m.topic);
+    const emptied = watch.got
+      .slice(removedFrom)
+      .filter((m) => m.topic.startsWith('ha/') && m.payload.length === 0)
+      .map((m) => m.topic);
     assert.deepEqual(emptied.sort(), gone.sort());
     const left = await retained(broker.url, 'ha/#');
     assert.deepEqual([...left.keys()].sort(), [
@@ -163,7 +176,10 @@ integrations: { home_assistant: { enabled: ${enabled}, discovery_prefix: ha } }
       'ha/image/linewatch_cell7/line_mask/config',
       'ha/sensor/linewatch_cell7/line_score/config',
     ]);
-    assert.ok(second.log.some((l) => /command_secret is set: no re-tune button/.test(l)), 'the log says why there is no button');
+    assert.ok(
+      second.log.some((l) => /command_secret is set: no re-tune button/.test(l)),
+      'the log says why there is no button',
+    );
     // HA restarted (its birth message): the configs are sent again, as zigbee2mqtt does
     const announced = watch.got.length;
     await watch.client.publishAsync('ha/status', 'online', { qos: 1 });
@@ -186,7 +202,14 @@ integrations: { home_assistant: { enabled: ${enabled}, discovery_prefix: ha } }
   test('configs of one camera: topics from the contract, templates of the two forms, ids HA accepts', () => {
     const topics = createTopics('plant/hall2', 'cell.7');
     assert.ok(topics.ok);
-    const configs = discoveryConfigs({ topics: topics.value, deviceId: 'cell.7', discoveryPrefix: 'homeassistant', cameras: ['front'], masks: false, signedCommands: false });
+    const configs = discoveryConfigs({
+      topics: topics.value,
+      deviceId: 'cell.7',
+      discoveryPrefix: 'homeassistant',
+      cameras: ['front'],
+      masks: false,
+      signedCommands: false,
+    });
     // no mask published -> no image entity; the node id keeps HA's characters only
     assert.deepEqual([...configs.keys()].sort(), [
       'homeassistant/binary_sensor/linewatch_cell_7/front_anomalous/config',

@@ -6,8 +6,8 @@ import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { createCommandDispatcher } from '../agent/commands/dispatcher.ts';
 import type { AgentState, AgentView, HealthReport } from '../agent/http/agent-view.ts';
-import { createAgentMetrics, type AgentMetrics } from '../agent/http/metrics.ts';
-import { startHttpServer, type RunningHttpServer } from '../agent/http/server.ts';
+import { type AgentMetrics, createAgentMetrics } from '../agent/http/metrics.ts';
+import { type RunningHttpServer, startHttpServer } from '../agent/http/server.ts';
 import { recordingHandlers } from './support/recording-handlers.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -33,7 +33,6 @@ class FakeAgentView implements AgentView {
     return this.health_;
   }
 }
-
 
 const STATE: AgentState = {
   device_id: 'line1-node',
@@ -85,8 +84,12 @@ const recorded = recordingHandlers();
 
 before(async () => {
   // 40x20 grey frame (100,100,100); 2x1 mask: left pixel 255 (anomalous), right 0.
-  const frame = await sharp({ create: { width: 40, height: 20, channels: 3, background: { r: 100, g: 100, b: 100 } } }).png().toBuffer();
-  const mask = await sharp(Buffer.from([255, 0]), { raw: { width: 2, height: 1, channels: 1 } }).png().toBuffer();
+  const frame = await sharp({ create: { width: 40, height: 20, channels: 3, background: { r: 100, g: 100, b: 100 } } })
+    .png()
+    .toBuffer();
+  const mask = await sharp(Buffer.from([255, 0]), { raw: { width: 2, height: 1, channels: 1 } })
+    .png()
+    .toBuffer();
   view = new FakeAgentView({ frame, mask }, STATE);
   metrics = createAgentMetrics();
   // A secret is set: the page still works because loopback requests are trusted.
@@ -133,7 +136,10 @@ test('/metrics exposes the agent metrics under linewatch_ names with the values 
   }
   const names = lines.filter((l) => l.startsWith('# TYPE ')).map((l) => l.split(' ')[2]);
   assert.ok(names.length > 10);
-  assert.deepEqual(names.filter((n) => !n.startsWith('linewatch_')), []);
+  assert.deepEqual(
+    names.filter((n) => !n.startsWith('linewatch_')),
+    [],
+  );
   assert.ok(names.includes('linewatch_process_resident_memory_bytes'));
 });
 
@@ -186,7 +192,13 @@ test('commands over HTTP go through the dispatcher; non-JSON, cross-origin and o
 });
 
 /** A request with a Host header of our choosing (fetch does not let a caller set Host). */
-function withHost(method: 'GET' | 'POST', path: string, host: string, headers: Record<string, string> = {}, body = ''): Promise<{ status: number; type: string; text: string }> {
+function withHost(
+  method: 'GET' | 'POST',
+  path: string,
+  host: string,
+  headers: Record<string, string> = {},
+  body = '',
+): Promise<{ status: number; type: string; text: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port: server.port, method, path, headers: { ...headers, Host: host } }, (res) => {
       const chunks: Buffer[] = [];
@@ -203,8 +215,20 @@ test('DNS rebinding: a foreign Host is answered 421 before routing, even when Or
   const json = { 'Content-Type': 'application/json' };
   const set = '{"threshold":0.9}';
   const before = recorded.calls.length;
-  for (const host of [`evil.example:${port}`, 'evil.example', `localhost.evil.example:${port}`, `127.0.0.1.evil.example:${port}`, `gateway.plant.local:${port}`, `localhost:${port + 1}`, `[fd00::8]:${port}`]) {
-    for (const [method, path] of [['GET', '/'], ['GET', '/api/state'], ['POST', '/api/cmd/set']] as const) {
+  for (const host of [
+    `evil.example:${port}`,
+    'evil.example',
+    `localhost.evil.example:${port}`,
+    `127.0.0.1.evil.example:${port}`,
+    `gateway.plant.local:${port}`,
+    `localhost:${port + 1}`,
+    `[fd00::8]:${port}`,
+  ]) {
+    for (const [method, path] of [
+      ['GET', '/'],
+      ['GET', '/api/state'],
+      ['POST', '/api/cmd/set'],
+    ] as const) {
       const res = await withHost(method, path, host, method === 'POST' ? json : {}, method === 'POST' ? set : '');
       assert.equal(res.status, 421, `${method} ${path} Host ${host}`);
       assert.match(res.type, /^text\/plain/);
@@ -220,13 +244,22 @@ test('DNS rebinding: a foreign Host is answered 421 before routing, even when Or
     sock.on('end', () => resolve(Buffer.concat(chunks).toString()));
     sock.on('error', reject);
   });
-  assert.match(noHost, /^HTTP\/1\.1 421 [^]*no Host header/);
+  assert.match(noHost, /^HTTP\/1\.1 421 [\s\S]*no Host header/);
   // the attack as a browser makes it: the rebound name in both Host and Origin
   const rebound = await withHost('POST', '/api/cmd/set', `evil.example:${port}`, { ...json, Origin: `http://evil.example:${port}` }, set);
   assert.equal(rebound.status, 421);
   assert.equal(recorded.calls.length, before, 'no refused request reached a handler');
 
-  for (const host of [`localhost:${port}`, `LOCALHOST:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, `line1.plant.local:${port}`, 'line1.plant.local:80', 'gateway.plant.local:8443', `[FD00::7]:${port}`]) {
+  for (const host of [
+    `localhost:${port}`,
+    `LOCALHOST:${port}`,
+    `127.0.0.1:${port}`,
+    `[::1]:${port}`,
+    `line1.plant.local:${port}`,
+    'line1.plant.local:80',
+    'gateway.plant.local:8443',
+    `[FD00::7]:${port}`,
+  ]) {
     assert.equal((await withHost('GET', '/api/state', host)).status, 200, `Host ${host}`);
   }
   // a trusted page (loopback, own Host and Origin) needs no signature even though a secret is set
@@ -248,7 +281,16 @@ describe('live page in headless Chromium', { skip: skipChromium }, () => {
     const { chromium } = await import('playwright-core');
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     try {
       const page = await browser.newPage();
@@ -270,10 +312,7 @@ describe('live page in headless Chromium', { skip: skipChromium }, () => {
       assert.equal(await camB.locator('.prompt-set').textContent(), 'ps-0002');
       assert.equal(await camB.locator('.camera-status').textContent(), 'offline: no frame for 12 s');
       assert.equal(await page.locator('#demo-banner').isVisible(), true);
-      assert.equal(
-        await page.locator('#demo-banner').textContent(),
-        'demo model with random weights: scores mean nothing until real CLIP weights are pulled',
-      );
+      assert.equal(await page.locator('#demo-banner').textContent(), 'demo model with random weights: scores mean nothing until real CLIP weights are pulled');
       // Score history: three points, the last at the right edge at height 80 - 0.734 * 80.
       const points = (await camA.locator('svg.history polyline').getAttribute('points')) ?? '';
       const last = points.split(' ').at(-1)?.split(',').map(Number);

@@ -47,7 +47,11 @@ describe('integrations configuration', () => {
       /^integrations\.sparkplug\.group_id: must be a non-empty string without \/, \+ or # .*\(got "hall\/2"\).*line 4/,
       /^integrations\.sparkplug\.edge_node_id: must be a non-empty string without \/, \+ or # .*\(got ""\)/,
     ];
-    for (const e of expect) assert.ok(lines.some((l) => e.test(l)), `${e} in:\n${lines.join('\n')}`);
+    for (const e of expect)
+      assert.ok(
+        lines.some((l) => e.test(l)),
+        `${e} in:\n${lines.join('\n')}`,
+      );
     assert.equal(lines.length, expect.length, lines.join('\n'));
   });
 
@@ -56,12 +60,18 @@ describe('integrations configuration', () => {
       const lines = problems(`integrations: { sparkplug: { enabled: true, group_id: "${bad}" } }\n`);
       assert.match(lines.join('\n'), new RegExp(`^integrations\\.sparkplug\\.group_id: .*\\(got "${bad.replace('+', '\\+')}"\\)`, 'm'));
     }
-    assert.deepEqual(problems('integrations: { sparkplug: { enabled: true } }\n'), ['integrations.sparkplug.group_id: required when integrations.sparkplug.enabled is true']);
+    assert.deepEqual(problems('integrations: { sparkplug: { enabled: true } }\n'), [
+      'integrations.sparkplug.group_id: required when integrations.sparkplug.enabled is true',
+    ]);
     assert.ok(load('integrations: { sparkplug: { enabled: false } }\n').ok, 'disabled: no group id needed');
   });
 
   test('LINEWATCH_INTEGRATIONS_* variables set the keys and are checked like the file', () => {
-    const r = load('', { LINEWATCH_INTEGRATIONS_HOME_ASSISTANT_ENABLED: 'true', LINEWATCH_INTEGRATIONS_SPARKPLUG_ENABLED: 'true', LINEWATCH_INTEGRATIONS_SPARKPLUG_GROUP_ID: 'hall2' });
+    const r = load('', {
+      LINEWATCH_INTEGRATIONS_HOME_ASSISTANT_ENABLED: 'true',
+      LINEWATCH_INTEGRATIONS_SPARKPLUG_ENABLED: 'true',
+      LINEWATCH_INTEGRATIONS_SPARKPLUG_GROUP_ID: 'hall2',
+    });
     assert.ok(r.ok, r.ok ? '' : r.error);
     assert.equal(r.value.integrations.home_assistant.enabled, true);
     assert.equal(r.value.integrations.sparkplug.group_id, 'hall2');

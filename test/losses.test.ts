@@ -1,6 +1,6 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { anomalyProbabilities, promptLosses, unitPatchFeatures, type PatchFeatures, type TaskTargets } from '../tuning/losses.ts';
+import { test } from 'node:test';
+import { anomalyProbabilities, type PatchFeatures, promptLosses, type TaskTargets, unitPatchFeatures } from '../tuning/losses.ts';
 import { buildTaskTargets, patchCoverage } from '../tuning/patch-targets.ts';
 import { createRng } from '../tuning/rng.ts';
 
@@ -51,7 +51,12 @@ test('task and meta losses on a one-patch image', () => {
 
 test('the image score is the mean of the top patches of the layer-averaged map', () => {
   // Layer mean [0.8, 0.3, 0.3, 0.1]; top 2 of 4 -> 0.55.
-  const f = features2d([[[0.9, 0.2, 0.5, 0.1], [0.7, 0.4, 0.1, 0.1]]]);
+  const f = features2d([
+    [
+      [0.9, 0.2, 0.5, 0.1],
+      [0.7, 0.4, 0.1, 0.1],
+    ],
+  ]);
   const targets: TaskTargets = { coverage: new Float32Array(4), labels: new Float32Array([1]) };
   const r = promptLosses(f, targets, null, text2d, { topFraction: 0.5 });
   close(r.task.bce, -Math.log(0.55), 1e-5, 'bce');
@@ -61,8 +66,17 @@ test('the image score is the mean of the top patches of the layer-averaged map',
 
 function randomProblem(seed: number) {
   const rng = createRng(seed);
-  const B = 3, K = 2, N = 6, E = 5;
-  const f = unitPatchFeatures(Float32Array.from({ length: B * K * N * E }, () => rng.normal()), B, K, N, E);
+  const B = 3,
+    K = 2,
+    N = 6,
+    E = 5;
+  const f = unitPatchFeatures(
+    Float32Array.from({ length: B * K * N * E }, () => rng.normal()),
+    B,
+    K,
+    N,
+    E,
+  );
   const coverage = Float32Array.from({ length: B * N }, (_, i) => (i < N ? 0 : rng.float() < 0.5 ? 0 : rng.float()));
   const targets: TaskTargets = { coverage, labels: new Float32Array([0, 1, 1]) };
   const meta = Float32Array.from({ length: B * K * N }, () => rng.float());
@@ -107,7 +121,12 @@ test('analytic gradients with respect to t match central finite differences', ()
 test('losses do not depend on the scale of t; gradients scale inversely', () => {
   const { f, targets, meta, text } = randomProblem(3);
   const a = promptLosses(f, targets, meta, text);
-  const b = promptLosses(f, targets, meta, text.map((v) => 3 * v));
+  const b = promptLosses(
+    f,
+    targets,
+    meta,
+    text.map((v) => 3 * v),
+  );
   close(b.task.value, a.task.value, 1e-12, 'task');
   close(b.meta!.value, a.meta!.value, 1e-12, 'meta');
   for (let j = 0; j < text.length; j++) close(b.task.grad[j], a.task.grad[j] / 3, 1e-12, `grad ${j}`);
@@ -124,7 +143,13 @@ test('patch coverage is the covered fraction of each cell', () => {
 
 test('task targets: coverage per image in order, zeros and label 0 for normal images', () => {
   const mask = new Uint8Array([1, 0, 0, 0]); // 2 x 2 mask, grid 2: only the first cell covered
-  const t = buildTaskTargets([{ mask: null, width: 2, height: 2 }, { mask, width: 2, height: 2 }], 2);
+  const t = buildTaskTargets(
+    [
+      { mask: null, width: 2, height: 2 },
+      { mask, width: 2, height: 2 },
+    ],
+    2,
+  );
   assert.deepEqual(Array.from(t.labels), [0, 1]);
   assert.deepEqual(Array.from(t.coverage), [0, 0, 0, 0, 1, 0, 0, 0]);
 });

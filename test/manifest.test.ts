@@ -1,10 +1,11 @@
 // manifest.json parsing: every problem reported at once, and bundles written before a field
 // existed still read with that field's old meaning.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { buildBundle } from '../models/bundle/build.ts';
 import { loadBundle } from '../models/bundle/load.ts';

@@ -3,16 +3,17 @@
 // sizes, batch 1 and 4, layers of unequal lengths (padded in packBank). The map pipeline after the
 // search is the prompt head's (patchScoreMap), run on the reference distances in a second graph,
 // so the comparison covers memory.onnx end to end.
-import { test, before, after } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { after, before, test } from 'node:test';
 import ort from 'onnxruntime-node';
 import { buildMemoryGraph, MEMORY_INPUTS, MEMORY_OUTPUTS, SIMILARITY_TOLERANCE } from '../models/graphs/memory.ts';
 import { patchScoreMap } from '../models/graphs/vision.ts';
 import { GraphBuilder } from '../models/onnx/graph-builder.ts';
-import { packBank, type MemoryBank } from '../tuning/memory-bank.ts';
+import { type MemoryBank, packBank } from '../tuning/memory-bank.ts';
 import { createRng } from '../tuning/rng.ts';
 
 const K = 2;
@@ -75,7 +76,12 @@ function bruteForceDistances(patches: Float32Array, batch: number, bank: MemoryB
 
 const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 
-for (const sizes of [[1, 1], [7, 3], [40, 40], [300, 57]]) {
+for (const sizes of [
+  [1, 1],
+  [7, 3],
+  [40, 40],
+  [300, 57],
+]) {
   for (const batch of [1, 4]) {
     test(`memory.onnx equals the brute-force search: bank rows ${sizes.join('/')}, batch ${batch}`, async () => {
       const rng = createRng(sizes[0] * 100 + sizes[1], batch);
@@ -101,7 +107,8 @@ test('a bank that contains the patches themselves scores exactly 0 everywhere', 
   const rng = createRng(5);
   const patches = randomRows(rng, 2 * K * N);
   // layer k of the bank: both images' layer-k patches plus unrelated rows
-  const layer = (k: number) => Float32Array.from([...patches.subarray(k * N * E, (k + 1) * N * E), ...patches.subarray((K + k) * N * E, (K + k + 1) * N * E), ...randomRows(rng, 9)]);
+  const layer = (k: number) =>
+    Float32Array.from([...patches.subarray(k * N * E, (k + 1) * N * E), ...patches.subarray((K + k) * N * E, (K + k + 1) * N * E), ...randomRows(rng, 9)]);
   const packed = packBank({ embedDim: E, layers: [layer(0), layer(1)] });
   const out = await memory.run({
     [MEMORY_INPUTS.patches]: new ort.Tensor('float32', patches, [2, K, N, E]),

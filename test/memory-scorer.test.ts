@@ -1,12 +1,13 @@
 // Exactness of the memory scorer on real graphs (a bundle built from the tiny CLIP fixture,
 // random weights): an image identical to a shot scores the floor (0) at every pixel, and a shot
 // with a region replaced scores highest inside that region.
-import { test, before, after } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadBundle, type Bundle } from '../models/bundle/load.ts';
+import { after, before, test } from 'node:test';
+import { type Bundle, loadBundle } from '../models/bundle/load.ts';
 import type { RgbImage } from '../tuning/image/rgb-image.ts';
 import { readRgbImages } from '../tuning/images.ts';
 import { buildMemoryBank, DEFAULT_MAX_PATCHES } from '../tuning/memory-bank.ts';
@@ -46,7 +47,12 @@ const meta = () => new Float32Array(2 * vision.embedDim).fill(1); // any text: o
 
 async function bankOfShots() {
   const out = await vision.run(shots, meta(), { patchEmbeds: true });
-  return buildMemoryBank(out.patchEmbeds!, [0, 1, 2], { layers: vision.layers, patches: vision.patches, embedDim: vision.embedDim }, { maxPatches: DEFAULT_MAX_PATCHES, seed: 0 }).bank;
+  return buildMemoryBank(
+    out.patchEmbeds!,
+    [0, 1, 2],
+    { layers: vision.layers, patches: vision.patches, embedDim: vision.embedDim },
+    { maxPatches: DEFAULT_MAX_PATCHES, seed: 0 },
+  ).bank;
 }
 
 test('an image identical to a shot scores exactly the floor at every pixel', async () => {

@@ -2,15 +2,16 @@
 // its set, verified by sha256 whenever a set is loaded or activated (a corrupt sidecar is refused
 // with a message naming it and the previous set stays current), rolled back and pruned with its
 // set, and refused when it belongs to another set or bundle.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { encodeMemoryBank, memoryFileName, readMemoryBank, sha256Of } from '../tuning/memory-bank-file.ts';
 import type { MemoryBank } from '../tuning/memory-bank.ts';
+import { encodeMemoryBank, memoryFileName, readMemoryBank, sha256Of } from '../tuning/memory-bank-file.ts';
 import type { PromptSet } from '../tuning/prompt-set.ts';
 import { PromptStore } from '../tuning/prompt-store.ts';
 import { createRng } from '../tuning/rng.ts';
@@ -34,9 +35,20 @@ function setWithMemory(id: string, minute: number, bank: MemoryBank, bundle = BU
     reasons: [],
     bundle,
     tokens: { shared: [[0.5, -0.25]], normal: [[1, 2]], anomalous: [[3, 4]] },
-    text_embeds: [[minute, 1, 0], [0, 1, minute]],
+    text_embeds: [
+      [minute, 1, 0],
+      [0, 1, minute],
+    ],
     calibration: { min: 0.1, max: 0.9, threshold: 0.7, targetFpr: 0.005 },
-    memory: { file: memoryFileName(id), sha256: sha256Of(bytes), layers: [2, 4], patches: [5, 3], max_patches: 20000, coreset: false, calibration: { min: 0, max: 0.4, threshold: 0.6, targetFpr: 0.005 } },
+    memory: {
+      file: memoryFileName(id),
+      sha256: sha256Of(bytes),
+      layers: [2, 4],
+      patches: [5, 3],
+      max_patches: 20000,
+      coreset: false,
+      calibration: { min: 0, max: 0.4, threshold: 0.6, targetFpr: 0.005 },
+    },
     metrics: {},
     config: {},
     data: {},
@@ -48,7 +60,11 @@ async function tempStore(keep = 5): Promise<PromptStore> {
   return new PromptStore(await mkdtemp(path.join(tmpdir(), 'lw-memory-store-')), { keep });
 }
 
-const same = (a: MemoryBank | null, b: MemoryBank) => assert.deepEqual(a?.layers.map((l) => Array.from(l)), b.layers.map((l) => Array.from(l)));
+const same = (a: MemoryBank | null, b: MemoryBank) =>
+  assert.deepEqual(
+    a?.layers.map((l) => Array.from(l)),
+    b.layers.map((l) => Array.from(l)),
+  );
 
 async function flipByte(file: string, at: number): Promise<void> {
   const bytes = await readFile(file);
@@ -130,7 +146,15 @@ test('rollback returns to the previous set with its own bank; pruning removes ba
       const s = setWithMemory(id, i + 3, randomBank(i + 3));
       await store.commit(s.set, s.bytes);
     }
-    assert.deepEqual((await readdir(store.dir)).sort(), ['b.json', 'b.memory.safetensors', 'c.json', 'c.memory.safetensors', 'current', 'd.json', 'd.memory.safetensors']);
+    assert.deepEqual((await readdir(store.dir)).sort(), [
+      'b.json',
+      'b.memory.safetensors',
+      'c.json',
+      'c.memory.safetensors',
+      'current',
+      'd.json',
+      'd.memory.safetensors',
+    ]);
   } finally {
     await rm(store.dir, { recursive: true });
   }
@@ -169,7 +193,10 @@ process.kill(process.pid, 'SIGKILL');
 `,
     );
     const signal = await new Promise<NodeJS.Signals | null>((resolve, reject) => {
-      const p = spawn(process.execPath, ['--import', 'tsx', child, JSON.stringify(next.set), store.dir, next.bytes.toString('base64')], { cwd: repoRoot, stdio: 'inherit' });
+      const p = spawn(process.execPath, ['--import', 'tsx', child, JSON.stringify(next.set), store.dir, next.bytes.toString('base64')], {
+        cwd: repoRoot,
+        stdio: 'inherit',
+      });
       p.on('error', reject);
       p.on('exit', (_code, sig) => resolve(sig));
     });

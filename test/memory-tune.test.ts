@@ -1,11 +1,12 @@
 // `tune` builds the memory bank with the prompts: the set's memory entry names a verified sidecar
 // holding every patch of every training normal (below max_patches), with its own calibration; a
 // bundle built before memory.onnx existed still tunes, prompt-only, and says why.
-import { test, before, after } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { after, before, test } from 'node:test';
 import { MANIFEST_FILE } from '../models/bundle/manifest.ts';
 import { bankSizes } from '../tuning/memory-bank.ts';
 import { PromptStore } from '../tuning/prompt-store.ts';
@@ -64,5 +65,8 @@ test('a bundle without memory.onnx tunes prompt-only, with a warning that says t
   const result = await runTuneJob({ bundleDir: old, normals, outDir: path.join(work, 'prompts-old'), steps: 2, seed: 1, onWarning: (w) => warnings.push(w) });
   assert.ok(result.ok, result.ok ? '' : result.error);
   assert.equal(result.value.set.memory, undefined);
-  assert.ok(warnings.some((w) => /has no memory\.onnx .*rebuild it with 'linewatch model build'/.test(w)), warnings.join('\n'));
+  assert.ok(
+    warnings.some((w) => /has no memory\.onnx .*rebuild it with 'linewatch model build'/.test(w)),
+    warnings.join('\n'),
+  );
 });

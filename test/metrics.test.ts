@@ -1,9 +1,8 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { imageMetrics, pixelMetrics, type PixelSample } from '../tuning/metrics.ts';
+import { test } from 'node:test';
+import { imageMetrics, type PixelSample, pixelMetrics } from '../tuning/metrics.ts';
 
-const close = (actual: number, expected: number, what: string) =>
-  assert.ok(Math.abs(actual - expected) < 1e-9, `${what}: expected ${expected}, got ${actual}`);
+const close = (actual: number, expected: number, what: string) => assert.ok(Math.abs(actual - expected) < 1e-9, `${what}: expected ${expected}, got ${actual}`);
 
 function valueOf<T>(r: { ok: true; value: T } | { ok: false; error: string }): T {
   if (!r.ok) assert.fail(r.error);
@@ -75,7 +74,10 @@ test('PRO weights each 8-connected region equally, whatever its size', () => {
   const scores = new Float32Array(16);
   const mask = new Uint8Array(16);
   const at = (x: number, y: number) => y * 4 + x;
-  for (const [x, y] of [[0, 0], [1, 1]]) {
+  for (const [x, y] of [
+    [0, 0],
+    [1, 1],
+  ]) {
     mask[at(x, y)] = 1;
     scores[at(x, y)] = 0.9;
   }

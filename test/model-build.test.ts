@@ -1,19 +1,20 @@
 // `linewatch model build` / `model check` end to end on the tiny CLIP fixture: parity with the
 // canonical reference in both weight layouts with and without LAA, the anomaly head against an
 // independent computation, LAA locality, positional-embedding resizing, and bad input.
-import { test, before, after } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
 import { defaultLaa, defaultLayers } from '../models/bundle/build.ts';
 import { loadBundle, readTokenEmbedding } from '../models/bundle/load.ts';
 import { resizePositionalEmbedding } from '../models/graphs/positional-resize.ts';
 import { quantizePerOutputChannel } from '../models/onnx/transformer.ts';
-import { encodeSafetensors, readSafetensors, tensorF32, tensorI64, type TensorToWrite } from '../models/weights/safetensors.ts';
+import { encodeSafetensors, readSafetensors, type TensorToWrite, tensorF32, tensorI64 } from '../models/weights/safetensors.ts';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const FIXTURE = path.join(repoRoot, 'test/fixtures/clip-tiny');
@@ -112,7 +113,10 @@ test('an int8 bundle: quantized blocks within the int8 tolerance of the referenc
   assert.equal(r.code, 0, r.stdout + r.stderr);
   const report = JSON.parse(r.stdout);
   assert.equal(report.precision, 'int8');
-  assert.deepEqual(report.tensors.map((t: { name: string }) => t.name), EXPECTED_CHECKS('laa.'));
+  assert.deepEqual(
+    report.tensors.map((t: { name: string }) => t.name),
+    EXPECTED_CHECKS('laa.'),
+  );
   for (const t of report.tensors) {
     if (t.name.startsWith('laa.')) {
       assert.deepEqual(t.tolerance, { kind: 'cosine', value: 0.99 });
@@ -204,7 +208,7 @@ test('a modified bundle file is reported by name', async () => {
   assert.match(r.stderr, /vision\.weights is corrupt/);
 });
 
-test('the token embedding table in the bundle is the model\'s, with CLIP\'s special ids last', async () => {
+test("the token embedding table in the bundle is the model's, with CLIP's special ids last", async () => {
   const bundle = path.join(work, 'openclip-plain');
   if (!existsSync(bundle)) await build('openclip-plain', FIXTURE, '--no-laa');
   const loaded = await loadBundle(bundle);
@@ -228,10 +232,12 @@ function upsampleLinear(src: number[][], size: number): number[][] {
     const i0 = Math.floor(x);
     return { i0, i1: Math.min(i0 + 1, n - 1), f: x - i0 };
   };
-  const rows = src.map((row) => Array.from({ length: size }, (_, c) => {
-    const { i0, i1, f } = coord(c);
-    return row[i0] * (1 - f) + row[i1] * f;
-  }));
+  const rows = src.map((row) =>
+    Array.from({ length: size }, (_, c) => {
+      const { i0, i1, f } = coord(c);
+      return row[i0] * (1 - f) + row[i1] * f;
+    }),
+  );
   return Array.from({ length: size }, (_, r) => {
     const { i0, i1, f } = coord(r);
     return rows[i0].map((v, c) => v * (1 - f) + rows[i1][c] * f);
@@ -303,12 +309,14 @@ test('with LAA from block 1, changing one patch changes exactly the patch embedd
   const image = tensorF32(ref, 'pixel_values').slice(0, 3 * 64 * 64);
   const [pr, pc] = [2, 5]; // the patch whose pixels change
   const changed = image.slice();
-  for (let ch = 0; ch < 3; ch++) for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) changed[ch * 4096 + (pr * 8 + y) * 64 + pc * 8 + x] += 0.5 * Math.sin(x + 3 * y + ch);
+  for (let ch = 0; ch < 3; ch++)
+    for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) changed[ch * 4096 + (pr * 8 + y) * 64 + pc * 8 + x] += 0.5 * Math.sin(x + 3 * y + ch);
 
   const patchEmbeds = async (bundle: string) => {
     const s = await ort.InferenceSession.create(path.join(bundle, 'vision.onnx'));
     const text = new ort.Tensor('float32', new Float32Array(2 * E), [2, E]);
-    const run = async (px: Float32Array) => (await s.run({ pixel_values: new ort.Tensor('float32', px, [1, 3, 64, 64]), text_embeds: text })).patch_embeds.data as Float32Array;
+    const run = async (px: Float32Array) =>
+      (await s.run({ pixel_values: new ort.Tensor('float32', px, [1, 3, 64, 64]), text_embeds: text })).patch_embeds.data as Float32Array;
     const result = { before: await run(image), after: await run(changed) };
     await s.release();
     return result;

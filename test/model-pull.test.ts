@@ -1,21 +1,22 @@
 // `model pull` against a local server that answers the way the Hugging Face hub does:
 // tree listing with LFS sha256, resolve URLs that redirect LFS files to a CDN path, Range support.
-import { test, before, after } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { execFile } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { pullRepo, type PullOptions } from '../models/hub-pull.ts';
-import { run } from '../cli/model-pull.ts';
-import { UserError } from '../util/result.ts';
 import { resolveBundle } from '../agent/model-resolver.ts';
+import { run } from '../cli/model-pull.ts';
 import { loadBundle } from '../models/bundle/load.ts';
+import { type PullOptions, pullRepo } from '../models/hub-pull.ts';
 import { createLogger } from '../util/log.ts';
+import { UserError } from '../util/result.ts';
 
 const fixture = new URL('./fixtures/clip-tiny/', import.meta.url);
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -123,7 +124,11 @@ function handle(req: http.IncomingMessage, res: http.ServerResponse) {
     const p = resolve[3];
     // The hub redirects LFS content to its CDN and keeps serving small git files itself.
     if (repoFiles[p].lfs) {
-      res.writeHead(302, { location: `/cdn/${encodeURIComponent(p)}`, 'x-linked-size': repoFiles[p].data.length, 'x-linked-etag': `"${sha256(repoFiles[p].data)}"` });
+      res.writeHead(302, {
+        location: `/cdn/${encodeURIComponent(p)}`,
+        'x-linked-size': repoFiles[p].data.length,
+        'x-linked-etag': `"${sha256(repoFiles[p].data)}"`,
+      });
       return res.end();
     }
     return serveContent(req, res, p);
@@ -172,13 +177,22 @@ test('full download: the OpenCLIP layout byte for byte, other formats skipped; a
     assert.ok(readFileSync(path.join(out, 'open_clip_model.safetensors')).equals(read('open_clip_model.safetensors')));
     assert.ok(readFileSync(path.join(out, 'open_clip_config.json')).equals(read('open_clip_config.json')));
     assert.ok(!requests.some((r) => /pytorch_model|flax|onnx\//.test(r.url)), 'skipped formats are never requested');
-    assert.ok(requests.every((r) => r.auth === undefined), 'no token, no Authorization header');
+    assert.ok(
+      requests.every((r) => r.auth === undefined),
+      'no token, no Authorization header',
+    );
 
     requests.length = 0;
     const again = await pullRepo(options(out));
     assert.ok(again.ok);
-    assert.deepEqual(again.value.files.map((f) => f.status), ['present', 'present', 'present']);
-    assert.deepEqual(requests.map((r) => r.url.split('?')[0]), [`/api/models/${REPO}/tree/main`]);
+    assert.deepEqual(
+      again.value.files.map((f) => f.status),
+      ['present', 'present', 'present'],
+    );
+    assert.deepEqual(
+      requests.map((r) => r.url.split('?')[0]),
+      [`/api/models/${REPO}/tree/main`],
+    );
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
@@ -243,7 +257,10 @@ test('an interrupted run leaves FILE.part; the next run continues from it', asyn
     assert.ok(second.ok, second.ok ? '' : second.error);
     assert.equal(second.value.files.find((f) => f.path === file)?.status, 'resumed');
     const transfers = requests.filter((r) => r.url === `/cdn/${file}` && r.range !== 'bytes=0-0');
-    assert.deepEqual(transfers.map((r) => r.range), [`bytes=${kept}-${size - 1}`]);
+    assert.deepEqual(
+      transfers.map((r) => r.range),
+      [`bytes=${kept}-${size - 1}`],
+    );
     assert.ok(readFileSync(path.join(out, file)).equals(repoFiles[file].data));
     assert.deepEqual(listDir(out), ['open_clip_config.json', 'open_clip_model.safetensors', 'tokenizer_config.json']);
   } finally {
@@ -259,7 +276,10 @@ test('corrupt weights are rejected by sha256, named, and nothing is left under t
   try {
     const result = await pullRepo(options(out));
     assert.ok(!result.ok);
-    assert.match(result.error, new RegExp(`^${file}: downloaded content does not match the hub's sha256 \\(expected ${sha256(repoFiles[file].data)}, got [0-9a-f]{64}\\)`));
+    assert.match(
+      result.error,
+      new RegExp(`^${file}: downloaded content does not match the hub's sha256 \\(expected ${sha256(repoFiles[file].data)}, got [0-9a-f]{64}\\)`),
+    );
     assert.ok(!existsSync(path.join(out, file)));
     assert.ok(!existsSync(path.join(out, `${file}.part`)));
   } finally {
@@ -328,11 +348,14 @@ test('unknown repository and unknown revision give clear errors', async () => {
     assert.ok(!badRev.ok);
     assert.match(badRev.error, /^repository test-org\/tiny-clip@v9 at .* not found \(Invalid rev id: v9\)/);
     process.env.HF_ENDPOINT = endpoint;
-    await assert.rejects(run(['nobody/missing', '--out', out]).finally(() => delete process.env.HF_ENDPOINT), (e: unknown) => {
-      assert.ok(e instanceof UserError);
-      assert.match(e.message, /repository nobody\/missing@main .* not found/);
-      return true;
-    });
+    await assert.rejects(
+      run(['nobody/missing', '--out', out]).finally(() => delete process.env.HF_ENDPOINT),
+      (e: unknown) => {
+        assert.ok(e instanceof UserError);
+        assert.match(e.message, /repository nobody\/missing@main .* not found/);
+        return true;
+      },
+    );
     assert.deepEqual(listDir(out), []);
   } finally {
     rmSync(out, { recursive: true, force: true });
@@ -389,7 +412,7 @@ test('a file written by someone else under a final name is replaced only after v
   }
 });
 
-test('the agent\'s model.bundle owner/name pulls from the hub and builds the bundle once per model.precision', async () => {
+test("the agent's model.bundle owner/name pulls from the hub and builds the bundle once per model.precision", async () => {
   reset();
   const dataDir = freshDir();
   process.env.HF_ENDPOINT = endpoint;

@@ -1,7 +1,7 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mptsProject } from '../tuning/mpts.ts';
+import { test } from 'node:test';
 import { Adam } from '../tuning/adam.ts';
+import { mptsProject } from '../tuning/mpts.ts';
 
 const close = (actual: number, expected: number, tol: number, what: string) =>
   assert.ok(Math.abs(actual - expected) <= tol, `${what}: expected ${expected}, got ${actual}`);
@@ -45,6 +45,10 @@ test('Adam converges on an ill-conditioned quadratic', () => {
   const c = [2, -3, 0.5];
   const x = new Float32Array([0, 0, 0]);
   const adam = new Adam(3, { lr: 0.05 });
-  for (let s = 0; s < 3000; s++) adam.step(x, Array.from(x, (v, i) => a[i] * (v - c[i])));
+  for (let s = 0; s < 3000; s++)
+    adam.step(
+      x,
+      Array.from(x, (v, i) => a[i] * (v - c[i])),
+    );
   for (let i = 0; i < 3; i++) close(x[i], c[i], 1e-2, `x${i}`);
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -8,11 +8,11 @@ import mqtt from 'mqtt';
 import { createCommandDispatcher } from '../agent/commands/dispatcher.ts';
 import type { CommandDispatcher } from '../agent/commands/types.ts';
 import { startEmbeddedBroker } from '../agent/mqtt/embedded-broker.ts';
-import { openMqttLink, type MqttLink, type MqttSettings } from '../agent/mqtt/mqtt-link.ts';
+import { type MqttLink, type MqttSettings, openMqttLink } from '../agent/mqtt/mqtt-link.ts';
 import type { EventPayload, ResultPayload } from '../agent/mqtt/payloads.ts';
 import { checkPublished, loadContractChannels } from './support/asyncapi-channels.ts';
-import { recordingHandlers } from './support/recording-handlers.ts';
 import { findExecutable, makeCertificates, observer, sleep, startMosquitto, tempDir } from './support/mqtt-harness.ts';
+import { recordingHandlers } from './support/recording-handlers.ts';
 
 const REPO = path.resolve(import.meta.dirname, '..');
 const SECRET = 'contract-secret';
@@ -20,7 +20,6 @@ const PREFIX = 'lw';
 const TEST_TIMEOUT = { timeout: 60_000 }; // a hang guard, not an assertion on speed
 // The published document, read as a consumer would; `cam1` is the only camera these tests use.
 const CONTRACT = loadContractChannels({ prefix: [PREFIX], camera: ['cam1'] });
-
 
 /** Signed the way the docs describe, written out by hand: HMAC over domain, name and sorted-key JSON. */
 function signedBody(name: string, requestId: string, ts = Date.now()): string {
@@ -96,7 +95,10 @@ const sampleEvent = (n: number): EventPayload => ({
 });
 
 // An 8-bit grey 1x1 PNG, as the detector produces (content does not matter to the transport).
-const PNG_1X1 = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010800000000376ef9240000000a49444154789c6360000000020001e221bc330000000049454e44ae426082', 'hex');
+const PNG_1X1 = Buffer.from(
+  '89504e470d0a1a0a0000000d4948445200000001000000010800000000376ef9240000000a49444154789c6360000000020001e221bc330000000049454e44ae426082',
+  'hex',
+);
 
 /** Runs an agent (this repo's connection code) in a child process, to be SIGKILLed. */
 function spawnAgentChild(url: string, deviceId: string): ChildProcess {
@@ -199,10 +201,16 @@ async function checkContract(url: string, v5: boolean, cleanups: Array<() => unk
     const reply = await requester.next((m) => m.topic === 'test/replies/1');
     assert.deepEqual(reply.packet.properties?.correlationData, correlationData);
     assert.deepEqual(JSON.parse(reply.payload.toString()), { ok: true, command: 'retune', request_id: 'v5-req-1', result: { done: 'retune' } });
-    await requester.client.publishAsync(`${P}/cmd/retune`, '{', { qos: 1, properties: { responseTopic: 'test/replies/1', correlationData: Buffer.from('corr-2') } });
+    await requester.client.publishAsync(`${P}/cmd/retune`, '{', {
+      qos: 1,
+      properties: { responseTopic: 'test/replies/1', correlationData: Buffer.from('corr-2') },
+    });
     const bad = await requester.next((m) => m.topic === 'test/replies/1' && m.packet.properties?.correlationData?.toString() === 'corr-2');
     assert.equal(JSON.parse(bad.payload.toString()).ok, false);
-    assert.deepEqual(calls, [['status', {}], ['retune', {}]]);
+    assert.deepEqual(calls, [
+      ['status', {}],
+      ['retune', {}],
+    ]);
     responses.push(...requester.got);
     requester.client.end(true);
   }
@@ -295,7 +303,9 @@ describe('MQTT contract on mosquitto (MQTT 5)', { skip: skipMosquitto }, () => {
     const broker = await startMosquitto(mosquittoBin as string);
     const P = `${PREFIX}/dev-outage`;
     // A persistent session: the watcher's queue survives the broker restart, whoever reconnects first.
-    const watcher = await observer(broker.url, { protocolVersion: 5, clientId: 'outage-watcher', clean: false, properties: { sessionExpiryInterval: 3600 } }, [`${P}/#`]);
+    const watcher = await observer(broker.url, { protocolVersion: 5, clientId: 'outage-watcher', clean: false, properties: { sessionExpiryInterval: 3600 } }, [
+      `${P}/#`,
+    ]);
     const { link } = await openAgent(broker.url, 'dev-outage');
     try {
       for (const n of [1, 2]) await link.publisher.event(sampleEvent(n));
@@ -326,37 +336,36 @@ describe('MQTT contract on mosquitto (MQTT 5)', { skip: skipMosquitto }, () => {
     }
   });
 
-  test(
-    'TLS with a private CA and a password: the agent connects with the configured files, a wrong password is refused',
-    { ...TEST_TIMEOUT, skip: opensslBin && passwdBin ? false : 'openssl or mosquitto_passwd is not installed' },
-    async () => {
-      const dir = await tempDir();
-      const files = makeCertificates(opensslBin as string, dir);
-      const passwords = path.join(dir, 'passwords');
-      execFileSync(passwdBin as string, ['-b', '-c', passwords, 'agent', 's3cret'], { stdio: 'ignore' });
-      const security = [`cafile ${files.ca}`, `certfile ${files.cert}`, `keyfile ${files.key}`, 'allow_anonymous false', `password_file ${passwords}`];
-      const broker = await startMosquitto(mosquittoBin as string, security, 'mqtts');
-      try {
-        const ca = readFileSync(files.ca);
-        const refusal = await new Promise<unknown>((resolve) => {
-          const c = mqtt.connect(broker.url, { ca, username: 'agent', password: 'wrong', protocolVersion: 5, reconnectPeriod: 0 });
-          c.once('error', (e: Error & { code?: unknown }) => (c.end(true), resolve(e.code)));
-        });
-        // mosquitto 2.0 answers 135 "not authorized"; 134 "bad user name or password" would do as well.
-        assert.ok(refusal === 134 || refusal === 135, `refused with reason code ${refusal}`);
+  test('TLS with a private CA and a password: the agent connects with the configured files, a wrong password is refused', {
+    ...TEST_TIMEOUT,
+    skip: opensslBin && passwdBin ? false : 'openssl or mosquitto_passwd is not installed',
+  }, async () => {
+    const dir = await tempDir();
+    const files = makeCertificates(opensslBin as string, dir);
+    const passwords = path.join(dir, 'passwords');
+    execFileSync(passwdBin as string, ['-b', '-c', passwords, 'agent', 's3cret'], { stdio: 'ignore' });
+    const security = [`cafile ${files.ca}`, `certfile ${files.cert}`, `keyfile ${files.key}`, 'allow_anonymous false', `password_file ${passwords}`];
+    const broker = await startMosquitto(mosquittoBin as string, security, 'mqtts');
+    try {
+      const ca = readFileSync(files.ca);
+      const refusal = await new Promise<unknown>((resolve) => {
+        const c = mqtt.connect(broker.url, { ca, username: 'agent', password: 'wrong', protocolVersion: 5, reconnectPeriod: 0 });
+        c.once('error', (e: Error & { code?: unknown }) => (c.end(true), resolve(e.code)));
+      });
+      // mosquitto 2.0 answers 135 "not authorized"; 134 "bad user name or password" would do as well.
+      assert.ok(refusal === 134 || refusal === 135, `refused with reason code ${refusal}`);
 
-        const { link } = await openAgent(broker.url, 'dev-tls', { ca: files.ca, username: 'agent', password: 's3cret' });
-        try {
-          assert.equal(link.connection.protocolVersion, 5);
-          const watcher = await observer(broker.url, { ca, username: 'agent', password: 's3cret', protocolVersion: 5 }, [`${PREFIX}/dev-tls/status`]);
-          assert.equal((await watcher.next((m) => m.topic === `${PREFIX}/dev-tls/status`)).payload.toString(), 'online');
-          watcher.client.end(true);
-        } finally {
-          await link.stop(2000);
-        }
+      const { link } = await openAgent(broker.url, 'dev-tls', { ca: files.ca, username: 'agent', password: 's3cret' });
+      try {
+        assert.equal(link.connection.protocolVersion, 5);
+        const watcher = await observer(broker.url, { ca, username: 'agent', password: 's3cret', protocolVersion: 5 }, [`${PREFIX}/dev-tls/status`]);
+        assert.equal((await watcher.next((m) => m.topic === `${PREFIX}/dev-tls/status`)).payload.toString(), 'online');
+        watcher.client.end(true);
       } finally {
-        await broker.stop();
+        await link.stop(2000);
       }
-    },
-  );
+    } finally {
+      await broker.stop();
+    }
+  });
 });

@@ -1,9 +1,9 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { objectMaskFromAttention, synthesizeAnomalies, defaultOagmOptions, type NormalImage } from '../tuning/oagm.ts';
+import { test } from 'node:test';
+import type { RgbImage } from '../tuning/image/rgb-image.ts';
+import { defaultOagmOptions, type NormalImage, objectMaskFromAttention, synthesizeAnomalies } from '../tuning/oagm.ts';
 import { applyPerturbation, perturbationKinds } from '../tuning/perturbations.ts';
 import { createRng } from '../tuning/rng.ts';
-import type { RgbImage } from '../tuning/image/rgb-image.ts';
 
 const size = 112; // 14 x 14 patches of 8 px
 const grid = 14;
@@ -85,7 +85,10 @@ test('synthesis is deterministic per seed and differs between seeds', () => {
     assert.deepEqual(a[i].image.data, b[i].image.data);
     assert.deepEqual(a[i].kinds, b[i].kinds);
   }
-  assert.ok(a.some((s, i) => !s.mask.every((v, p) => v === c[i].mask[p])), 'seeds 5 and 6 gave the same masks');
+  assert.ok(
+    a.some((s, i) => !s.mask.every((v, p) => v === c[i].mask[p])),
+    'seeds 5 and 6 gave the same masks',
+  );
   // Sample i does not depend on how many samples are drawn.
   const longer = synthesizeAnomalies(normals, 6, 5);
   assert.deepEqual(longer[3].mask, a[3].mask);

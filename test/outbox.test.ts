@@ -3,8 +3,8 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { openOutbox, type Deliver } from '../agent/mqtt/outbox.ts';
-import { mountSmallTmpfs, tmpfsUnavailable, type SmallTmpfs } from './support/small-tmpfs.ts';
+import { type Deliver, openOutbox } from '../agent/mqtt/outbox.ts';
+import { mountSmallTmpfs, type SmallTmpfs, tmpfsUnavailable } from './support/small-tmpfs.ts';
 
 const roots: string[] = [];
 after(async () => {
@@ -60,11 +60,17 @@ test('messages written before a restart are delivered after it, in order, and de
   second.resume(broker.deliver);
   await broker.waitFor(2);
   // Window of 2: the third waits for an acknowledgement, and nothing is deleted before one.
-  assert.deepEqual(broker.got.map((g) => g.payload), ['e1', 'e2']);
+  assert.deepEqual(
+    broker.got.map((g) => g.payload),
+    ['e1', 'e2'],
+  );
   assert.equal((await fs.readdir(dir)).length, 3);
   broker.got[0].ack();
   await broker.waitFor(3);
-  assert.deepEqual(broker.got.map((g) => g.payload), ['e1', 'e2', 'e3']);
+  assert.deepEqual(
+    broker.got.map((g) => g.payload),
+    ['e1', 'e2', 'e3'],
+  );
   assert.equal(broker.got[2].topic, 'lw/dev/cam/events');
   broker.got[1].ack();
   broker.got[2].ack();
@@ -92,7 +98,10 @@ test('over the byte budget the oldest messages are evicted and counted', async (
   const broker = recordingDeliver();
   outbox.resume(broker.deliver);
   await broker.waitFor(2);
-  assert.deepEqual(broker.got.map((g) => g.payload[0]), ['4', '5']);
+  assert.deepEqual(
+    broker.got.map((g) => g.payload[0]),
+    ['4', '5'],
+  );
   for (const g of broker.got) g.ack();
   assert.equal(await outbox.drain(30_000), 0);
   await outbox.close();
@@ -120,7 +129,10 @@ test('a truncated or damaged entry on disk is skipped with a log line, the other
   const broker = recordingDeliver();
   second.resume(broker.deliver);
   await broker.waitFor(2);
-  assert.deepEqual(broker.got.map((g) => g.payload), ['good-1', 'good-2']);
+  assert.deepEqual(
+    broker.got.map((g) => g.payload),
+    ['good-1', 'good-2'],
+  );
   for (const g of broker.got) g.ack();
   assert.equal(await second.drain(30_000), 0);
   assert.deepEqual(await fs.readdir(dir), []);
@@ -176,18 +188,33 @@ describe('on a full disk (a real tmpfs)', { skip: tmpfsUnavailable() ?? false },
       for (let i = 0; i < 5; i++) results.push(await outbox.enqueue('t', Buffer.alloc(8192, i)));
       return results;
     });
-    assert.ok(failed.every((r) => !r.ok && /ENOSPC/.test(r.error)), JSON.stringify(failed));
+    assert.ok(
+      failed.every((r) => !r.ok && /ENOSPC/.test(r.error)),
+      JSON.stringify(failed),
+    );
     const warnings = lines.split('\n').filter((l) => l.includes('cannot store events'));
     assert.equal(warnings.length, 1, lines);
     assert.match(warnings[0], /\[outbox\] cannot store events: ENOSPC \(no space left on device\) — dropping until space returns/);
-    assert.deepEqual(drops, [['ENOSPC', 1], ['ENOSPC', 1], ['ENOSPC', 1], ['ENOSPC', 1], ['ENOSPC', 1]]);
+    assert.deepEqual(drops, [
+      ['ENOSPC', 1],
+      ['ENOSPC', 1],
+      ['ENOSPC', 1],
+      ['ENOSPC', 1],
+      ['ENOSPC', 1],
+    ]);
     assert.deepEqual(outbox.dropped, { ENOSPC: 5 });
     assert.equal(outbox.depth, 0);
     assert.deepEqual(await fs.readdir(dir), [], 'no temp file left behind');
 
     await disk.free();
-    const { value: stored, lines: resumed } = await captureStderr(async () => [await outbox.enqueue('t', Buffer.from('a')), await outbox.enqueue('t', Buffer.from('b'))]);
-    assert.deepEqual(stored.map((r) => r.ok), [true, true]);
+    const { value: stored, lines: resumed } = await captureStderr(async () => [
+      await outbox.enqueue('t', Buffer.from('a')),
+      await outbox.enqueue('t', Buffer.from('b')),
+    ]);
+    assert.deepEqual(
+      stored.map((r) => r.ok),
+      [true, true],
+    );
     assert.equal(resumed.split('\n').filter((l) => /\[outbox\] .*resumed/.test(l)).length, 1, resumed);
     assert.match(resumed, /"dropped":5/);
     assert.equal(outbox.depth, 2);

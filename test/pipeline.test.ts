@@ -14,12 +14,12 @@ import { InferencePipeline, type ScoredFrame } from '../agent/engine/pipeline.ts
 import { memoryScorer } from '../agent/scoring/memory-scorer.ts';
 import { promptScorerState } from '../agent/scoring/prompt-scorer.ts';
 import type { ScorerState } from '../agent/scoring/scorer.ts';
+import { buildBundle } from '../models/bundle/build.ts';
+import { type Bundle, loadBundle } from '../models/bundle/load.ts';
+import { DEFAULT_PROVIDER_SETTINGS } from '../models/runtime/execution-providers.ts';
 import { buildMemoryBank, DEFAULT_MAX_PATCHES } from '../tuning/memory-bank.ts';
 import type { PromptSet } from '../tuning/prompt-set.ts';
 import { VisionFeatures } from '../tuning/vision-features.ts';
-import { buildBundle } from '../models/bundle/build.ts';
-import { loadBundle, type Bundle } from '../models/bundle/load.ts';
-import { DEFAULT_PROVIDER_SETTINGS } from '../models/runtime/execution-providers.ts';
 
 const FIXTURE = path.resolve(import.meta.dirname, 'fixtures/clip-tiny');
 const SCALE = { min: 0, max: 1, threshold: 0.5 };
@@ -70,7 +70,11 @@ function collect(pipeline: () => InferencePipeline, n: number, scored: ScoredFra
 
 async function scoreOne(value: number): Promise<ScoredFrame> {
   const scored: ScoredFrame[] = [];
-  const p = new InferencePipeline(engine, (s) => scored.push(s), (e) => assert.fail(e));
+  const p = new InferencePipeline(
+    engine,
+    (s) => scored.push(s),
+    (e) => assert.fail(e),
+  );
   p.offer(frame('a', 1, value));
   p.start();
   await collect(() => p, 1, scored);
@@ -81,14 +85,24 @@ const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) 
 
 test('frames of cameras ready together go in one batch; a newer frame replaces one waiting', async () => {
   const scored: ScoredFrame[] = [];
-  const p = new InferencePipeline(engine, (s) => scored.push(s), (e) => assert.fail(e));
+  const p = new InferencePipeline(
+    engine,
+    (s) => scored.push(s),
+    (e) => assert.fail(e),
+  );
   p.offer(frame('a', 1, 10));
   p.offer(frame('a', 2, 20));
   p.offer(frame('a', 3, 30));
   p.offer(frame('b', 1, 40));
   p.start();
   await collect(() => p, 2, scored);
-  assert.deepEqual(scored.map((s) => [s.frame.camera, s.frame.frameId, s.batchSize]), [['a', 3, 2], ['b', 1, 2]]);
+  assert.deepEqual(
+    scored.map((s) => [s.frame.camera, s.frame.frameId, s.batchSize]),
+    [
+      ['a', 3, 2],
+      ['b', 1, 2],
+    ],
+  );
   assert.equal(p.slot('a').dropped, 2);
   assert.equal(p.slot('b').dropped, 0);
   const size = bundle.manifest.vision.imageSize;
@@ -105,7 +119,11 @@ test('the prompt scorer gives the map and score the pipeline gave before the sco
   // Recorded on the tiny fixture with text embeddings sin(i), frame value 99, one CPU thread.
   close(rawScore, 0.6851361989974976, 'anomaly_score');
   assert.equal(map.indexOf(rawScore), 1152, 'where the maximum lies');
-  close(map.reduce((a, b) => a + b, 0), 409.964859866639, 'sum of the map');
+  close(
+    map.reduce((a, b) => a + b, 0),
+    409.964859866639,
+    'sum of the map',
+  );
   [0.6415272951126099, 0.635640561580658, 0.6181173920631409, 0.5894585847854614].forEach((v, k) => close(map[k], v, `map[${k}]`));
 });
 
@@ -113,7 +131,12 @@ test('swapping the scorer states changes the scores of the same frame', async ()
   const before = (await scoreOne(99)).scores.prompt!.rawScore;
   assert.equal((await scoreOne(99)).scores.prompt!.rawScore, before, 'same prompts, same frame: same score');
   const E = bundle.manifest.embedDim;
-  await engine.setScorers({ prompt: promptScorerState(Float32Array.from({ length: 2 * E }, (_, i) => (i < E ? 1 : -1) * Math.cos(i)), SCALE) });
+  await engine.setScorers({
+    prompt: promptScorerState(
+      Float32Array.from({ length: 2 * E }, (_, i) => (i < E ? 1 : -1) * Math.cos(i)),
+      SCALE,
+    ),
+  });
   // Recorded as above, after the swap to cos(i) / -cos(i).
   close((await scoreOne(99)).scores.prompt!.rawScore, 0.9999884366989136, 'score after the swap');
 });
@@ -125,7 +148,12 @@ async function memoryStateOf(values: number[]): Promise<ScorerState> {
     const images = values.map((v) => ({ width: vision.size, height: vision.size, data: frame('a', 0, v).rgb }));
     const out = await vision.run(images, new Float32Array(2 * vision.embedDim).fill(1), { patchEmbeds: true });
     const layout = { layers: vision.layers, patches: vision.patches, embedDim: vision.embedDim };
-    const { bank } = buildMemoryBank(out.patchEmbeds!, values.map((_, i) => i), layout, { maxPatches: DEFAULT_MAX_PATCHES, seed: 0 });
+    const { bank } = buildMemoryBank(
+      out.patchEmbeds!,
+      values.map((_, i) => i),
+      layout,
+      { maxPatches: DEFAULT_MAX_PATCHES, seed: 0 },
+    );
     const set = { memory: { calibration: { min: 0, max: 0.2, threshold: 0.5, targetFpr: 0.005 } } } as PromptSet;
     const state = await memoryScorer.load({ set, path: '', memory: bank });
     assert.ok(state.ok && state.value);
@@ -137,7 +165,10 @@ async function memoryStateOf(values: number[]): Promise<ScorerState> {
 
 test('the memory scorer runs on memory.onnx beside the prompt scorer; one swap replaces both states', async () => {
   const E = bundle.manifest.embedDim;
-  const prompt = promptScorerState(Float32Array.from({ length: 2 * E }, (_, i) => Math.sin(i)), SCALE);
+  const prompt = promptScorerState(
+    Float32Array.from({ length: 2 * E }, (_, i) => Math.sin(i)),
+    SCALE,
+  );
   await engine.setScorers({ prompt, memory: await memoryStateOf([99]) });
   const inBank = (await scoreOne(99)).scores;
   assert.equal(inBank.memory!.rawScore, 0, 'a frame whose patches are the bank scores the floor');

@@ -1,5 +1,5 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { parseTuneProgressLine, tuneProgressText } from '../agent/retune/retune-state.ts';
 import { createProgress, formatAmount, formatDuration } from '../util/progress.ts';
 
@@ -37,7 +37,7 @@ test('terminal output: redrawn in place with a bar, throttled, ended by a newlin
   p.done();
   assert.equal(chunks.length, 3);
   assert.ok(chunks.every((c) => c.startsWith('\r')));
-  assert.match(chunks[1], /\[#{12}-{12}\]  50% {2}2\.0 MiB\/4\.0 MiB {2}1\.0 MiB\/s {2}ETA 2s/);
+  assert.match(chunks[1], /\[#{12}-{12}\] {2}50% {2}2\.0 MiB\/4\.0 MiB {2}1\.0 MiB\/s {2}ETA 2s/);
   assert.ok(chunks[2].endsWith('\n') && chunks[2].includes(`[${'#'.repeat(24)}] 100%`));
 });
 
@@ -75,7 +75,10 @@ test('tuner progress lines: what the tuner writes reads back; a bad line is name
     refused('{"type":"progress","phase":"warp","done":-1,"total":10}'),
     'tuner progress line "{\\"type\\":\\"progress\\",\\"phase\\":\\"warp\\",\\"done\\":-1,\\"total\\":10}": phase must be one of synthesis, features, steps, calibration (found "warp"); done must be >= 0 (found -1)',
   );
-  assert.match(refused('{"type":"result","id":"ps-1","path":"/p","status":"accepted","metrics":{"auroc":"high"}}'), /: metrics\.auroc must be number \(found "high"\)$/);
+  assert.match(
+    refused('{"type":"result","id":"ps-1","path":"/p","status":"accepted","metrics":{"auroc":"high"}}'),
+    /: metrics\.auroc must be number \(found "high"\)$/,
+  );
   assert.match(refused('{"type":"result","id":"ps-1","path":"/p","status":"accepted"}'), /: metrics is required$/);
   assert.match(refused('{"type":"done"}'), /: type must be one of progress, result \(found "done"\)$/);
   assert.match(refused('{"__proto__":{"type":"progress"},"phase":"steps","done":1,"total":2}'), /: type must be one of progress, result \(found undefined\)$/);

@@ -1,7 +1,7 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assemblePrompts, gatherPromptGrad, initPromptTokens, promptEotIndex, type PromptTokens } from '../tuning/prompt-learner.ts';
+import { test } from 'node:test';
 import { encodeMetaPrompts } from '../tuning/meta-prompts.ts';
+import { assemblePrompts, gatherPromptGrad, initPromptTokens, type PromptTokens, promptEotIndex } from '../tuning/prompt-learner.ts';
 import { createRng } from '../tuning/rng.ts';
 import { TinyTextEncoderDouble, tinyVocabulary } from './support/tiny-text-encoder.ts';
 
@@ -49,7 +49,10 @@ test('initialisation: random with std 0.02, or from the embeddings of generic wo
   assert.deepEqual(slot(1), Array.from(vocab.tokenEmbedding(photo)));
   assert.deepEqual(slot(2), Array.from(vocab.tokenEmbedding(of)));
   assert.deepEqual(slot(3), Array.from(vocab.tokenEmbedding(a)));
-  assert.ok(slot(4).every((v) => Math.abs(v) < 0.2), 'the fifth shared slot has no word and stays random');
+  assert.ok(
+    slot(4).every((v) => Math.abs(v) < 0.2),
+    'the fifth shared slot has no word and stays random',
+  );
   assert.deepEqual(slot(7), Array.from(vocab.tokenEmbedding(vocab.encodeWords('damaged')[0])));
 });
 

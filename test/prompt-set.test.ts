@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { readPromptSetFile, type PromptSet } from '../tuning/prompt-set.ts';
+import { type PromptSet, readPromptSetFile } from '../tuning/prompt-set.ts';
 
 const SET: PromptSet = {
   id: 'a',
@@ -14,7 +14,10 @@ const SET: PromptSet = {
   reasons: [],
   bundle: { id: 'tiny', sha256: 'ab'.repeat(32) },
   tokens: { shared: [[0.5, -0.25]], normal: [[1, 2]], anomalous: [[3, 4]] },
-  text_embeds: [[1, 0], [0, 1]],
+  text_embeds: [
+    [1, 0],
+    [0, 1],
+  ],
   calibration: { min: 0.1, max: 0.9, threshold: 0.7, targetFpr: 0.005 },
   metrics: { syntheticAuroc: 0.9 },
   config: { steps: 300 },

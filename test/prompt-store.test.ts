@@ -1,13 +1,13 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadActivePrompts, ZERO_SHOT_ID } from '../agent/active-prompts.ts';
+import { type PromptSet, textEmbedRows, textEmbedsOf, tokenRows, validatePromptSet } from '../tuning/prompt-set.ts';
 import { PromptStore } from '../tuning/prompt-store.ts';
-import { textEmbedsOf, textEmbedRows, tokenRows, validatePromptSet, type PromptSet } from '../tuning/prompt-set.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -19,7 +19,10 @@ function makeSet(id: string, minute: number, status: PromptSet['status'] = 'acce
     reasons: status === 'rejected' ? ['synthetic AUROC too low'] : [],
     bundle: { id: 'tiny', sha256: 'ab'.repeat(32) },
     tokens: { shared: [[0.5, -0.25]], normal: [[1, 2]], anomalous: [[3, 4]] },
-    text_embeds: [[minute, 1, 0], [0, 1, minute]],
+    text_embeds: [
+      [minute, 1, 0],
+      [0, 1, minute],
+    ],
     calibration: { min: 0.1, max: 0.9, threshold: 0.7, targetFpr: 0.005 },
     metrics: { syntheticAuroc: 0.9, normalFpr: 0 },
     config: { steps: 300, seed: minute },
@@ -68,14 +71,23 @@ test('pruning keeps the newest K sets of each status and always the current one'
     // longer current and is pruned as the oldest accepted; acc4 as the oldest rejected.
     assert.ok((await store.rollback()).ok);
     await store.commit(makeSet('acc8', 8));
-    assert.deepEqual((await store.list()).map((e) => e.id), ['acc3', 'rej6', 'rej7', 'acc8']);
+    assert.deepEqual(
+      (await store.list()).map((e) => e.id),
+      ['acc3', 'rej6', 'rej7', 'acc8'],
+    );
     await store.commit(makeSet('acc9', 9));
-    assert.deepEqual((await store.list()).map((e) => e.id), ['rej6', 'rej7', 'acc8', 'acc9']);
+    assert.deepEqual(
+      (await store.list()).map((e) => e.id),
+      ['rej6', 'rej7', 'acc8', 'acc9'],
+    );
     // An operator makes an older set current by hand; pruning never deletes it.
     await store.write(makeSet('acc0', 0));
     assert.ok((await store.activate('acc0')).ok);
     await store.commit(makeSet('rej10', 10, 'rejected'));
-    assert.deepEqual((await store.list()).map((e) => e.id), ['acc0', 'rej7', 'acc8', 'acc9', 'rej10']);
+    assert.deepEqual(
+      (await store.list()).map((e) => e.id),
+      ['acc0', 'rej7', 'acc8', 'acc9', 'rej10'],
+    );
   } finally {
     await rm(store.dir, { recursive: true });
   }
@@ -154,7 +166,7 @@ test('a corrupt current file falls back to the newest valid accepted set, with a
 
     await rm(path.join(store.dir, 'current'));
     const missing = await store.loadCurrent();
-    assert.match(missing.ok ? missing.value.warning ?? '' : '', /current does not exist/);
+    assert.match(missing.ok ? (missing.value.warning ?? '') : '', /current does not exist/);
   } finally {
     await rm(store.dir, { recursive: true });
   }
@@ -182,7 +194,14 @@ test('validation names the file and the bad key', () => {
 test('token rows and text embeddings survive JSON exactly as float32', async () => {
   const params = new Float32Array([0.1, -0.2, 1 / 3, 4e-5, 7, -8, 9.5, 10.25]);
   const rows = tokenRows({ layout: { shared: 2, state: 1, width: 2 }, sot: new Float32Array(2), eot: new Float32Array(2), params });
-  assert.deepEqual(rows, { shared: [[params[0], params[1]], [params[2], params[3]]], normal: [[7, -8]], anomalous: [[9.5, 10.25]] });
+  assert.deepEqual(rows, {
+    shared: [
+      [params[0], params[1]],
+      [params[2], params[3]],
+    ],
+    normal: [[7, -8]],
+    anomalous: [[9.5, 10.25]],
+  });
   const text = new Float32Array([0.1, 0.2, 0.3, -0.1, -0.2, -0.3]);
   const set = { ...makeSet('t', 1), tokens: rows, text_embeds: textEmbedRows(text) };
   const back = JSON.parse(JSON.stringify(set)) as PromptSet;
@@ -255,7 +274,10 @@ test('an empty store (before the first tuning): zero-shot without a warning', as
   try {
     const { active, lines } = await activeFrom(store);
     assert.equal(active.id, ZERO_SHOT_ID);
-    assert.deepEqual(lines.filter((l) => l.level === 'warn'), []);
+    assert.deepEqual(
+      lines.filter((l) => l.level === 'warn'),
+      [],
+    );
     assert.match(lines.find((l) => l.level === 'info')?.msg ?? '', /no prompt set yet .*zero-shot/);
   } finally {
     await rm(store.dir, { recursive: true });

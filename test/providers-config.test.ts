@@ -16,7 +16,7 @@ function load(name: string, model: string, env: NodeJS.ProcessEnv = {}) {
   return loadConfig(file, env);
 }
 
-test('defaults: fp16 and the engine cache on, the GPU (no DLA), onnxruntime\'s workspace, device 0', () => {
+test("defaults: fp16 and the engine cache on, the GPU (no DLA), onnxruntime's workspace, device 0", () => {
   const r = load('defaults.yaml', '  threads: 0\n');
   assert.ok(r.ok, r.ok ? '' : r.error);
   assert.deepEqual(r.value.model.tensorrt, { fp16: true, engine_cache: true, dla_core: null, workspace_mb: null });

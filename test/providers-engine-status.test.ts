@@ -4,7 +4,7 @@
 // the elapsed time; then P/status is `online`. With an engine in the bundle's cache directory the
 // start says the cached engine is loaded, and how long that took.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -57,7 +57,10 @@ test('a slow TensorRT start shows "building TensorRT engine" on P/status, /healt
     `device_id: gpu1\ndata_dir: ${path.join(dir, 'var')}\nmodel: { bundle: ${bundle}, execution_providers: [tensorrt, cpu] }\nmqtt: { url: "${broker.url}", topic_prefix: lw }\nhttp: { port: ${port} }\n`,
   );
   const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+  });
   t.after(() => browser.close());
   const watch = await observer(broker.url, { clientId: 'scada' }, ['lw/gpu1/status']);
 
@@ -71,10 +74,17 @@ test('a slow TensorRT start shows "building TensorRT engine" on P/status, /healt
   child.stderr!.on('data', (d: Buffer) => log.push(...d.toString().split('\n').filter(Boolean)));
 
   const status = (m: { topic: string }) => m.topic === 'lw/gpu1/status';
-  const building = await within(90_000, 'building line on P/status', watch.next((m) => status(m) && BUILDING.test(m.payload.toString())));
+  const building = await within(
+    90_000,
+    'building line on P/status',
+    watch.next((m) => status(m) && BUILDING.test(m.payload.toString())),
+  );
   const from = watch.got.indexOf(building);
 
-  const health = (await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as { healthy: boolean; checks: Record<string, { ok: boolean; detail?: string }> };
+  const health = (await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as {
+    healthy: boolean;
+    checks: Record<string, { ok: boolean; detail?: string }>;
+  };
   assert.equal(health.healthy, false);
   assert.match(health.checks.inference.detail ?? '', BUILDING);
   const page = await browser.newPage();
@@ -82,14 +92,27 @@ test('a slow TensorRT start shows "building TensorRT engine" on P/status, /healt
   await page.waitForSelector('#engine-banner:not([hidden])', { timeout: 30_000 });
   assert.match((await page.locator('#engine-banner').textContent()) ?? '', BUILDING);
 
-  const online = await within(90_000, '`online` after the build', watch.next((m) => status(m) && m.payload.toString() === 'online', from));
+  const online = await within(
+    90_000,
+    '`online` after the build',
+    watch.next((m) => status(m) && m.payload.toString() === 'online', from),
+  );
   assert.ok(watch.got.indexOf(online) > from);
   await page.waitForSelector('#engine-banner', { state: 'hidden', timeout: 30_000 });
   const state = (await (await fetch(`http://127.0.0.1:${port}/api/state`)).json()) as { engine?: string };
   assert.equal(state.engine, undefined);
-  assert.ok(log.some((l) => l.endsWith('building TensorRT engine for vision.onnx (first start with this bundle; this can take minutes)')), log.join('\n'));
-  assert.ok(log.some((l) => /vision\.onnx: TensorRT engine built in \d+\.\d s/.test(l)), log.join('\n'));
-  assert.ok(log.some((l) => l.includes('no engine was written to') && l.includes(path.join('trt-cache', 'bundle-'))), 'the cache warning names the bundle cache dir');
+  assert.ok(
+    log.some((l) => l.endsWith('building TensorRT engine for vision.onnx (first start with this bundle; this can take minutes)')),
+    log.join('\n'),
+  );
+  assert.ok(
+    log.some((l) => /vision\.onnx: TensorRT engine built in \d+\.\d s/.test(l)),
+    log.join('\n'),
+  );
+  assert.ok(
+    log.some((l) => l.includes('no engine was written to') && l.includes(path.join('trt-cache', 'bundle-'))),
+    'the cache warning names the bundle cache dir',
+  );
   child.kill('SIGTERM');
   await watch.next((m) => status(m) && m.payload.toString() === 'stopped', watch.got.indexOf(online));
 });

@@ -25,13 +25,36 @@ before(async () => {
 });
 after(() => fs.rm(work, { recursive: true, force: true }));
 
-test('tune --providers tensorrt,cuda: every tuning graph says which provider failed and runs on the cpu', { skip: gpuProvidersInstalled && 'GPU providers installed', timeout: 240_000 }, async () => {
-  const r = await linewatch('tune', '--bundle', bundleDir, '--normals', normals, '--out', path.join(work, 'store'), '--steps', '2', '--providers', 'tensorrt,cuda', '--progress', 'json');
+test('tune --providers tensorrt,cuda: every tuning graph says which provider failed and runs on the cpu', {
+  skip: gpuProvidersInstalled && 'GPU providers installed',
+  timeout: 240_000,
+}, async () => {
+  const r = await linewatch(
+    'tune',
+    '--bundle',
+    bundleDir,
+    '--normals',
+    normals,
+    '--out',
+    path.join(work, 'store'),
+    '--steps',
+    '2',
+    '--providers',
+    'tensorrt,cuda',
+    '--progress',
+    'json',
+  );
   assert.equal(r.code, 0, r.stderr);
   const warnings = r.stderr.split('\n').filter((l) => l.includes('WARN') && l.includes('unavailable'));
   for (const graph of ['text.onnx', 'text_vjp.onnx', 'vision.onnx']) {
-    assert.ok(warnings.some((l) => l.includes(`${graph}: execution provider tensorrt unavailable`) && l.endsWith('trying cuda')), `${graph}: tensorrt line\n${r.stderr}`);
-    assert.ok(warnings.some((l) => l.includes(`${graph}: execution provider cuda unavailable`) && l.endsWith('trying cpu')), `${graph}: cpu fallback line\n${r.stderr}`);
+    assert.ok(
+      warnings.some((l) => l.includes(`${graph}: execution provider tensorrt unavailable`) && l.endsWith('trying cuda')),
+      `${graph}: tensorrt line\n${r.stderr}`,
+    );
+    assert.ok(
+      warnings.some((l) => l.includes(`${graph}: execution provider cuda unavailable`) && l.endsWith('trying cpu')),
+      `${graph}: cpu fallback line\n${r.stderr}`,
+    );
     assert.ok(r.stderr.includes(`${graph}: running on cpu`), graph);
   }
   assert.equal(JSON.parse(r.stdout.trim().split('\n').at(-1)!).type, 'result');

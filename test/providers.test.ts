@@ -8,12 +8,12 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { Engine } from '../agent/engine/engine.ts';
+import { promptScorerState } from '../agent/scoring/prompt-scorer.ts';
 import { buildBundle } from '../models/bundle/build.ts';
 import { loadBundle } from '../models/bundle/load.ts';
-import { DEFAULT_PROVIDER_SETTINGS, providerEnvironment, withCpuFallback, type ProviderSettings } from '../models/runtime/execution-providers.ts';
+import { DEFAULT_PROVIDER_SETTINGS, type ProviderSettings, providerEnvironment, withCpuFallback } from '../models/runtime/execution-providers.ts';
 import { cachedEngineCount, tensorrtCacheDir } from '../models/runtime/tensorrt-engine-cache.ts';
 import { sessionOptions } from '../models/session.ts';
-import { promptScorerState } from '../agent/scoring/prompt-scorer.ts';
 
 const settings: ProviderSettings = {
   tensorrt: { fp16: true, engine_cache: true, dla_core: 1, workspace_mb: 512 },
@@ -108,7 +108,16 @@ test('the inference engine sets them from the main thread before its worker crea
     assert.equal(nativeEnvironment().ORT_TENSORRT_CACHE_PATH, undefined);
     // No TensorRT here: the session falls back to cpu after the TensorRT attempt was announced.
     const provider = await engine.load(
-      { visionPath: bundle.value.paths.vision, imageSize: m.vision.imageSize, mean: m.preprocess.mean, std: m.preprocess.std, providers: ['tensorrt', 'cpu'], threads: 1, settings: { ...settings, tensorrtCacheDir: cacheDir }, scorerGraphs: {} },
+      {
+        visionPath: bundle.value.paths.vision,
+        imageSize: m.vision.imageSize,
+        mean: m.preprocess.mean,
+        std: m.preprocess.std,
+        providers: ['tensorrt', 'cpu'],
+        threads: 1,
+        settings: { ...settings, tensorrtCacheDir: cacheDir },
+        scorerGraphs: {},
+      },
       { prompt: promptScorerState(new Float32Array(2 * m.embedDim), { min: 0, max: 1, threshold: 0.5 }) },
     );
     assert.equal(provider, 'cpu');

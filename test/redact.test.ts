@@ -55,7 +55,10 @@ describe('redact: query and key=value secrets', () => {
     ['http://cam/v?passwd=x1&pwd=x2', 'http://cam/v?passwd=***&pwd=***'],
     ['https://s3.example/o?X-Amz-Signature=abcd1234&X-Amz-Date=20260101', 'https://s3.example/o?X-Amz-Signature=***&X-Amz-Date=20260101'],
     ['https://h/x?token=eyJhbGciOi.payload.sig#frag', 'https://h/x?token=***#frag'],
-    ['https://h/x?access_token=t0k&auth=basic&key=k3y&api_key=a&secret=s&sig=0f', 'https://h/x?access_token=***&auth=***&key=***&api_key=***&secret=***&sig=***'],
+    [
+      'https://h/x?access_token=t0k&auth=basic&key=k3y&api_key=a&secret=s&sig=0f',
+      'https://h/x?access_token=***&auth=***&key=***&api_key=***&secret=***&sig=***',
+    ],
     ['srt://10.1.1.1:9000?streamid=cam1&passphrase=longpassphrase1', 'srt://10.1.1.1:9000?streamid=cam1&passphrase=***'],
     ['retrying with TOKEN=abc123 after 5 s', 'retrying with TOKEN=*** after 5 s'],
   ];
@@ -113,7 +116,9 @@ describe('redact: text without secrets is unchanged', () => {
 describe('redactDeep', () => {
   test('masks strings at any depth, keeps numbers, booleans, null and the shape', () => {
     const state = { cameras: [{ name: 'gate', status_reason: 'rtsp://u:pw@h/s: Connection refused', score: 0.5, anomalous: false, frame_id: null }] };
-    assert.deepEqual(redactDeep(state), { cameras: [{ name: 'gate', status_reason: 'rtsp://u:***@h/s: Connection refused', score: 0.5, anomalous: false, frame_id: null }] });
+    assert.deepEqual(redactDeep(state), {
+      cameras: [{ name: 'gate', status_reason: 'rtsp://u:***@h/s: Connection refused', score: 0.5, anomalous: false, frame_id: null }],
+    });
   });
 });
 
@@ -137,7 +142,7 @@ describe('log lines are redacted (the last line of defence)', () => {
     t.mock.restoreAll();
     assert.equal(written.length, 1);
     const line = written[0];
-    assert.match(line, / WARN  \[test\] cannot open rtsp:\/\/admin:\*\*\*@10\.0\.0\.5\/s \{/);
+    assert.match(line, / WARN {2}\[test\] cannot open rtsp:\/\/admin:\*\*\*@10\.0\.0\.5\/s \{/);
     assert.deepEqual(JSON.parse(line.slice(line.indexOf(' {') + 1)), { url: 'http://u:***@h/x?token=***', nested: { why: 'auth failed: ***' }, n: 3 });
     for (const s of ['S3cretPw', 'pw2', 't0k', secret, JSON.stringify(secret).slice(1, -1)]) assert.ok(!line.includes(s), `${s} in ${line}`);
   });

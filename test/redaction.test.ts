@@ -28,7 +28,8 @@ const HANG_GUARD = { timeout: 240_000 }; // not a speed assertion: a hung agent 
 const mosquitto = findExecutable('mosquitto');
 const passwd = findExecutable('mosquitto_passwd');
 const ffmpeg = findExecutable('ffmpeg');
-const skip = !mosquitto || !passwd ? 'mosquitto is not installed' : !ffmpeg ? 'ffmpeg is not installed' : !existsSync(CHROMIUM) ? `${CHROMIUM} is missing` : false;
+const skip =
+  !mosquitto || !passwd ? 'mosquitto is not installed' : !ffmpeg ? 'ffmpeg is not installed' : !existsSync(CHROMIUM) ? `${CHROMIUM} is missing` : false;
 
 const leaksIn = (where: string, text: string) => secretsIn(SECRETS, where, text);
 
@@ -92,7 +93,16 @@ http: { host: 127.0.0.1, port: ${httpPort} }
     const { chromium } = await import('playwright-core');
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     try {
       const page = await browser.newPage();
@@ -100,7 +110,7 @@ http: { host: 127.0.0.1, port: ${httpPort} }
       const cameraStatus = page.locator('.camera[data-camera="gate"] .camera-status');
       await cameraStatus.filter({ hasText: 'Connection refused' }).waitFor({ timeout: 60_000 });
       assert.match((await cameraStatus.textContent()) ?? '', /offline: .*rtsp:\/\/user:\*\*\*@/);
-      leaks.push(...leaksIn('page text', await page.locator('body').innerText()));
+      leaks.push(...leaksIn('page text', (await page.locator('body').textContent()) ?? ''));
       leaks.push(...leaksIn('page DOM', await page.content()));
     } finally {
       await browser.close();

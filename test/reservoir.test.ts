@@ -10,7 +10,7 @@ import { NormalReservoir } from '../agent/retune/reservoir.ts';
 import { RetuneRunner } from '../agent/retune/retune-job.ts';
 import { PromptStore } from '../tuning/prompt-store.ts';
 import { createLogger } from '../util/log.ts';
-import { mountSmallTmpfs, tmpfsUnavailable, type SmallTmpfs } from './support/small-tmpfs.ts';
+import { mountSmallTmpfs, type SmallTmpfs, tmpfsUnavailable } from './support/small-tmpfs.ts';
 
 const frame = (v: number) => new Uint8Array(4 * 4 * 3).fill(v);
 
@@ -21,7 +21,10 @@ test('the reservoir keeps the newest frames, at most one per interval, as readab
   for (const [i, ts] of [0, 500, 1000, 2000, 3000, 3100, 4000].entries()) admitted.push(await r.offer('cam', frame(i * 10), 4, 4, ts));
   assert.deepEqual(admitted, [true, false, true, true, true, false, true]);
   const kept = await r.list('cam');
-  assert.deepEqual(kept.map((f) => Number(path.basename(f, '.png'))), [2000, 3000, 4000]);
+  assert.deepEqual(
+    kept.map((f) => Number(path.basename(f, '.png'))),
+    [2000, 3000, 4000],
+  );
   const { data, info } = await sharp(kept[2]).raw().toBuffer({ resolveWithObject: true });
   assert.equal(info.width, 4);
   assert.equal(data[0], 60, 'the frame offered at ts 4000 (value 60) is the newest kept');
@@ -51,7 +54,10 @@ test('a re-tune with too few normal frames fails with the reason, and only one j
   const end = await first.value.done;
   assert.equal(end.state, 'failed');
   assert.match(end.message ?? '', /1 collected, 4 needed \(retune\.min_normals\)/);
-  assert.deepEqual(states.map((s) => s.state), ['collecting', 'failed']);
+  assert.deepEqual(
+    states.map((s) => s.state),
+    ['collecting', 'failed'],
+  );
   assert.ok(runner.start({ trigger: 'command' }).ok, 'a finished job frees the runner');
 });
 
@@ -98,8 +104,17 @@ describe('the reservoir on a full disk (a real tmpfs)', { skip: tmpfsUnavailable
     const errors = lines.filter((l) => l.includes('cannot store normal frames'));
     assert.equal(errors.length, 1, lines.join('\n'));
     assert.match(errors[0], /\[reservoir\] cannot store normal frames: ENOSPC \(no space left on device\) — dropping until space returns/);
-    assert.deepEqual(drops, [['ENOSPC', 1], ['ENOSPC', 1], ['ENOSPC', 1], ['ENOSPC', 1]]);
-    assert.deepEqual((await filesUnder(dir)).map((f) => path.relative(dir, f)), [path.join('cam', '00000000000001.png')], 'no temp file left behind');
+    assert.deepEqual(drops, [
+      ['ENOSPC', 1],
+      ['ENOSPC', 1],
+      ['ENOSPC', 1],
+      ['ENOSPC', 1],
+    ]);
+    assert.deepEqual(
+      (await filesUnder(dir)).map((f) => path.relative(dir, f)),
+      [path.join('cam', '00000000000001.png')],
+      'no temp file left behind',
+    );
 
     await disk.free();
     const { value: again, lines: resumed } = await captureStderr(() => r.offer('cam', noise(9), 128, 128, 10));

@@ -4,11 +4,11 @@
 // writing anything.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { promises as fs, readFileSync, readdirSync } from 'node:fs';
+import { promises as fs, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { after, before, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import type { RetuneStatePayload } from '../agent/mqtt/payloads.ts';
 import { NormalReservoir } from '../agent/retune/reservoir.ts';
 import { RetuneRunner } from '../agent/retune/retune-job.ts';

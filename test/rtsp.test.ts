@@ -16,7 +16,7 @@ import type { CameraStatusPayload } from '../agent/mqtt/payloads.ts';
 import { buildBundle } from '../models/bundle/build.ts';
 import { startAgentProcess } from './support/agent-process.ts';
 import { httpLeaks, leaksIn } from './support/leaks.ts';
-import { findExecutable, freePort, observer, startMosquitto, tempDir, type Received } from './support/mqtt-harness.ts';
+import { findExecutable, freePort, observer, type Received, startMosquitto, tempDir } from './support/mqtt-harness.ts';
 import { rtspServerMissing, startRtspServer } from './support/rtsp-server.ts';
 
 const REPO = path.resolve(import.meta.dirname, '..');
@@ -43,7 +43,13 @@ function rtspCamera(url: string, over: Partial<CameraConfig>): CameraConfig {
 function watched(cfg: CameraConfig) {
   const statuses: CameraStatus[] = [];
   const frames: Frame[] = [];
-  const camera = createCamera('cam', cfg, SIZE, { onFrame: (f) => frames.push(f), onStatus: (s) => statuses.push(s) }, { killGraceMs: 500, backoff: { initialMs: 100, maxMs: 1000 } });
+  const camera = createCamera(
+    'cam',
+    cfg,
+    SIZE,
+    { onFrame: (f) => frames.push(f), onStatus: (s) => statuses.push(s) },
+    { killGraceMs: 500, backoff: { initialMs: 100, maxMs: 1000 } },
+  );
   return { camera, statuses, frames };
 }
 
@@ -110,7 +116,9 @@ describe('an RTSP camera in a running agent', { skip: skip || (!mosquitto && 'mo
   const BACKOFF_CAP_MS = 30_000; // the supervisor's default, which `linewatch run` uses
   const START_TIMEOUT_MS = 20_000; // start_timeout_s's default: the file leaves it out
 
-  test('results arrive; the server stops: offline within the watchdog, masked; it returns: results within the backoff cap; the password nowhere', { timeout: 300_000 }, async (t) => {
+  test('results arrive; the server stops: offline within the watchdog, masked; it returns: results within the backoff cap; the password nowhere', {
+    timeout: 300_000,
+  }, async (t) => {
     const dir = await tempDir();
     const bundle = path.join(dir, 'bundle');
     const built = await buildBundle({ weights: path.join(REPO, 'test/fixtures/clip-tiny'), out: bundle });

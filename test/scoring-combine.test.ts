@@ -38,7 +38,7 @@ test('two scorers: each map on its own calibrated scale, then the mean; the thre
   assert.deepEqual(c.scale, { min: 0, max: 1, threshold: 0.4 });
 });
 
-test('neither scorer dominates by scale: multiplying one scorer\'s raw values and calibration by 100 changes nothing', () => {
+test("neither scorer dominates by scale: multiplying one scorer's raw values and calibration by 100 changes nothing", () => {
   const small = withMemory([0.09, 0.01, 0.05, 0.1], 0, 0.1, 0.3);
   const large = withMemory([9, 1, 5, 10], 0, 10, 0.3);
   close(combineScores(large.outputs, large.states, both).map, [...combineScores(small.outputs, small.states, both).map]);
@@ -52,7 +52,7 @@ test('scaled values are clipped to 0..1 before the mean, as published scores are
 
 test('a pixel is above the combined threshold only where some scorer is above its own', () => {
   let seed = 7;
-  const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+  const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
   for (let trial = 0; trial < 200; trial++) {
     const p = Array.from({ length: 16 }, random);
     const q = Array.from({ length: 16 }, () => random() * 0.2);

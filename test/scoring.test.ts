@@ -24,7 +24,10 @@ function promptSet(): PromptSet {
     reasons: [],
     bundle: BUNDLE,
     tokens: { shared: [[0.5, -0.25]], normal: [[1, 2]], anomalous: [[3, 4]] },
-    text_embeds: [[1, 2, 3], [4, 5, 6]],
+    text_embeds: [
+      [1, 2, 3],
+      [4, 5, 6],
+    ],
     calibration: { min: 0.1, max: 0.9, threshold: 0.7, targetFpr: 0.005 },
     metrics: { syntheticAuroc: 0.9, normalFpr: 0 },
     config: {},
@@ -44,7 +47,7 @@ test('the table holds one scorer per type key, under its own name', () => {
   assert.equal(SCORERS.prompt, promptScorer);
   assert.equal(SCORERS.memory, memoryScorer);
   assert.deepEqual([SCORERS.prompt.graph, SCORERS.memory.graph], ['vision', 'memory']);
-  assert.deepEqual(SCORERS.memory.visionInputs, ['patch_embeds'], 'memory.onnx runs on the vision graph\'s patch embeddings');
+  assert.deepEqual(SCORERS.memory.visionInputs, ['patch_embeds'], "memory.onnx runs on the vision graph's patch embeddings");
 });
 
 test('the prompt scorer feeds the set text embeddings as text_embeds [2,E] and keeps its calibration', async () => {
@@ -96,16 +99,33 @@ test('the agent loads a stored set into scorer states, and falls back to the met
 });
 
 test('the memory scorer feeds the bank as memory_bank [K,M,E], shorter layers padded; a set without a memory gives no state', async () => {
-  const set = { ...promptSet(), memory: { file: 'set-1.memory.safetensors', sha256: 'cd'.repeat(32), layers: [2, 3], patches: [2, 1], max_patches: 20000, coreset: false, calibration: { min: 0, max: 0.4, threshold: 0.6, targetFpr: 0.005 } } };
+  const set = {
+    ...promptSet(),
+    memory: {
+      file: 'set-1.memory.safetensors',
+      sha256: 'cd'.repeat(32),
+      layers: [2, 3],
+      patches: [2, 1],
+      max_patches: 20000,
+      coreset: false,
+      calibration: { min: 0, max: 0.4, threshold: 0.6, targetFpr: 0.005 },
+    },
+  };
   // layer 0: two unit rows, layer 1: one (padded with a copy of its first row)
   const memory = { embedDim: 2, layers: [Float32Array.from([1, 0, 0, 1]), Float32Array.from([0.6, 0.8])] };
   const state = await memoryScorer.load({ set, path: '/nowhere/set-1.json', memory });
   assert.ok(state.ok && state.value);
   assert.deepEqual(state.value.feeds.memory_bank.dims, [2, 2, 2]);
-  assert.deepEqual([...state.value.feeds.memory_bank.data].map((v) => Math.round(v * 10) / 10), [1, 0, 0, 1, 0.6, 0.8, 0.6, 0.8]);
+  assert.deepEqual(
+    [...state.value.feeds.memory_bank.data].map((v) => Math.round(v * 10) / 10),
+    [1, 0, 0, 1, 0.6, 0.8, 0.6, 0.8],
+  );
   assert.equal(state.value.calibration.threshold, 0.6);
   const none = await memoryScorer.load({ set: promptSet(), path: '/nowhere/set-1.json', memory: null });
   assert.ok(none.ok && none.value === null);
-  const second = memoryScorer.toMap({ memory_map: { data: Float32Array.from([0, 1, 2, 3]), dims: [2, 1, 2] }, memory_score: { data: Float32Array.from([1, 3]), dims: [2] } }, 1);
+  const second = memoryScorer.toMap(
+    { memory_map: { data: Float32Array.from([0, 1, 2, 3]), dims: [2, 1, 2] }, memory_score: { data: Float32Array.from([1, 3]), dims: [2] } },
+    1,
+  );
   assert.deepEqual([[...second.map], second.rawScore], [[2, 3], 3]);
 });

@@ -1,9 +1,9 @@
-import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
+import { after, before, test } from 'node:test';
 import onnxProto from 'onnx-proto';
 import ort from 'onnxruntime-node';
 import { createSession } from '../models/session.ts';
@@ -54,7 +54,9 @@ async function runAdd(session: ort.InferenceSession): Promise<number[]> {
   return Array.from(out.y.data as Float32Array);
 }
 
-test('[tensorrt, cuda, cpu] without GPU libraries falls back to cpu with one log line per failure', { skip: gpuProvidersInstalled && 'GPU providers installed' }, async () => {
+test('[tensorrt, cuda, cpu] without GPU libraries falls back to cpu with one log line per failure', {
+  skip: gpuProvidersInstalled && 'GPU providers installed',
+}, async () => {
   const { logger, lines } = recordingLogger();
   const { session, provider } = await createSession(modelPath, { providers: ['tensorrt', 'cuda', 'cpu'], threads: 1, logger });
   try {
@@ -64,10 +66,10 @@ test('[tensorrt, cuda, cpu] without GPU libraries falls back to cpu with one log
     assert.equal(warnings.length, 2);
     assert.match(warnings[0], /^add\.onnx: execution provider tensorrt unavailable \(.*TensorRT.*\); trying cuda$/);
     assert.match(warnings[1], /^add\.onnx: execution provider cuda unavailable \(.*Cuda.*\); trying cpu$/);
-    assert.deepEqual(lines.filter((l) => l.level === 'info').map((l) => l.msg), [
-      'building TensorRT engine for add.onnx (engines are not cached here; this can take minutes)',
-      'add.onnx: running on cpu',
-    ]);
+    assert.deepEqual(
+      lines.filter((l) => l.level === 'info').map((l) => l.msg),
+      ['building TensorRT engine for add.onnx (engines are not cached here; this can take minutes)', 'add.onnx: running on cpu'],
+    );
   } finally {
     await session.release();
   }
@@ -84,7 +86,10 @@ test('all configured providers failing is an error listing each', { skip: gpuPro
 test('an unknown provider name, an empty list and bad thread counts are rejected before loading', async () => {
   await assert.rejects(createSession(modelPath, { providers: ['cuda', 'tpu', 'cpu'] }), /unknown execution provider 'tpu'; known: tensorrt, cuda, cpu$/);
   // Windows' and macOS' providers: not in the Linux build of onnxruntime-node, so not in the table.
-  await assert.rejects(createSession(modelPath, { providers: ['dml', 'coreml', 'cpu'] }), /unknown execution provider 'dml', 'coreml'; known: tensorrt, cuda, cpu$/);
+  await assert.rejects(
+    createSession(modelPath, { providers: ['dml', 'coreml', 'cpu'] }),
+    /unknown execution provider 'dml', 'coreml'; known: tensorrt, cuda, cpu$/,
+  );
   await assert.rejects(createSession(modelPath, { providers: [] }), /execution provider list is empty/);
   await assert.rejects(createSession(modelPath, { providers: ['cpu'], threads: -1 }), /threads must be a whole number >= 0, not -1/);
 });

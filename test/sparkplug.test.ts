@@ -7,14 +7,14 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import sparkplugPayload from 'sparkplug-payload';
 import type { UMetric, UPayload } from 'sparkplug-payload/lib/sparkplugbpayload.js';
-import { signCommand } from '../agent/commands/signature.ts';
 import { createCommandDispatcher } from '../agent/commands/dispatcher.ts';
+import { signCommand } from '../agent/commands/signature.ts';
 import { startSparkplugEdgeNode } from '../agent/integrations/sparkplug/edge-node.ts';
 import { connectMqtt } from '../agent/mqtt/connection.ts';
 import type { ResultPayload, RetuneStatePayload } from '../agent/mqtt/payloads.ts';
-import { recordingHandlers } from './support/recording-handlers.ts';
 import { buildTinyBundle, DEMO_FRAMES, startAgentProcess } from './support/agent-process.ts';
-import { findExecutable, observer, sleep, startMosquitto, tempDir, type Received } from './support/mqtt-harness.ts';
+import { findExecutable, observer, type Received, sleep, startMosquitto, tempDir } from './support/mqtt-harness.ts';
+import { recordingHandlers } from './support/recording-handlers.ts';
 
 const HANG_GUARD = { timeout: 300_000 }; // not a speed assertion: a hung agent must not hang CI
 const mosquitto = findExecutable('mosquitto');
@@ -37,7 +37,15 @@ const num = (v: unknown): number => (typeof v === 'number' ? v : Number((v as { 
 function decode(m: Received): Decoded {
   const [, , type, , device] = m.topic.split('/');
   const payload = sparkplug.decodePayload(m.payload);
-  return { topic: m.topic, type, device, payload, seq: payload.seq === undefined || payload.seq === null ? null : num(payload.seq), qos: m.packet.qos, retain: m.packet.retain };
+  return {
+    topic: m.topic,
+    type,
+    device,
+    payload,
+    seq: payload.seq === undefined || payload.seq === null ? null : num(payload.seq),
+    qos: m.packet.qos,
+    retain: m.packet.retain,
+  };
 }
 
 const metric = (d: Decoded, name: string): UMetric | undefined => d.payload.metrics?.find((x) => x.name === name);
@@ -75,7 +83,11 @@ describe('Sparkplug B edge node', { skip: !mosquitto ? 'mosquitto is not install
     t.after(() => broker.stop());
     const config = await agentConfig(dir, broker.url);
     const host = await observer(broker.url, { protocolVersion: 5, clientId: 'scada' }, [`${SP}/#`, 'lw/cell7/#']);
-    const sp = (from = 0) => host.got.slice(from).filter((m) => m.topic.startsWith('spBv1.0/')).map(decode);
+    const sp = (from = 0) =>
+      host.got
+        .slice(from)
+        .filter((m) => m.topic.startsWith('spBv1.0/'))
+        .map(decode);
     const nextSp = async (match: (d: Decoded) => boolean, from = 0) => decode(await host.next((m) => m.topic.startsWith('spBv1.0/') && match(decode(m)), from));
 
     const agent = startAgentProcess(config);
@@ -90,7 +102,16 @@ describe('Sparkplug B edge node', { skip: !mosquitto ? 'mosquitto is not install
     assert.equal(metric(nbirth, 'Node Control/Rebirth')!.type, 'Boolean');
     const dbirth = await nextSp((d) => d.type === 'DBIRTH');
     assert.equal(dbirth.topic, `${SP}/DBIRTH/cell7/line`);
-    assert.deepEqual(dbirth.payload.metrics!.map((m) => m.name).sort(), ['Device Control/Rebirth', 'Device Control/Retune', 'anomalous', 'fps', 'prompt_set', 'score', 'state', 'threshold']);
+    assert.deepEqual(dbirth.payload.metrics!.map((m) => m.name).sort(), [
+      'Device Control/Rebirth',
+      'Device Control/Retune',
+      'anomalous',
+      'fps',
+      'prompt_set',
+      'score',
+      'state',
+      'threshold',
+    ]);
     assert.equal(value(dbirth, 'state'), 'online');
 
     // DDATA carries the scores the contract published, only changed metrics
@@ -110,7 +131,9 @@ describe('Sparkplug B edge node', { skip: !mosquitto ? 'mosquitto is not install
     // DCMD Device Control/Retune -> a re-tune of that camera through the dispatcher
     from = host.got.length;
     await host.client.publishAsync(`${SP}/DCMD/cell7/line`, command([{ name: 'Device Control/Retune', type: 'Boolean', value: true }]), { qos: 0 });
-    const job = JSON.parse((await host.next((m) => m.topic === 'lw/cell7/retune/state' && JSON.parse(m.payload.toString()).job_id !== undefined, from)).payload.toString()) as RetuneStatePayload;
+    const job = JSON.parse(
+      (await host.next((m) => m.topic === 'lw/cell7/retune/state' && JSON.parse(m.payload.toString()).job_id !== undefined, from)).payload.toString(),
+    ) as RetuneStatePayload;
     assert.equal(job.camera, 'line');
     assert.equal(job.trigger, 'command');
 
@@ -136,7 +159,10 @@ describe('Sparkplug B edge node', { skip: !mosquitto ? 'mosquitto is not install
     assert.equal(will.topic, `${SP}/NDEATH/cell7`);
     assert.equal(value(will, 'bdSeq'), 1, 'the Will is the NDEATH of the session that ended');
     assert.equal(will.seq, null, 'NDEATH has no seq');
-    assert.deepEqual(will.payload.metrics!.map((m) => m.name), ['bdSeq']);
+    assert.deepEqual(
+      will.payload.metrics!.map((m) => m.name),
+      ['bdSeq'],
+    );
     await agent.exited;
 
     // every message of a session numbered seq + 1 from its NBIRTH's 0 (messages sent into the
@@ -220,7 +246,10 @@ describe('Sparkplug B edge node', { skip: !mosquitto ? 'mosquitto is not install
     await sleep(200); // the DCMD went in before the rebirth; give its dispatch a moment
     assert.deepEqual(calls, [], 'the unsigned re-tune never reached a handler');
     // the dispatcher itself takes a signed re-tune: it is the signature that was missing
-    const signed = await createCommandDispatcher(handlers, { secret }).dispatch({ name: 'retune', payload: JSON.stringify(signCommand(secret, 'retune', { camera: 'line' })) });
+    const signed = await createCommandDispatcher(handlers, { secret }).dispatch({
+      name: 'retune',
+      payload: JSON.stringify(signCommand(secret, 'retune', { camera: 'line' })),
+    });
     assert.equal(signed.ok, true);
   });
 });

@@ -105,7 +105,10 @@ http: { host: 127.0.0.1, port: ${httpPort} }
     const taken = await takePort();
     t.after(() => taken.release());
     const config = await writeConfig('broker-taken', `{ url: embedded, port: ${taken.port} }`, await freePort());
-    await assertOneLineFailure(config, new RegExp(`^linewatch run: cannot start: .*broker cannot listen on 127\\.0\\.0\\.1:${taken.port}: the port is already in use.*mqtt\\.port`));
+    await assertOneLineFailure(
+      config,
+      new RegExp(`^linewatch run: cannot start: .*broker cannot listen on 127\\.0\\.0\\.1:${taken.port}: the port is already in use.*mqtt\\.port`),
+    );
   });
 
   test('the bundle is unreadable', TEST_TIMEOUT, async () => {

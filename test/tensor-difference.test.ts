@@ -1,6 +1,7 @@
 // The measures `model check` judges bundles by, on hand-computed cases.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { tensorDifference } from '../models/bundle/tensor-difference.ts';
 
 test('row cosines, worst and mean; absolute and relative error', () => {

@@ -2,12 +2,13 @@
 // passes, int8 fails naming its quantized ops), on hand-made graphs for each kind of problem the
 // matrix states, and the matrix data file itself. No TensorRT library runs here: the check is
 // the parser's published support matrix held against the graphs.
-import { test, before, after } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promises as fs, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { GraphBuilder } from '../models/onnx/graph-builder.ts';
 import { checkGraph } from '../models/tensorrt/check-graph.ts';
@@ -140,7 +141,10 @@ test('an int8 bundle fails, naming each MatMulInteger and DynamicQuantizeLinear 
 
   const json = JSON.parse((await linewatch('model', 'check', '--bundle', int8, '--target', 'tensorrt', '--json')).stdout);
   assert.equal(json.pass, false);
-  assert.deepEqual(json.graphs.map((g: { pass: boolean }) => g.pass), [false, true, true]);
+  assert.deepEqual(
+    json.graphs.map((g: { pass: boolean }) => g.pass),
+    [false, true, true],
+  );
 });
 
 test('--reference runs with --target tensorrt as well; either failing fails the command', async () => {
@@ -203,7 +207,12 @@ test('restrictions: computed axes, unsupported attributes, extra outputs, wrong 
   const casted = g.node('Cast', [normed], { to: 6 /* INT32 */ });
   const wrongType = g.node('MatMul', [casted, g.constI([1], [16, 1])]);
   const custom = g.nodeN('FusedGemm', [normed], 1, {}, 'com.microsoft')[0];
-  for (const [v, name] of [[wrongType, 'a'], [mean, 'b'], [custom, 'c']] as const) g.output(v, name, 'float32', ['B']);
+  for (const [v, name] of [
+    [wrongType, 'a'],
+    [mean, 'b'],
+    [custom, 'c'],
+  ] as const)
+    g.output(v, name, 'float32', ['B']);
   const check = checkGraph(graphOf(g), matrix(), '10');
   const reasons = check.problems.map((p) => `${p.op ?? 'graph'}: ${p.reason}`);
   assert.deepEqual(reasons, [
@@ -228,7 +237,10 @@ test('OneHot depth: a static dimension is a build-time constant, a dynamic one i
   };
   assert.deepEqual(oneHotOver(['B', 12, 4], false).problems, []);
   const dynamic = oneHotOver(['B', 'S', 4], true);
-  assert.deepEqual(dynamic.dynamicDims.map((d) => d.name), ['B', 'S', 'B']);
+  assert.deepEqual(
+    dynamic.dynamicDims.map((d) => d.name),
+    ['B', 'S', 'B'],
+  );
   assert.deepEqual(
     dynamic.problems.map((p) => `${p.op}: ${p.reason}`),
     ["OneHot: `depth` must be a build-time constant; it depends on the dynamic dimension x[1] 'S'"],

@@ -1,15 +1,16 @@
 // text.onnx and text_vjp.onnx against the canonical reference, finite differences and truncation.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
-import { ExternalWeights, GraphBuilder } from '../models/onnx/graph-builder.ts';
 import { buildTextGraph } from '../models/graphs/text.ts';
 import { buildTextVjpGraph } from '../models/graphs/text-vjp.ts';
-import { readClipWeights } from '../models/weights/read-weights.ts';
+import { ExternalWeights, GraphBuilder } from '../models/onnx/graph-builder.ts';
 import { writeRandomClip } from '../models/weights/random-weights.ts';
+import { readClipWeights } from '../models/weights/read-weights.ts';
 import { readSafetensors, tensorF32, tensorI64 } from '../models/weights/safetensors.ts';
 
 const FIXTURE = path.resolve(import.meta.dirname, 'fixtures/clip-tiny');
@@ -84,7 +85,9 @@ test('text_vjp agrees with central finite differences on another model (GELU, ot
     7,
   );
   const s = await buildTextSessions(dir);
-  const P = 2, S = 9, W = 48;
+  const P = 2,
+    S = 9,
+    W = 48;
   const eot = BigInt64Array.from([8n, 5n]);
   let seed = 3;
   const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1;

@@ -1,15 +1,18 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { gzipSync } from 'node:zlib';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { test } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import { ClipTokenizer, cleanText } from '../models/tokenizer.ts';
 
 // Ids produced by the canonical openai/CLIP tokenizer (shared/fixtures/clip-bpe).
-const reference = JSON.parse(
-  readFileSync(new URL('./fixtures/clip-bpe/tokenizer-reference.json', import.meta.url), 'utf8'),
-) as { sot: number; eot: number; vocab_size: number; cases: { text: string; ids: number[] }[] };
+const reference = JSON.parse(readFileSync(new URL('./fixtures/clip-bpe/tokenizer-reference.json', import.meta.url), 'utf8')) as {
+  sot: number;
+  eot: number;
+  vocab_size: number;
+  cases: { text: string; ids: number[] }[];
+};
 
 const tokenizer = ClipTokenizer.load();
 

@@ -1,14 +1,18 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { trainPrompts, type StepReport, type TrainData } from '../tuning/train.ts';
+import { test } from 'node:test';
 import { anomalyProbabilities, promptLosses, unitPatchFeatures } from '../tuning/losses.ts';
-import { assemblePrompts, gatherPromptGrad, initPromptTokens, promptEotIndex } from '../tuning/prompt-learner.ts';
 import { encodeMetaPrompts } from '../tuning/meta-prompts.ts';
 import { imageMetrics } from '../tuning/metrics.ts';
+import { assemblePrompts, gatherPromptGrad, initPromptTokens, promptEotIndex } from '../tuning/prompt-learner.ts';
 import { createRng } from '../tuning/rng.ts';
+import { type StepReport, type TrainData, trainPrompts } from '../tuning/train.ts';
 import { TinyTextEncoderDouble, tinyVocabulary } from './support/tiny-text-encoder.ts';
 
-const W = 8, E = 6, B = 8, K = 2, N = 9;
+const W = 8,
+  E = 6,
+  B = 8,
+  K = 2,
+  N = 9;
 
 /** 4 normal images and 4 synthetic ones whose covered patches point along another direction. */
 function syntheticData(): TrainData {
@@ -46,7 +50,10 @@ async function run(seed: number, guidance: 'mpts' | 'none' = 'mpts') {
 test('training lowers the task loss and separates defect patches from normal ones', async () => {
   const data = syntheticData();
   const { result, reports } = await run(1);
-  assert.deepEqual(reports.map((r) => r.step), Array.from({ length: 120 }, (_, i) => i + 1));
+  assert.deepEqual(
+    reports.map((r) => r.step),
+    Array.from({ length: 120 }, (_, i) => i + 1),
+  );
   assert.ok(reports[119].task < 0.5 * reports[0].task, `task loss ${reports[0].task} -> ${reports[119].task}`);
   assert.ok(reports.every((r) => r.meta !== null && Number.isFinite(r.meta)));
   const q = anomalyProbabilities(data.features, result.textEmbeds);
@@ -108,6 +115,9 @@ test('a text encoder whose width does not match the features, or no images, is a
     /text encoder output has 10 values, expected 2 x 6 .*bundle mismatch/,
   );
   await assert.rejects(trainPrompts(encoder, tinyVocabulary(W), syntheticData(), null, options), /MPTS needs the meta-prompt text embeddings/);
-  const empty: TrainData = { features: unitPatchFeatures(new Float32Array(0), 0, K, N, E), targets: { coverage: new Float32Array(0), labels: new Float32Array(0) } };
+  const empty: TrainData = {
+    features: unitPatchFeatures(new Float32Array(0), 0, K, N, E),
+    targets: { coverage: new Float32Array(0), labels: new Float32Array(0) },
+  };
   await assert.rejects(trainPrompts(encoder, tinyVocabulary(W), empty, null, { guidance: 'none' }), /at least one training image/);
 });

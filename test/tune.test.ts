@@ -2,14 +2,15 @@
 // encoder against the canonical reference, vision runs, the normals split, determinism per seed,
 // the `linewatch tune --progress json` contract the agent relies on, failures with clear
 // messages, image folders (BMP included) and `linewatch synth`.
-import { test, before, after } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { after, before, test } from 'node:test';
 import sharp from 'sharp';
-import { loadBundle, type Bundle } from '../models/bundle/load.ts';
+import { type Bundle, loadBundle } from '../models/bundle/load.ts';
 import { readSafetensors, tensorF32, tensorI64 } from '../models/weights/safetensors.ts';
 import { decodeBmp } from '../tuning/image/bmp.ts';
 import type { RgbImage } from '../tuning/image/rgb-image.ts';
@@ -107,7 +108,10 @@ test('the normals split: train / calibration / gate are disjoint, cover every im
   const sizes = (n: number) => {
     const s = splitNormals(n, 7);
     const all = [...s.train, ...s.calibration, ...s.gate].sort((a, b) => a - b);
-    assert.deepEqual(all, Array.from({ length: n }, (_, i) => i));
+    assert.deepEqual(
+      all,
+      Array.from({ length: n }, (_, i) => i),
+    );
     return [s.train.length, s.calibration.length, s.gate.length];
   };
   assert.deepEqual(sizes(3), [1, 1, 1]);
@@ -155,9 +159,25 @@ interface JsonLine {
 
 const scriptCommand = findExecutable('script');
 
-test('tune on a real terminal (a pty from util-linux script): a bar per phase redrawn in place, each ending at 100 %', { skip: scriptCommand ? false : 'script (util-linux) is not installed' }, async () => {
+test('tune on a real terminal (a pty from util-linux script): a bar per phase redrawn in place, each ending at 100 %', {
+  skip: scriptCommand ? false : 'script (util-linux) is not installed',
+}, async () => {
   const out = path.join(work, 'store-tty');
-  const command = [process.execPath, path.join(repoRoot, 'bin/linewatch.js'), 'tune', '--bundle', bundleDir, '--normals', normals, '--out', out, '--steps', '8', '--seed', '1']
+  const command = [
+    process.execPath,
+    path.join(repoRoot, 'bin/linewatch.js'),
+    'tune',
+    '--bundle',
+    bundleDir,
+    '--normals',
+    normals,
+    '--out',
+    out,
+    '--steps',
+    '8',
+    '--seed',
+    '1',
+  ]
     .map((a) => `'${a}'`)
     .join(' ');
   // script runs the command on a pseudo-terminal and copies what it shows (stdout and stderr) to its stdout
@@ -177,13 +197,19 @@ test('tune --progress json: stdout holds only JSON lines, phases in order, then 
   const out = path.join(work, 'store-json');
   const r = await linewatch('tune', '--bundle', bundleDir, '--normals', normals, '--out', out, '--steps', '8', '--seed', '1', '--progress', 'json');
   assert.equal(r.code, 0, r.stderr);
-  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as JsonLine);
+  const lines = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as JsonLine);
   const progress = lines.slice(0, -1);
   assert.ok(progress.every((l) => l.type === 'progress' && Number.isInteger(l.done) && Number.isInteger(l.total) && l.done! <= l.total!));
   const order = ['synthesis', 'features', 'steps', 'calibration'];
   const phases = progress.map((l) => l.phase!);
   assert.deepEqual([...new Set(phases)], order);
-  assert.ok(phases.every((p, i) => i === 0 || order.indexOf(p) >= order.indexOf(phases[i - 1])), 'phases never go back');
+  assert.ok(
+    phases.every((p, i) => i === 0 || order.indexOf(p) >= order.indexOf(phases[i - 1])),
+    'phases never go back',
+  );
   for (const phase of order) {
     const last = progress.filter((l) => l.phase === phase).at(-1)!;
     assert.equal(last.done, last.total, `${phase} ends complete`);
@@ -246,7 +272,13 @@ test('tune fails clearly on an empty or too small normal set, an unreadable imag
   assert.equal(r.code, 1);
   assert.match(r.stderr, /torn\.png: cannot be decoded as an image/);
   assert.ok(!r.stderr.includes('    at '), 'no stack trace');
-  assert.ok(r.stdout.split('\n').filter(Boolean).every((l) => JSON.parse(l).type === 'progress'), 'no result line on failure');
+  assert.ok(
+    r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .every((l) => JSON.parse(l).type === 'progress'),
+    'no result line on failure',
+  );
 
   r = await linewatch('tune', '--bundle', bundleDir, '--normals', path.join(work, 'nope'), '--out', out);
   assert.equal(r.code, 1);
@@ -283,7 +315,10 @@ test('tune refuses a bundle whose files fail their checksums, and re-tunes past 
   assert.ok(first.ok && first.value.status === 'accepted', first.ok ? first.value.reasons.join() : first.error);
   r = await linewatch('tune', '--bundle', bundleDir, '--normals', normals, '--out', out, '--steps', '3', '--progress', 'json');
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stderr, new RegExp(`warning: prompt set ${first.value.set.id} was tuned for bundle 'bundle-no-laa'.*not for 'bundle'.*gated without comparing`));
+  assert.match(
+    r.stderr,
+    new RegExp(`warning: prompt set ${first.value.set.id} was tuned for bundle 'bundle-no-laa'.*not for 'bundle'.*gated without comparing`),
+  );
   const result = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
   const set = JSON.parse(await fs.readFile(result.path, 'utf8'));
   assert.equal(set.config.compared_with, null);
@@ -306,14 +341,14 @@ test('image folders: sorted image files only, BMP decoded, unreadable files name
   header.writeInt32LE(2, 22);
   header.writeUInt16LE(1, 26);
   header.writeUInt16LE(24, 28);
-  const pixels = Buffer.from([
-    /* bottom row: blue, white */ 255, 0, 0, 255, 255, 255, 0, 0,
-    /* top row: red, green */ 0, 0, 255, 0, 255, 0, 0, 0,
-  ]);
+  const pixels = Buffer.from([/* bottom row: blue, white */ 255, 0, 0, 255, 255, 255, 0, 0, /* top row: red, green */ 0, 0, 255, 0, 255, 0, 0, 0]);
   await fs.writeFile(path.join(dir, 'a.BMP'), Buffer.concat([header, pixels]));
   const files = await listImageFiles(dir);
   assert.ok(files.ok);
-  assert.deepEqual(files.value.map((f) => path.basename(f)), ['a.BMP', 'b.png']);
+  assert.deepEqual(
+    files.value.map((f) => path.basename(f)),
+    ['a.BMP', 'b.png'],
+  );
   const bmp = await readRgbImage(path.join(dir, 'a.BMP'));
   assert.ok(bmp.ok);
   assert.deepEqual([...bmp.value.data], [255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255]); // red, green / blue, white
@@ -329,7 +364,8 @@ test('image folders: sorted image files only, BMP decoded, unreadable files name
 });
 
 test('synth writes images, masks inside the object region, and a contact sheet; the same seed the same files', async () => {
-  const run = (out: string, ...extra: string[]) => linewatch('synth', '--bundle', bundleDir, '--images', normals, '--out', out, '--count', '6', '--seed', '5', ...extra);
+  const run = (out: string, ...extra: string[]) =>
+    linewatch('synth', '--bundle', bundleDir, '--images', normals, '--out', out, '--count', '6', '--seed', '5', ...extra);
   const a = path.join(work, 'synth-a');
   let r = await run(a);
   assert.equal(r.code, 0, r.stderr);
@@ -387,7 +423,22 @@ test('tune --parent-pipe FD: when the pipe closes (the parent is gone) it exits 
   const out = path.join(work, 'store-orphan');
   const child = spawn(
     process.execPath,
-    [path.join(repoRoot, 'bin/linewatch.js'), 'tune', '--bundle', bundleDir, '--normals', nineNormals, '--out', out, '--steps', '100000', '--progress', 'json', '--parent-pipe', '3'],
+    [
+      path.join(repoRoot, 'bin/linewatch.js'),
+      'tune',
+      '--bundle',
+      bundleDir,
+      '--normals',
+      nineNormals,
+      '--out',
+      out,
+      '--steps',
+      '100000',
+      '--progress',
+      'json',
+      '--parent-pipe',
+      '3',
+    ],
     { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe', 'pipe'] },
   );
   let stdout = '';

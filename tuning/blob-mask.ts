@@ -2,8 +2,9 @@
 // random object pixel, thresholded so the blob has a drawn target area. The noise gives irregular,
 // sometimes multi-part outlines; the window keeps the blob in one place; the threshold is taken
 // among object pixels only, so the blob never leaves the object.
-import type { Rng } from './rng.ts';
+
 import { valueNoise } from './image/value-noise.ts';
+import type { Rng } from './rng.ts';
 
 export interface BlobOptions {
   /** Blob sizes as fractions of the shorter image side (the window's sigma); one is drawn per blob. */

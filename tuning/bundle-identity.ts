@@ -4,8 +4,8 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { MANIFEST_FILE } from '../models/bundle/manifest.ts';
 import type { Bundle } from '../models/bundle/load.ts';
+import { MANIFEST_FILE } from '../models/bundle/manifest.ts';
 import type { PromptSet } from './prompt-set.ts';
 
 export async function bundleIdentity(bundle: Bundle): Promise<PromptSet['bundle']> {

@@ -1,5 +1,5 @@
 // The PromptVocabulary of a bundle: its CLIP BPE tokenizer and its token embedding table.
-import { readTokenEmbedding, type Bundle } from '../models/bundle/load.ts';
+import { type Bundle, readTokenEmbedding } from '../models/bundle/load.ts';
 import { ClipTokenizer } from '../models/tokenizer.ts';
 import { err, ok, type Result } from '../util/result.ts';
 import type { PromptVocabulary } from './text-encoder.ts';

@@ -66,7 +66,11 @@ export function isAnomalous(raw: number, calibration: Calibration): boolean {
  * (200 at 0.5 %) that would be the highest normal score, and the Gaussian prediction bound above
  * is used where it is higher (n >= 2, targetFpr > 0).
  */
-export function calibrate(normalScores: ArrayLike<number>, anomalyScores: ArrayLike<number>, targetFpr = defaultTargetFpr): Result<{ calibration: Calibration; metrics: CalibrationMetrics }> {
+export function calibrate(
+  normalScores: ArrayLike<number>,
+  anomalyScores: ArrayLike<number>,
+  targetFpr = defaultTargetFpr,
+): Result<{ calibration: Calibration; metrics: CalibrationMetrics }> {
   if (!(targetFpr >= 0 && targetFpr < 1)) return err(`calibration: target false-positive rate must be in [0, 1), got ${targetFpr}`);
   const n = normalScores.length;
   const m = anomalyScores.length;

@@ -43,7 +43,11 @@ async function openImage(file: string): Promise<Result<Sharp>> {
   if (isBmp(bytes)) {
     const bmp = decodeBmp(bytes);
     if (!bmp.ok) return err(`${file}: ${bmp.error}`);
-    return ok(sharp(Buffer.from(bmp.value.data.buffer, bmp.value.data.byteOffset, bmp.value.data.byteLength), { raw: { width: bmp.value.width, height: bmp.value.height, channels: 3 } }));
+    return ok(
+      sharp(Buffer.from(bmp.value.data.buffer, bmp.value.data.byteOffset, bmp.value.data.byteLength), {
+        raw: { width: bmp.value.width, height: bmp.value.height, channels: 3 },
+      }),
+    );
   }
   return ok(sharp(bytes, { failOn: 'error' }));
 }
@@ -111,7 +115,9 @@ export async function imageSize(file: string): Promise<Result<{ width: number; h
 }
 
 function rgbPipeline(image: RgbImage): Sharp {
-  return sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength), { raw: { width: image.width, height: image.height, channels: 3 } });
+  return sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength), {
+    raw: { width: image.width, height: image.height, channels: 3 },
+  });
 }
 
 export function encodePng(image: RgbImage): Promise<Buffer> {
@@ -122,5 +128,7 @@ export function encodePng(image: RgbImage): Promise<Buffer> {
 export function encodeMaskPng(mask: ArrayLike<number>, width: number, height: number): Promise<Buffer> {
   const grey = Buffer.alloc(width * height);
   for (let i = 0; i < grey.length; i++) grey[i] = mask[i] ? 255 : 0;
-  return sharp(grey, { raw: { width, height, channels: 1 } }).png().toBuffer();
+  return sharp(grey, { raw: { width, height, channels: 1 } })
+    .png()
+    .toBuffer();
 }

@@ -2,11 +2,11 @@
 // images that vision.onnx has seen, patch features of the synthetic images, and prompt learning on
 // the cached features of both.
 import type { RgbImage } from './image/rgb-image.ts';
-import { buildTaskTargets } from './patch-targets.ts';
 import { unitPatchFeatures } from './losses.ts';
-import { synthesizeAnomalies, type OagmOptionsInput, type SyntheticSample } from './oagm.ts';
+import { type OagmOptionsInput, type SyntheticSample, synthesizeAnomalies } from './oagm.ts';
+import { buildTaskTargets } from './patch-targets.ts';
 import { createRng } from './rng.ts';
-import { trainPrompts, type Guidance, type StepReport, type TrainOptions, type TrainResult } from './train.ts';
+import { type Guidance, type StepReport, type TrainOptions, type TrainResult, trainPrompts } from './train.ts';
 import type { TuningModels } from './tuning-models.ts';
 import { rowOf, type VisionResult } from './vision-features.ts';
 

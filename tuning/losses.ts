@@ -265,7 +265,10 @@ function pullBack(f: PatchFeatures, dUs: Float64Array[], g: TextGeometry, scale:
   }
   return dDirection.map((dd) => {
     const grad = new Float64Array(2 * E);
-    for (const [row, sign] of [[0, -1], [1, 1]] as const) {
+    for (const [row, sign] of [
+      [0, -1],
+      [1, 1],
+    ] as const) {
       const t = g.units[row];
       let radial = 0;
       for (let e = 0; e < E; e++) radial += t[e] * sign * scale * dd[e];

@@ -5,8 +5,8 @@
 // with a message naming it.
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { err, ok, type Result } from '../util/result.ts';
 import { encodeSafetensors, parseSafetensors, tensorF32 } from '../models/weights/safetensors.ts';
+import { err, ok, type Result } from '../util/result.ts';
 import { bankSizes, type MemoryBank } from './memory-bank.ts';
 import type { PromptSet } from './prompt-set.ts';
 
@@ -40,20 +40,25 @@ export async function readMemoryBank(file: string, set: PromptSet): Promise<Resu
     bytes = await fs.readFile(file);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    return err(code === 'ENOENT' ? `memory bank ${file} of prompt set ${set.id} is missing` : `memory bank ${file}: cannot be read (${code ?? (e as Error).message})`);
+    return err(
+      code === 'ENOENT' ? `memory bank ${file} of prompt set ${set.id} is missing` : `memory bank ${file}: cannot be read (${code ?? (e as Error).message})`,
+    );
   }
   const actual = sha256Of(bytes);
-  if (actual !== entry.sha256) return err(`memory bank ${file} is corrupt or was modified (sha256 ${actual.slice(0, 12)}…, prompt set ${set.id} says ${entry.sha256.slice(0, 12)}…)`);
+  if (actual !== entry.sha256)
+    return err(`memory bank ${file} is corrupt or was modified (sha256 ${actual.slice(0, 12)}…, prompt set ${set.id} says ${entry.sha256.slice(0, 12)}…)`);
   const parsed = parseSafetensors(file, bytes);
   if (!parsed.ok) return err(`memory bank ${parsed.error}`);
   const { metadata, tensors } = parsed.value;
-  if (metadata.format !== FORMAT || metadata.prompt_set !== set.id) return err(`memory bank ${file} belongs to prompt set '${metadata.prompt_set}', not to ${set.id}`);
-  if (metadata.bundle_sha256 !== set.bundle.sha256) return err(`memory bank ${file} was built for another bundle (manifest sha256 ${String(metadata.bundle_sha256).slice(0, 12)}…) than prompt set ${set.id}`);
+  if (metadata.format !== FORMAT || metadata.prompt_set !== set.id)
+    return err(`memory bank ${file} belongs to prompt set '${metadata.prompt_set}', not to ${set.id}`);
+  if (metadata.bundle_sha256 !== set.bundle.sha256)
+    return err(`memory bank ${file} was built for another bundle (manifest sha256 ${String(metadata.bundle_sha256).slice(0, 12)}…) than prompt set ${set.id}`);
   const layers: Float32Array[] = [];
   let embedDim = 0;
   for (const [k, l] of entry.layers.entries()) {
     const info = tensors.get(`layer_${l}`);
-    if (!info || info.dtype !== 'F32' || info.shape.length !== 2 || info.shape[0] !== entry.patches[k] || (embedDim && info.shape[1] !== embedDim)) {
+    if (info?.dtype !== 'F32' || info.shape.length !== 2 || info.shape[0] !== entry.patches[k] || (embedDim && info.shape[1] !== embedDim)) {
       return err(`memory bank ${file}: tensor layer_${l} is missing or not float32 [${entry.patches[k]}, E]`);
     }
     embedDim = info.shape[1];

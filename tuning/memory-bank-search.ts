@@ -6,7 +6,7 @@ import type { Bundle } from '../models/bundle/load.ts';
 import { MEMORY_INPUTS, MEMORY_OUTPUTS } from '../models/graphs/memory.ts';
 import { createSession, type SessionFactoryOptions } from '../models/session.ts';
 import { err, ok, type Result } from '../util/result.ts';
-import { packBank, type MemoryBank } from './memory-bank.ts';
+import { type MemoryBank, packBank } from './memory-bank.ts';
 
 export interface MemoryScores {
   /** [count] */
@@ -26,7 +26,10 @@ export class MemorySearch {
 
   /** An error (not a throw) for a bundle built before memory.onnx existed. */
   static async open(bundle: Bundle, options: SessionFactoryOptions): Promise<Result<MemorySearch>> {
-    if (!bundle.paths.memory) return err(`bundle ${bundle.dir} has no memory.onnx (it was built before the memory scorer existed); rebuild it with 'linewatch model build' to use the memory scorer`);
+    if (!bundle.paths.memory)
+      return err(
+        `bundle ${bundle.dir} has no memory.onnx (it was built before the memory scorer existed); rebuild it with 'linewatch model build' to use the memory scorer`,
+      );
     const { session } = await createSession(bundle.paths.memory, options);
     const m = bundle.manifest;
     return ok(new MemorySearch(session, m.vision.layers.length, m.vision.grid ** 2, m.embedDim, m.vision.imageSize));
@@ -41,7 +44,8 @@ export class MemorySearch {
     const { layers: K, patches: N, embedDim: E, size } = this;
     const per = K * N * E;
     if (patchEmbeds.length % per !== 0) throw new RangeError(`patch embeddings have ${patchEmbeds.length} values, not a multiple of K x N x E = ${per}`);
-    if (bank.embedDim !== E || bank.layers.length !== K) throw new RangeError(`the memory bank has ${bank.layers.length} layers of width ${bank.embedDim}, the bundle needs ${K} of width ${E}`);
+    if (bank.embedDim !== E || bank.layers.length !== K)
+      throw new RangeError(`the memory bank has ${bank.layers.length} layers of width ${bank.embedDim}, the bundle needs ${K} of width ${E}`);
     const count = patchEmbeds.length / per;
     const packed = packBank(bank);
     const bankTensor = new ort.Tensor('float32', packed.data, [K, packed.rows, E]);

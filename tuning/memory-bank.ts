@@ -39,11 +39,12 @@ export interface BuiltBank {
 export function buildMemoryBank(patchEmbeds: Float32Array, images: number[], layout: PatchLayout, options: BankOptions): BuiltBank {
   const { layers: K, patches: N, embedDim: E } = layout;
   if (images.length === 0) throw new RangeError('a memory bank needs at least one normal image');
-  if (!(Number.isInteger(options.maxPatches) && options.maxPatches >= 1)) throw new RangeError(`max_patches must be a whole number >= 1, got ${options.maxPatches}`);
+  if (!(Number.isInteger(options.maxPatches) && options.maxPatches >= 1))
+    throw new RangeError(`max_patches must be a whole number >= 1, got ${options.maxPatches}`);
   let coreset = false;
   const layers = Array.from({ length: K }, (_, k) => {
     const all = new Float32Array(images.length * N * E);
-    images.forEach((img, i) => all.set(patchEmbeds.subarray(((img * K + k) * N) * E, ((img * K + k) * N + N) * E), i * N * E));
+    images.forEach((img, i) => all.set(patchEmbeds.subarray((img * K + k) * N * E, ((img * K + k) * N + N) * E), i * N * E));
     normaliseRows(all, E);
     if (images.length * N <= options.maxPatches) return all;
     coreset = true;

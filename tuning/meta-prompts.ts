@@ -9,12 +9,7 @@ export interface MetaTemplates {
 }
 
 export const defaultMetaTemplates: MetaTemplates = {
-  normal: [
-    'a photo of a flawless object.',
-    'a photo of a normal object.',
-    'a photo of a perfect object.',
-    'a close-up photo of an object without defects.',
-  ],
+  normal: ['a photo of a flawless object.', 'a photo of a normal object.', 'a photo of a perfect object.', 'a close-up photo of an object without defects.'],
   anomalous: [
     'a photo of a damaged object.',
     'a photo of an object with a defect.',

@@ -79,9 +79,7 @@ export function pixelMetrics(samples: PixelSample[], options: PixelMetricOptions
   for (const [s, sample] of samples.entries()) {
     const size = sample.width * sample.height;
     if (sample.scores.length !== size || sample.mask.length !== size) {
-      return err(
-        `pixel metrics: sample ${s} is ${sample.width}x${sample.height} but has ${sample.scores.length} scores and ${sample.mask.length} mask values`,
-      );
+      return err(`pixel metrics: sample ${s} is ${sample.width}x${sample.height} but has ${sample.scores.length} scores and ${sample.mask.length} mask values`);
     }
     for (let i = 0; i < size; i++) {
       if (!Number.isFinite(sample.scores[i])) return err(`pixel metrics: sample ${s} pixel ${i} is not a finite number`);
@@ -120,7 +118,12 @@ export function pixelMetrics(samples: PixelSample[], options: PixelMetricOptions
   regionEvents.sort();
   const ranking = rankingMetrics(pos, neg);
   const regionCount = regionWeights.length;
-  const { pro, curve } = perRegionOverlap(regionEvents, neg, regionWeights.map((w) => w / regionCount), proLimit);
+  const { pro, curve } = perRegionOverlap(
+    regionEvents,
+    neg,
+    regionWeights.map((w) => w / regionCount),
+    proLimit,
+  );
   return ok({ ...ranking, pro, proCurve: curve });
 }
 
@@ -163,12 +166,7 @@ function rankingMetrics(pos: Float32Array | Float64Array, neg: Float32Array | Fl
  * integrated with trapezoids up to FPR `limit` (interpolating the point at `limit`) and divided by
  * `limit`. `events` are the anomalous pixels packed as (score, region), ascending.
  */
-function perRegionOverlap(
-  events: Float64Array,
-  neg: Float32Array,
-  weights: number[],
-  limit: number,
-): { pro: number; curve: CurvePoint[] } {
+function perRegionOverlap(events: Float64Array, neg: Float32Array, weights: number[], limit: number): { pro: number; curve: CurvePoint[] } {
   const N = neg.length;
   const curve = new CurveThinner(limit / curvePoints);
   let area = 0;

@@ -1,14 +1,15 @@
 // OAGM, object-attention anomaly generation: synthetic defects placed on the object a normal
 // image shows, located through the vision model's class-token attention, so that prompts learn
 // what a defect on the part looks like rather than a speck on the background.
+
+import { type BlobOptions, blobMask, countSet, defaultBlobOptions } from './blob-mask.ts';
+import { resizeBilinear } from './image/bilinear.ts';
+import { dilateSquare } from './image/dilate.ts';
+import { otsuThreshold } from './image/otsu.ts';
 import type { RgbImage } from './image/rgb-image.ts';
 import { copyRgb } from './image/rgb-image.ts';
-import { resizeBilinear } from './image/bilinear.ts';
-import { otsuThreshold } from './image/otsu.ts';
-import { dilateSquare } from './image/dilate.ts';
+import { applyPerturbation, type PerturbationKind, perturbationKinds } from './perturbations.ts';
 import { createRng, type Rng } from './rng.ts';
-import { blobMask, countSet, defaultBlobOptions, type BlobOptions } from './blob-mask.ts';
-import { applyPerturbation, perturbationKinds, type PerturbationKind } from './perturbations.ts';
 
 export interface ObjectMaskOptions {
   /** false: the whole frame is the object (ablation "OAGM without the object mask"). */
@@ -157,7 +158,7 @@ export function synthesizeAnomalies(normals: NormalImage[], count: number, seed:
 }
 
 function drawKind(weights: Record<PerturbationKind, number>, rng: Rng): PerturbationKind {
-  const total = perturbationKinds.reduce((s, k) => s + (weights[k] > 0 ? weights[k] : 0), 0);
+  const total = perturbationKinds.reduce((s, k) => s + Math.max(weights[k], 0), 0);
   if (!(total > 0)) throw new RangeError('OAGM: every perturbation kind has weight 0');
   let r = rng.float() * total;
   const enabled = perturbationKinds.filter((k) => weights[k] > 0);

@@ -53,7 +53,8 @@ export class OnnxTextEncoder implements TextEncoder {
   private feeds(promptEmbeds: Float32Array, P: number, S: number, eot: Int32Array | BigInt64Array): Record<string, ort.Tensor> {
     const W = this.width;
     if (!(S >= 1 && S <= this.contextLength)) throw new RangeError(`prompts of ${S} tokens: the text model takes 1..${this.contextLength}`);
-    if (promptEmbeds.length !== P * S * W) throw new RangeError(`prompt embeddings have ${promptEmbeds.length} values, expected P x S x W = ${P} x ${S} x ${W}`);
+    if (promptEmbeds.length !== P * S * W)
+      throw new RangeError(`prompt embeddings have ${promptEmbeds.length} values, expected P x S x W = ${P} x ${S} x ${W}`);
     if (eot.length !== P) throw new RangeError(`${eot.length} end-of-text positions for ${P} prompts`);
     const index = eot instanceof BigInt64Array ? eot : BigInt64Array.from(eot, (v) => BigInt(v));
     for (const v of index) if (v < 0n || v >= BigInt(S)) throw new RangeError(`end-of-text position ${v} is outside 0..${S - 1}`);

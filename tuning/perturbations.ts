@@ -3,10 +3,11 @@
 // noise alone does not resemble (foreign material, stains, smeared or out-of-focus areas).
 // Edges are hard: every pixel of the blob is blended with the same opacity and no pixel outside
 // it changes, so the blob is exactly the ground-truth mask.
-import type { Rng } from './rng.ts';
-import type { RgbImage } from './image/rgb-image.ts';
+
 import { boxBlurRgb } from './image/box-blur.ts';
 import { cropRgb, maskBounds } from './image/crop.ts';
+import type { RgbImage } from './image/rgb-image.ts';
+import type { Rng } from './rng.ts';
 
 export type PerturbationKind = 'gaussian' | 'cutpaste' | 'shift' | 'blur';
 export const perturbationKinds: readonly PerturbationKind[] = ['gaussian', 'cutpaste', 'shift', 'blur'];
@@ -18,14 +19,7 @@ type Source = (i: number, c: number) => number;
  * Perturbs `image` in place at the pixels where `mask` is set, blending the perturbation with
  * `opacity` (1 = replace). `donors` are normal images for cut-and-paste (any size).
  */
-export function applyPerturbation(
-  kind: PerturbationKind,
-  image: RgbImage,
-  mask: Uint8Array,
-  opacity: number,
-  donors: RgbImage[],
-  rng: Rng,
-): void {
+export function applyPerturbation(kind: PerturbationKind, image: RgbImage, mask: Uint8Array, opacity: number, donors: RgbImage[], rng: Rng): void {
   const source = makeSource(kind, image, mask, donors, rng);
   const data = image.data;
   for (let i = 0; i < mask.length; i++) {

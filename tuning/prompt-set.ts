@@ -84,7 +84,8 @@ export function isPromptSetId(id: string): boolean {
 /** The token rows of learned prompt tokens, for the `tokens` key. */
 export function tokenRows(tokens: PromptTokens): PromptSet['tokens'] {
   const { shared: n, state: m, width: W } = tokens.layout;
-  const rows = (first: number, count: number) => Array.from({ length: count }, (_, i) => Array.from(tokens.params.subarray((first + i) * W, (first + i + 1) * W)));
+  const rows = (first: number, count: number) =>
+    Array.from({ length: count }, (_, i) => Array.from(tokens.params.subarray((first + i) * W, (first + i + 1) * W)));
   return { shared: rows(0, n), normal: rows(n, m), anomalous: rows(n + m, m) };
 }
 
@@ -114,10 +115,12 @@ function ruleProblem(set: PromptSet): [string, string] | null {
     return ['tokens', `needs as many normal as anomalous state tokens (at least 1), got ${normal.length} and ${anomalous.length}`];
   }
   const [n, a] = set.text_embeds;
-  if (set.text_embeds.length !== 2 || n.length === 0 || n.length !== a.length) return ['text_embeds', 'must be 2 rows (normal, anomalous) of E finite numbers each'];
+  if (set.text_embeds.length !== 2 || n.length === 0 || n.length !== a.length)
+    return ['text_embeds', 'must be 2 rows (normal, anomalous) of E finite numbers each'];
   if (!(set.calibration.max > set.calibration.min)) return ['calibration', 'must have max > min'];
   if (set.memory) {
-    if (set.memory.patches.length !== set.memory.layers.length) return ['memory', `lists ${set.memory.patches.length} patch counts for ${set.memory.layers.length} layers`];
+    if (set.memory.patches.length !== set.memory.layers.length)
+      return ['memory', `lists ${set.memory.patches.length} patch counts for ${set.memory.layers.length} layers`];
     if (!(set.memory.calibration.max > set.memory.calibration.min)) return ['memory.calibration', 'must have max > min'];
   }
   return null;

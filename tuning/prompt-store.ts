@@ -21,7 +21,7 @@ import { writeFileAtomic } from '../util/atomic-file.ts';
 import { err, ok, type Result } from '../util/result.ts';
 import type { MemoryBank } from './memory-bank.ts';
 import { MEMORY_FILE_SUFFIX, readMemoryBank, sha256Of } from './memory-bank-file.ts';
-import { isPromptSetId, readPromptSetFile, readTextFile, validatePromptSet, type PromptSet } from './prompt-set.ts';
+import { isPromptSetId, type PromptSet, readPromptSetFile, readTextFile, validatePromptSet } from './prompt-set.ts';
 
 export const CURRENT_FILE = 'current';
 
@@ -69,12 +69,13 @@ export class PromptStore {
   async write(set: PromptSet, memoryBytes?: Uint8Array): Promise<string> {
     const valid = validatePromptSet(JSON.parse(JSON.stringify(set)), this.pathOf(set.id));
     if (!valid.ok) throw new RangeError(`refusing to write an invalid prompt set: ${valid.error}`);
-    if (memoryBytes && (!set.memory || sha256Of(memoryBytes) !== set.memory.sha256)) throw new RangeError(`refusing to write prompt set ${set.id}: the memory bank's bytes do not match its memory entry`);
+    if (memoryBytes && (!set.memory || sha256Of(memoryBytes) !== set.memory.sha256))
+      throw new RangeError(`refusing to write prompt set ${set.id}: the memory bank's bytes do not match its memory entry`);
     await fs.mkdir(this.dir, { recursive: true });
     const sidecar = this.memoryPathOf(set);
     if (sidecar && memoryBytes) await writeFileAtomic(sidecar, memoryBytes);
     const file = this.pathOf(set.id);
-    await writeFileAtomic(file, JSON.stringify(set) + '\n');
+    await writeFileAtomic(file, `${JSON.stringify(set)}\n`);
     return file;
   }
 
@@ -85,7 +86,8 @@ export class PromptStore {
     if (!loaded.ok) return loaded;
     const memory = await this.readMemory(loaded.value);
     if (!memory.ok) return memory;
-    if (loaded.value.status !== 'accepted') return err(`${this.pathOf(id)} was rejected (${loaded.value.reasons.join('; ')}); only accepted sets can be made current`);
+    if (loaded.value.status !== 'accepted')
+      return err(`${this.pathOf(id)} was rejected (${loaded.value.reasons.join('; ')}); only accepted sets can be made current`);
     await writeFileAtomic(path.join(this.dir, CURRENT_FILE), `${id}\n`);
     return loaded;
   }
@@ -95,7 +97,11 @@ export class PromptStore {
    * false: the agent's re-tune activates the set itself, so that it is the only writer of
    * `current`), prunes old sets.
    */
-  async commit(set: PromptSet, memoryBytes?: Uint8Array, { activate = true }: { activate?: boolean } = {}): Promise<Result<{ path: string; current: boolean }>> {
+  async commit(
+    set: PromptSet,
+    memoryBytes?: Uint8Array,
+    { activate = true }: { activate?: boolean } = {},
+  ): Promise<Result<{ path: string; current: boolean }>> {
     const file = await this.write(set, memoryBytes);
     const current = activate && set.status === 'accepted';
     if (current) {
@@ -122,7 +128,8 @@ export class PromptStore {
         named = id;
         const loaded = await this.read(id);
         const memory = loaded.ok ? await this.readMemory(loaded.value) : loaded;
-        if (loaded.ok && memory.ok && loaded.value.status === 'accepted') return ok({ set: loaded.value, path: this.pathOf(id), memory: memory.value as MemoryBank | null });
+        if (loaded.ok && memory.ok && loaded.value.status === 'accepted')
+          return ok({ set: loaded.value, path: this.pathOf(id), memory: memory.value as MemoryBank | null });
         problem = memory.ok ? `${pointer} names ${this.pathOf(id)}, which was rejected` : `${pointer} names an unusable set: ${memory.error}`;
       }
     }
@@ -133,7 +140,8 @@ export class PromptStore {
     const accepted = entries.filter((e): e is StoreEntry & { set: PromptSet } => 'set' in e && e.set.status === 'accepted');
     for (const fallback of accepted.reverse()) {
       const memory = await this.readMemory(fallback.set);
-      if (memory.ok) return ok({ set: fallback.set, path: fallback.path, memory: memory.value, warning: `${problem}; using the newest valid accepted set ${fallback.id}` });
+      if (memory.ok)
+        return ok({ set: fallback.set, path: fallback.path, memory: memory.value, warning: `${problem}; using the newest valid accepted set ${fallback.id}` });
     }
     return err(`${problem}, and ${this.dir} holds no valid accepted prompt set to fall back to`);
   }

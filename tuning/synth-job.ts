@@ -81,7 +81,10 @@ export async function runSynthJob(options: SynthJobOptions): Promise<Result<Synt
       whole_frame: s.object.wholeFrame,
       mask_pixels: s.mask.reduce((a, v) => a + v, 0),
     }));
-    await writeFileAtomic(path.join(options.outDir, 'samples.json'), JSON.stringify({ seed: options.seed ?? 0, object_mask: options.useObjectMask ?? true, samples: described }, null, 2) + '\n');
+    await writeFileAtomic(
+      path.join(options.outDir, 'samples.json'),
+      `${JSON.stringify({ seed: options.seed ?? 0, object_mask: options.useObjectMask ?? true, samples: described }, null, 2)}\n`,
+    );
     return ok({ samples: written, contactSheet });
   } finally {
     await models.value.release();

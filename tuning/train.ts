@@ -7,17 +7,17 @@
 // Full batch over all cached images, so a run is a deterministic function of its inputs and the
 // seed (which only enters through the prompt initialisation).
 import { Adam, type AdamOptions } from './adam.ts';
-import { anomalyProbabilities, promptLosses, type LossOptions, type PatchFeatures, type TaskTargets } from './losses.ts';
+import { anomalyProbabilities, type LossOptions, type PatchFeatures, promptLosses, type TaskTargets } from './losses.ts';
 import { mptsProject } from './mpts.ts';
 import {
   assemblePrompts,
   gatherPromptGrad,
   initPromptTokens,
-  promptEotIndex,
-  promptLength,
   type PromptInit,
   type PromptLayout,
   type PromptTokens,
+  promptEotIndex,
+  promptLength,
 } from './prompt-learner.ts';
 import { createRng } from './rng.ts';
 import type { PromptVocabulary, TextEncoder } from './text-encoder.ts';
@@ -104,7 +104,9 @@ export async function trainPrompts(
   const S = promptLength(layout);
   const pairEot = promptEotIndex(layout, 1);
   const guided = options.guidance === 'mpts' && metaTextEmbeds !== null;
-  const metaProbabilities = guided ? anomalyProbabilities(features, checkWidth(metaTextEmbeds, features.E, 'meta text embeddings'), options.loss.logitScale) : null;
+  const metaProbabilities = guided
+    ? anomalyProbabilities(features, checkWidth(metaTextEmbeds, features.E, 'meta text embeddings'), options.loss.logitScale)
+    : null;
   const adam = new Adam(tokens.params.length, options.adam);
   const encode = async () => checkWidth(await encoder.encode(assemblePrompts(tokens), 2, S, pairEot), features.E, 'text encoder output');
 

@@ -24,15 +24,15 @@ import path from 'node:path';
 import type { ExecutionProvider } from '../models/runtime/execution-providers.ts';
 import { err, ok, type Result } from '../util/result.ts';
 import { bundleMismatch } from './bundle-identity.ts';
-import { calibrate, defaultTargetFpr, isAnomalous, type Calibration } from './calibration.ts';
-import { defaultGateOptions, gate, type GateMetrics } from './gate.ts';
+import { type Calibration, calibrate, defaultTargetFpr, isAnomalous } from './calibration.ts';
+import { defaultGateOptions, type GateMetrics, gate } from './gate.ts';
 import { listImageFiles, readRgbImages } from './images.ts';
+import { type AnalysedNormals, derivedSeed, emptyTimings, learnPrompts, type PhaseTimings, synthesizeFrom, syntheticCount, timed } from './learn-prompts.ts';
 import { bankSizes, buildMemoryBank, DEFAULT_MAX_PATCHES, type MemoryBank } from './memory-bank.ts';
-import { encodeMemoryBank, memoryFileName, sha256Of, type MemoryEntry } from './memory-bank-file.ts';
-import { derivedSeed, emptyTimings, learnPrompts, synthesizeFrom, syntheticCount, timed, type AnalysedNormals, type PhaseTimings } from './learn-prompts.ts';
+import { encodeMemoryBank, type MemoryEntry, memoryFileName, sha256Of } from './memory-bank-file.ts';
 import { imageMetrics } from './metrics.ts';
 import type { OagmOptionsInput } from './oagm.ts';
-import { newPromptSetId, textEmbedRows, textEmbedsOf, tokenRows, type PromptSet, type PromptSetStatus } from './prompt-set.ts';
+import { newPromptSetId, type PromptSet, type PromptSetStatus, textEmbedRows, textEmbedsOf, tokenRows } from './prompt-set.ts';
 import { PromptStore } from './prompt-store.ts';
 import { createRng } from './rng.ts';
 import { defaultTrainOptions, type Guidance } from './train.ts';
@@ -191,7 +191,9 @@ async function tune(models: TuningModels, files: string[], options: TuneJobOptio
     ),
   };
   const oagm = options.oagm ?? {};
-  const trainSynthetic = await timed(timings, 'synthesis', () => synthesizeFrom(normals, split.train, trainCount, derivedSeed(seed, TRAIN_SYNTHESIS_STREAM), oagm));
+  const trainSynthetic = await timed(timings, 'synthesis', () =>
+    synthesizeFrom(normals, split.train, trainCount, derivedSeed(seed, TRAIN_SYNTHESIS_STREAM), oagm),
+  );
   progress('synthesis', n + trainCount, synthesisTotal);
   const heldSynthetic = await timed(timings, 'synthesis', () => synthesizeFrom(normals, held, heldCount, derivedSeed(seed, HELD_OUT_SYNTHESIS_STREAM), oagm));
   progress('synthesis', synthesisTotal, synthesisTotal);
@@ -202,7 +204,15 @@ async function tune(models: TuningModels, files: string[], options: TuneJobOptio
     normals,
     split.train,
     trainSynthetic,
-    { steps, seed, guidance, lambda, onFeatures: (done) => progress('features', done, featureTotal), onStep: (r) => progress('steps', r.step, r.steps), signal: options.signal },
+    {
+      steps,
+      seed,
+      guidance,
+      lambda,
+      onFeatures: (done) => progress('features', done, featureTotal),
+      onStep: (r) => progress('steps', r.step, r.steps),
+      signal: options.signal,
+    },
     timings,
   );
 
@@ -216,7 +226,10 @@ async function tune(models: TuningModels, files: string[], options: TuneJobOptio
       ),
     );
     const scores = normals.vision.anomalyScores;
-    const evaluated = evaluateHeldOut({ calibration: pick(scores, split.calibration), gate: pick(scores, split.gate), anomalies: anomalies.anomalyScores }, targetFpr);
+    const evaluated = evaluateHeldOut(
+      { calibration: pick(scores, split.calibration), gate: pick(scores, split.gate), anomalies: anomalies.anomalyScores },
+      targetFpr,
+    );
     // A current set that cannot even be calibrated on this data is no bar to clear.
     if (evaluated.ok) currentEvaluation = evaluated.value;
     else options.onWarning?.(`the current prompt set ${current.id} could not be measured on the held-out images (${evaluated.error}); gating without it`);
@@ -315,7 +328,12 @@ async function memoryOf(
   }
   const { vision } = models;
   const maxPatches = options.maxPatches ?? DEFAULT_MAX_PATCHES;
-  const built = buildMemoryBank(normals.vision.patchEmbeds!, split.train, { layers: vision.layers, patches: vision.patches, embedDim: vision.embedDim }, { maxPatches, seed });
+  const built = buildMemoryBank(
+    normals.vision.patchEmbeds!,
+    split.train,
+    { layers: vision.layers, patches: vision.patches, embedDim: vision.embedDim },
+    { maxPatches, seed },
+  );
   const scores = (await models.memory.run(heldPatchEmbeds, built.bank)).scores;
   const c = split.calibration.length;
   const held = c + split.gate.length;
@@ -324,7 +342,13 @@ async function memoryOf(
     options.onWarning?.(`the memory score cannot be calibrated (${evaluated.error}); the prompt set has no memory bank`);
     return null;
   }
-  const entry = { layers: models.bundle.manifest.vision.layers, patches: bankSizes(built.bank), max_patches: maxPatches, coreset: built.coreset, calibration: evaluated.value.calibration };
+  const entry = {
+    layers: models.bundle.manifest.vision.layers,
+    patches: bankSizes(built.bank),
+    max_patches: maxPatches,
+    coreset: built.coreset,
+    calibration: evaluated.value.calibration,
+  };
   return { bank: built.bank, entry, gate: evaluated.value.gate };
 }
 

@@ -1,18 +1,18 @@
 // Everything tuning and evaluation need from a bundle, opened once: the checksum-verified bundle,
 // its identity, the vision runner, the text encoder, the vocabulary and the meta-prompt
 // embeddings (which also score images until a tuned set exists).
-import { loadBundle, type Bundle } from '../models/bundle/load.ts';
-import { withCpuFallback, type ExecutionProvider } from '../models/runtime/execution-providers.ts';
+import { type Bundle, loadBundle } from '../models/bundle/load.ts';
+import { type ExecutionProvider, withCpuFallback } from '../models/runtime/execution-providers.ts';
 import type { SessionFactoryOptions } from '../models/session.ts';
 import { ok, type Result } from '../util/result.ts';
 import { bundleIdentity } from './bundle-identity.ts';
 import { bundleVocabulary } from './bundle-vocabulary.ts';
+import { MemorySearch } from './memory-bank-search.ts';
 import { defaultMetaTemplates, encodeMetaPrompts } from './meta-prompts.ts';
 import { OnnxTextEncoder } from './onnx-text-encoder.ts';
 import type { PromptSet } from './prompt-set.ts';
 import type { PromptVocabulary } from './text-encoder.ts';
 import { VisionFeatures } from './vision-features.ts';
-import { MemorySearch } from './memory-bank-search.ts';
 
 export interface TuningModels {
   bundle: Bundle;
@@ -61,7 +61,17 @@ export async function openTuningModels(bundleDir: string, options: OpenModelsOpt
   };
   try {
     const metaTextEmbeds = await encodeMetaPrompts(text, vocab.value, defaultMetaTemplates, bundle.value.manifest.text.contextLength);
-    return ok({ bundle: bundle.value, identity, vision, memory: memory.ok ? memory.value : null, memoryMissing: memory.ok ? null : memory.error, text, vocab: vocab.value, metaTextEmbeds, release });
+    return ok({
+      bundle: bundle.value,
+      identity,
+      vision,
+      memory: memory.ok ? memory.value : null,
+      memoryMissing: memory.ok ? null : memory.error,
+      text,
+      vocab: vocab.value,
+      metaTextEmbeds,
+      release,
+    });
   } catch (e) {
     await release();
     throw e;

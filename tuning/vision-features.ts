@@ -4,9 +4,9 @@
 // `text_embeds`; there is no second copy of the head in TypeScript.
 import ort from 'onnxruntime-node';
 import type { Bundle } from '../models/bundle/load.ts';
+import { type Normalisation, toPixelValues } from '../models/preprocess.ts';
 import { createSession, type SessionFactoryOptions } from '../models/session.ts';
 import type { RgbImage } from './image/rgb-image.ts';
-import { toPixelValues, type Normalisation } from '../models/preprocess.ts';
 
 export interface VisionRunOptions {
   /** Keep `patch_embeds` [B,K,N,E] (training features); large, so off by default. */

@@ -17,7 +17,7 @@ export interface Logger {
 export function createLogger(scope: string): Logger {
   const emit = (level: Level) => (msg: string, fields?: Record<string, unknown>) => {
     if (order[level] < threshold) return;
-    const extra = fields && Object.keys(fields).length ? ' ' + JSON.stringify(fields, redactString) : '';
+    const extra = fields && Object.keys(fields).length ? ` ${JSON.stringify(fields, redactString)}` : '';
     process.stderr.write(`${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} [${scope}] ${redact(msg)}${extra}\n`);
   };
   return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };

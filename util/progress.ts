@@ -42,9 +42,7 @@ export function createProgress(label: string, total: number, unit: ProgressUnit 
     const remaining = total > 0 && rate > 0 && current < total ? `ETA ${formatDuration((total - current) / rate)}` : '';
     const percent = total > 0 ? `${String(Math.floor((100 * current) / total)).padStart(3)}%` : '';
     const bar = total > 0 && tty ? `[${renderBar(current / total)}] ` : '';
-    return [label, `${bar}${percent}`, amount, speed, finished ? `in ${formatDuration(elapsedS)}` : remaining]
-      .filter((part) => part !== '')
-      .join('  ');
+    return [label, `${bar}${percent}`, amount, speed, finished ? `in ${formatDuration(elapsedS)}` : remaining].filter((part) => part !== '').join('  ');
   };
 
   const draw = (final: boolean) => {
@@ -54,7 +52,7 @@ export function createProgress(label: string, total: number, unit: ProgressUnit 
       stream.write(`\r${text.slice(0, width)}\x1b[K${final ? '\n' : ''}`);
       return;
     }
-    stream.write(line() + '\n');
+    stream.write(`${line()}\n`);
   };
 
   return {

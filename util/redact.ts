@@ -17,7 +17,22 @@ const MIN_LITERAL_LENGTH = 3;
 // scheme://userinfo@ — userinfo runs to the last '@' before the host: no whitespace, path, query,
 // fragment, quote or backslash (so a match never spans two JSON strings).
 const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#"'<>\\]*)@/gi;
-const SECRET_WORDS = ['password', 'passwd', 'passphrase', 'pwd', 'pass', 'token', 'auth', 'key', 'apikey', 'secret', 'sig', 'signature', 'credential', 'credentials'];
+const SECRET_WORDS = [
+  'password',
+  'passwd',
+  'passphrase',
+  'pwd',
+  'pass',
+  'token',
+  'auth',
+  'key',
+  'apikey',
+  'secret',
+  'sig',
+  'signature',
+  'credential',
+  'credentials',
+];
 // A secret word, alone or as the last part of a name: `client_secret`, `x-api-key`, `access_token`.
 const SECRET_NAME = String.raw`(?:[\w.-]*[_.-])?(?:${SECRET_WORDS.join('|')})`;
 const SECRET_PARAMETER = new RegExp(String.raw`((?<![\w.-])${SECRET_NAME}=)([^&\s#;,"'<>\\]+)`, 'gi');

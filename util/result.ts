@@ -6,7 +6,10 @@ export const err = <T = never>(error: string): Result<T> => ({ ok: false, error 
 
 /** Thrown only at boundaries where a Result cannot travel (deep inside a build); the CLI prints `message`. */
 export class UserError extends Error {
-  constructor(message: string, readonly exitCode = 1) {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
     super(message);
     this.name = 'UserError';
   }

@@ -33,7 +33,12 @@ export interface Validator<S extends TSchema> {
 }
 
 const decodePointer = (pointer: string): string[] =>
-  pointer === '' ? [] : pointer.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  pointer === ''
+    ? []
+    : pointer
+        .slice(1)
+        .split('/')
+        .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 
 function problemOf(e: ErrorObject): SchemaProblem {
   const segs: (string | number)[] = decodePointer(e.instancePath).map((s) => (/^\d+$/.test(s) ? Number(s) : s));
@@ -93,11 +98,7 @@ const within = (outer: readonly (string | number)[], inner: readonly (string | n
  * `line` words it otherwise. A value that fits no branch of a union is one problem at its path,
  * not one per branch of the union.
  */
-export function explainProblems(
-  problems: readonly SchemaProblem[],
-  root: unknown,
-  line = (path: string, phrase: string) => `${path} ${phrase}`,
-): string[] {
+export function explainProblems(problems: readonly SchemaProblem[], root: unknown, line = (path: string, phrase: string) => `${path} ${phrase}`): string[] {
   const unions = problems.filter(isUnionError).map((p) => p.path);
   return problems
     .filter((p) => isUnionError(p) || !unions.some((u) => within(u, p.path)))

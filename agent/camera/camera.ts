@@ -5,7 +5,7 @@ import type { CameraConfig } from '../config.ts';
 import type { Frame, FrameSize } from './frame.ts';
 import { startSource } from './sources/registry.ts';
 import { sourceSettings } from './sources/source.ts';
-import { CameraSupervisor, type Backoff, type CameraStatus } from './supervisor.ts';
+import { type Backoff, type CameraStatus, CameraSupervisor } from './supervisor.ts';
 
 export interface CameraHandlers {
   onFrame(frame: Frame): void;

@@ -38,11 +38,24 @@ export function ffmpegArgs(o: FfmpegSourceOptions): string[] {
   }
   filters.push(`scale=${o.size.width}:${o.size.height}:flags=bicubic`);
   return [
-    '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info',
+    '-hide_banner',
+    '-nostdin',
+    '-nostats',
+    '-loglevel',
+    'info',
     ...o.input,
-    '-map', '0:v:0', '-an', '-sn', '-dn',
-    '-vf', filters.join(','),
-    '-pix_fmt', 'rgb24', '-f', 'rawvideo', 'pipe:1',
+    '-map',
+    '0:v:0',
+    '-an',
+    '-sn',
+    '-dn',
+    '-vf',
+    filters.join(','),
+    '-pix_fmt',
+    'rgb24',
+    '-f',
+    'rawvideo',
+    'pipe:1',
   ];
 }
 

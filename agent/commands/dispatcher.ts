@@ -1,8 +1,8 @@
 import { createLogger } from '../../util/log.ts';
 import type { Result } from '../../util/result.ts';
+import { parseCommandBody } from './command-body.ts';
 import { createSignatureVerifier } from './signature.ts';
 import type { Command, CommandDispatcher, CommandHandlers, CommandReply, CommandRequest } from './types.ts';
-import { parseCommandBody } from './command-body.ts';
 import { isCommandName, requestIdOf, validateCommand } from './validate.ts';
 
 const log = createLogger('commands');

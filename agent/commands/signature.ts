@@ -52,7 +52,9 @@ export function canonicalJson(value: unknown): string {
 }
 
 function hmacHex(secret: string, name: string, unsigned: Record<string, unknown>): string {
-  return createHmac('sha256', secret).update(`${DOMAIN}\n${name}\n${canonicalJson(unsigned)}`, 'utf8').digest('hex');
+  return createHmac('sha256', secret)
+    .update(`${DOMAIN}\n${name}\n${canonicalJson(unsigned)}`, 'utf8')
+    .digest('hex');
 }
 
 /** For tools that send commands (the `retune` CLI): adds `ts` and `sig` to `body`. */

@@ -10,18 +10,7 @@
 import YAML from 'yaml';
 import { err, ok, type Result } from '../../util/result.ts';
 import { formatPath } from '../../util/schema.ts';
-import {
-  acceptsNull,
-  defineOwn,
-  isMap,
-  isPlainObject,
-  isSection,
-  mapEntry,
-  nonNull,
-  ownValue,
-  valueAt,
-  type SchemaNode,
-} from './schema-nodes.ts';
+import { acceptsNull, defineOwn, isMap, isPlainObject, isSection, mapEntry, nonNull, ownValue, type SchemaNode, valueAt } from './schema-nodes.ts';
 
 const ENV_PREFIX = 'LINEWATCH_';
 
@@ -88,11 +77,7 @@ function setOwnIn(obj: Record<string, unknown>, segs: string[], value: unknown):
  * Writes the variables of `env` into `raw`. Returns the variable each key came from (by its
  * `formatPath` key path) and the variables that could not be applied.
  */
-export function applyEnv(
-  root: SchemaNode,
-  raw: Record<string, unknown>,
-  env: NodeJS.ProcessEnv,
-): { fromEnv: Map<string, string>; problems: EnvProblem[] } {
+export function applyEnv(root: SchemaNode, raw: Record<string, unknown>, env: NodeJS.ProcessEnv): { fromEnv: Map<string, string>; problems: EnvProblem[] } {
   const targets = envTargets(root, raw);
   const fromEnv = new Map<string, string>();
   const problems: EnvProblem[] = [];

@@ -4,7 +4,7 @@
 // for one bad value (each anyOf branch, each tuple item); they become one problem at the nearest
 // node that has an `errorMessage`, so a bad roi reads as one line about the roi.
 import type { SchemaProblem } from '../../util/schema.ts';
-import { nonNull, schemaPath, valueAt, type SchemaNode, type Segment } from './schema-nodes.ts';
+import { nonNull, type SchemaNode, type Segment, schemaPath, valueAt } from './schema-nodes.ts';
 
 export interface Problem {
   path: Segment[];

@@ -10,7 +10,7 @@ import { validateDetailed as validateCron } from 'node-cron';
 import { err, ok, type Result } from '../../util/result.ts';
 import { parseSource } from '../camera/source-spec.ts';
 import type { Problem } from './phrase.ts';
-import { defineOwn, isPlainObject, valueAt, type Segment } from './schema-nodes.ts';
+import { defineOwn, isPlainObject, type Segment, valueAt } from './schema-nodes.ts';
 
 export type BundleRef = { kind: 'auto' } | { kind: 'dir'; path: string } | { kind: 'hub'; repo: string };
 

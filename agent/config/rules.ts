@@ -11,16 +11,25 @@ const maxNormalsCoverMin: Rule = (c) =>
 
 const tlsFilesNeedTlsUrl: Rule = (c) => {
   const tls = c.mqtt.url.startsWith('mqtts:') || c.mqtt.url.startsWith('wss:');
-  return tls ? [] : (['ca', 'cert', 'key'] as const).filter((k) => c.mqtt[k] !== null).map((k) => ({ path: ['mqtt', k], reason: 'TLS files need an mqtts:// or wss:// url' }));
+  return tls
+    ? []
+    : (['ca', 'cert', 'key'] as const)
+        .filter((k) => c.mqtt[k] !== null)
+        .map((k) => ({ path: ['mqtt', k], reason: 'TLS files need an mqtts:// or wss:// url' }));
 };
 
 const certWithKey: Rule = (c) =>
-  (c.mqtt.cert === null) !== (c.mqtt.key === null) ? [{ path: ['mqtt', c.mqtt.cert === null ? 'cert' : 'key'], reason: 'mqtt.cert and mqtt.key go together' }] : [];
+  (c.mqtt.cert === null) !== (c.mqtt.key === null)
+    ? [{ path: ['mqtt', c.mqtt.cert === null ? 'cert' : 'key'], reason: 'mqtt.cert and mqtt.key go together' }]
+    : [];
 
 const watchdogSpansTwoFrames: Rule = (c) =>
   Object.entries(c.cameras)
     .filter(([, cam]) => cam.watchdog_s * cam.fps < 2)
-    .map(([name, cam]) => ({ path: ['cameras', name, 'watchdog_s'], reason: `must span at least two frame intervals (>= ${2 / cam.fps} s at ${cam.fps} fps)` }));
+    .map(([name, cam]) => ({
+      path: ['cameras', name, 'watchdog_s'],
+      reason: `must span at least two frame intervals (>= ${2 / cam.fps} s at ${cam.fps} fps)`,
+    }));
 
 const cameraEnvNamesDistinct: Rule = (c) => {
   const problems: Problem[] = [];

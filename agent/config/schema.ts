@@ -56,7 +56,8 @@ export const CameraSchema = Type.Object(
       Type.Union([Type.Null(), Type.Tuple([pixel(0), pixel(0), pixel(1), pixel(1)])], {
         default: null,
         errorMessage: 'must be null or [x, y, width, height]: 4 integers, x, y >= 0, width, height > 0',
-        description: '[x, y, width, height] in camera pixels, cropped before scoring (stretched to the model input: keep it near square); null = the whole frame.',
+        description:
+          '[x, y, width, height] in camera pixels, cropped before scoring (stretched to the model input: keep it near square); null = the whole frame.',
       }),
     ),
     ignore: Type.Optional(
@@ -74,7 +75,8 @@ export const CameraSchema = Type.Object(
       Type.Number({
         exclusiveMinimum: 0,
         default: 20,
-        description: 'Time a source has for its first frame after each start (RTSP setup, waiting for a keyframe, probing) before it is stopped and restarted; watchdog_s applies from the first frame on.',
+        description:
+          'Time a source has for its first frame after each start (RTSP setup, waiting for a keyframe, probing) before it is stopped and restarted; watchdog_s applies from the first frame on.',
       }),
     ),
   },
@@ -90,7 +92,7 @@ export const ConfigSchema = Type.Object(
       description: 'Part of every MQTT topic: no /, +, # or spaces.',
     }),
     data_dir: Type.Optional(
-      Type.String({ minLength: 1, default: './var', description: 'Bundles, prompt sets, normal reservoir, event outbox. Relative to this file\'s folder.' }),
+      Type.String({ minLength: 1, default: './var', description: "Bundles, prompt sets, normal reservoir, event outbox. Relative to this file's folder." }),
     ),
     model: Type.Optional(
       Type.Object(
@@ -107,7 +109,8 @@ export const ConfigSchema = Type.Object(
           precision: Type.Optional(
             Type.Enum([...WEIGHT_PRECISIONS], {
               default: 'fp32',
-              description: 'How a bundle the agent builds from a hub repo id stores its vision weights (int8: faster on CPUs with VNNI, approximate). A bundle directory keeps its own.',
+              description:
+                'How a bundle the agent builds from a hub repo id stores its vision weights (int8: faster on CPUs with VNNI, approximate). A bundle directory keeps its own.',
             }),
           ),
           execution_providers: Type.Optional(
@@ -122,11 +125,14 @@ export const ConfigSchema = Type.Object(
           tensorrt: Type.Optional(
             Type.Object(
               {
-                fp16: Type.Optional(Type.Boolean({ default: DEFAULT_TENSORRT.fp16, description: 'Let TensorRT use float16 kernels (ORT_TENSORRT_FP16_ENABLE).' })),
+                fp16: Type.Optional(
+                  Type.Boolean({ default: DEFAULT_TENSORRT.fp16, description: 'Let TensorRT use float16 kernels (ORT_TENSORRT_FP16_ENABLE).' }),
+                ),
                 engine_cache: Type.Optional(
                   Type.Boolean({
                     default: DEFAULT_TENSORRT.engine_cache,
-                    description: 'Keep built engines and the timing cache in <data_dir>/trt-cache/<bundle>/ (ORT_TENSORRT_ENGINE_CACHE_ENABLE, ORT_TENSORRT_CACHE_PATH).',
+                    description:
+                      'Keep built engines and the timing cache in <data_dir>/trt-cache/<bundle>/ (ORT_TENSORRT_ENGINE_CACHE_ENABLE, ORT_TENSORRT_CACHE_PATH).',
                   }),
                 ),
                 dla_core: Type.Optional(
@@ -155,7 +161,11 @@ export const ConfigSchema = Type.Object(
             Type.Object(
               {
                 device_id: Type.Optional(
-                  Type.Integer({ minimum: 0, default: DEFAULT_CUDA.device_id, description: 'The GPU that cuda and tensorrt run on (onnxruntime-node passes it).' }),
+                  Type.Integer({
+                    minimum: 0,
+                    default: DEFAULT_CUDA.device_id,
+                    description: 'The GPU that cuda and tensorrt run on (onnxruntime-node passes it).',
+                  }),
                 ),
               },
               { additionalProperties: false, description: 'CUDA settings (the GPU also used by tensorrt).' },
@@ -192,11 +202,14 @@ export const ConfigSchema = Type.Object(
               description: 'Topics are <topic_prefix>/<device_id>/...',
             }),
           ),
-          command_secret: nullableText('When set, every command must carry an HMAC-SHA256 of its payload keyed with this secret. Prefer LINEWATCH_MQTT_COMMAND_SECRET.', {
-            minLength: 16,
-            writeOnly: true,
-            errorMessage: 'must be at least 16 characters (it keys HMAC-SHA256) or null',
-          }),
+          command_secret: nullableText(
+            'When set, every command must carry an HMAC-SHA256 of its payload keyed with this secret. Prefer LINEWATCH_MQTT_COMMAND_SECRET.',
+            {
+              minLength: 16,
+              writeOnly: true,
+              errorMessage: 'must be at least 16 characters (it keys HMAC-SHA256) or null',
+            },
+          ),
           outbox_max_mb: Type.Optional(
             Type.Number({ exclusiveMinimum: 0, default: 64, description: 'Disk budget for undelivered events; the oldest are evicted.' }),
           ),
@@ -233,7 +246,8 @@ export const ConfigSchema = Type.Object(
               uniqueItems: true,
               default: [...SCORER_NAMES],
               errorMessage: `must be a non-empty list of ${SCORER_NAMES.join(', ')} without repeats`,
-              description: 'The scorers whose maps are combined into the score (README, "Scorers"); one the prompt set has nothing for (memory before the first tuning) is left out.',
+              description:
+                'The scorers whose maps are combined into the score (README, "Scorers"); one the prompt set has nothing for (memory before the first tuning) is left out.',
             }),
           ),
         },
@@ -295,7 +309,11 @@ export const ConfigSchema = Type.Object(
             Type.Object(
               {
                 enabled: Type.Optional(
-                  Type.Boolean({ default: false, description: 'Publish Home Assistant MQTT discovery configs (retained): per camera a device with anomalous, score, mask and re-tune entities.' }),
+                  Type.Boolean({
+                    default: false,
+                    description:
+                      'Publish Home Assistant MQTT discovery configs (retained): per camera a device with anomalous, score, mask and re-tune entities.',
+                  }),
                 ),
                 discovery_prefix: Type.Optional(
                   Type.String({
@@ -306,13 +324,18 @@ export const ConfigSchema = Type.Object(
                   }),
                 ),
               },
-              { additionalProperties: false, description: 'Home Assistant MQTT discovery, on the agent\'s broker connection.' },
+              { additionalProperties: false, description: "Home Assistant MQTT discovery, on the agent's broker connection." },
             ),
           ),
           sparkplug: Type.Optional(
             Type.Object(
               {
-                enabled: Type.Optional(Type.Boolean({ default: false, description: 'Run a Sparkplug B edge node (its own MQTT session on the same broker) with a device per camera.' })),
+                enabled: Type.Optional(
+                  Type.Boolean({
+                    default: false,
+                    description: 'Run a Sparkplug B edge node (its own MQTT session on the same broker) with a device per camera.',
+                  }),
+                ),
                 group_id: sparkplugId('Sparkplug group id; required when enabled.'),
                 edge_node_id: sparkplugId('Sparkplug edge node id; null = device_id.'),
               },

@@ -1,9 +1,10 @@
 // Everything the detector keeps for one camera: its ignore polygons rasterised for the current
 // geometry, and its event tracker. The inference side hands it each frame's anomaly map.
-import type { SourceGeometry } from '../camera/frame.ts';
+
 import type { ScoreScale } from '../../tuning/calibration.ts';
-import { EventTracker, type DetectorEvent, type EventRules } from './events.ts';
-import { judgeFrame, type AnomalyMap, type FrameVerdict } from './frame-verdict.ts';
+import type { SourceGeometry } from '../camera/frame.ts';
+import { type DetectorEvent, type EventRules, EventTracker } from './events.ts';
+import { type AnomalyMap, type FrameVerdict, judgeFrame } from './frame-verdict.ts';
 import { buildIgnoreMask, type Polygon } from './ignore-mask.ts';
 
 export interface DetectorSettings {

@@ -1,9 +1,10 @@
 // One frame's anomaly map -> what is published about it: raw and normalised score, decision,
 // and where the anomalous region lies in camera pixels.
-import type { SourceGeometry } from '../camera/frame.ts';
+
 import { normaliseScore, type ScoreScale } from '../../tuning/calibration.ts';
+import type { SourceGeometry } from '../camera/frame.ts';
 import { effectiveThreshold } from './calibration.ts';
-import { cellsToBox, type Box } from './geometry.ts';
+import { type Box, cellsToBox } from './geometry.ts';
 
 export interface FrameVerdict {
   /** Max of the anomaly map after ignored cells were zeroed. */
@@ -28,19 +29,16 @@ export interface AnomalyMap {
  * Zeroes the ignored cells of `map.values` in place (so a mask published afterwards shows them
  * blank), then scores the frame.
  */
-export function judgeFrame(
-  map: AnomalyMap,
-  ignore: Uint8Array | null,
-  source: SourceGeometry,
-  cal: ScoreScale,
-  sensitivity: number,
-): FrameVerdict {
+export function judgeFrame(map: AnomalyMap, ignore: Uint8Array | null, source: SourceGeometry, cal: ScoreScale, sensitivity: number): FrameVerdict {
   const { values, width, height } = map;
   if (ignore) for (let k = 0; k < values.length; k++) if (ignore[k]) values[k] = 0;
 
   const threshold = effectiveThreshold(cal, sensitivity);
   let rawScore = -Infinity;
-  let i0 = width, j0 = height, i1 = -1, j1 = -1;
+  let i0 = width,
+    j0 = height,
+    i1 = -1,
+    j1 = -1;
   for (let j = 0; j < height; j++) {
     for (let i = 0; i < width; i++) {
       const v = values[j * width + i];

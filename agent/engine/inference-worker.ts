@@ -4,10 +4,10 @@
 // say which inputs to feed and which outputs to fetch; the worker knows none of them by name.
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
-import { createSession, type TensorrtStart } from '../../models/session.ts';
 import { toPixelValues } from '../../models/preprocess.ts';
-import { SCORERS } from '../scoring/scorers.ts';
+import { createSession, type TensorrtStart } from '../../models/session.ts';
 import type { ScorerGraph, ScorerName, ScorerStates, TensorData } from '../scoring/scorer.ts';
+import { SCORERS } from '../scoring/scorers.ts';
 import type { FrameOutput, VisionModelSpec, WorkerReply, WorkerRequest } from './protocol.ts';
 
 type ExtraGraph = Exclude<ScorerGraph, 'vision'>;
@@ -100,10 +100,12 @@ async function infer(req: Extract<WorkerRequest, { type: 'infer' }>): Promise<vo
   const out = Object.fromEntries(Object.entries(run).map(([name, t]) => [name, tensorData(t)]));
   const outputs: FrameOutput[] = req.frames.map((rgb, b) => ({
     rgb,
-    scores: Object.fromEntries(plan.names.map((n) => {
-      const { map, rawScore } = SCORERS[n].toMap(out, b);
-      return [n, { map: map.buffer as ArrayBuffer, rawScore }];
-    })),
+    scores: Object.fromEntries(
+      plan.names.map((n) => {
+        const { map, rawScore } = SCORERS[n].toMap(out, b);
+        return [n, { map: map.buffer as ArrayBuffer, rawScore }];
+      }),
+    ),
   }));
   const maps = outputs.flatMap((o) => Object.values(o.scores).map((s) => s.map));
   reply({ type: 'inferred', id: req.id, outputs, preMs: t1 - t0, inferMs: t2 - t1 }, [...outputs.map((o) => o.rgb), ...maps]);

@@ -10,7 +10,8 @@ function parseHost(value: string): { name: string; port: number | null } | null 
 }
 
 /** An `http.allowed_hosts` entry; a bare IPv6 address (`fe80::1`) is a name without a port. */
-const parseAllowed = (entry: string) => (/^[0-9a-f]*:[0-9a-f]*:[0-9a-f:.]*$/i.test(entry) ? { name: `[${entry.toLowerCase()}]`, port: null } : parseHost(entry));
+const parseAllowed = (entry: string) =>
+  /^[0-9a-f]*:[0-9a-f]*:[0-9a-f:.]*$/i.test(entry) ? { name: `[${entry.toLowerCase()}]`, port: null } : parseHost(entry);
 
 export interface HostCheck {
   /** Null when the server answers to `host` (the request's Host header); else why not. */
@@ -39,7 +40,9 @@ export function createHostCheck(bound: { host: string; port: number }, allowed: 
       const port = parsed?.port ?? 80;
       const ours =
         parsed !== null && ((onBoundPort.has(parsed.name) && port === bound.port) || anyPort.has(parsed.name) || exact.has(`${parsed.name}:${port}`));
-      return ours ? null : `this agent does not answer to host ${JSON.stringify(host.slice(0, 100))}; add it to http.allowed_hosts if it is a name of this agent`;
+      return ours
+        ? null
+        : `this agent does not answer to host ${JSON.stringify(host.slice(0, 100))}; add it to http.allowed_hosts if it is a name of this agent`;
     },
   };
 }

@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { CameraState, RETUNE_STATES, type RetuneStateName } from '../mqtt/payloads.ts';
 
 /** The values of the contract's camera state, read from its schema so the two cannot drift apart. */
@@ -69,7 +69,12 @@ export function createAgentMetrics(opts: AgentMetricsOptions = {}): AgentMetrics
 
   // A counter that appears only at its first increment hides that increment from increase():
   // the alert on a rejected re-tune would miss the first rejection.
-  const retunes = new Counter({ name: 'linewatch_retunes_total', help: 'Finished re-tuning jobs by outcome (done, rejected, failed)', labelNames: ['outcome'], registers });
+  const retunes = new Counter({
+    name: 'linewatch_retunes_total',
+    help: 'Finished re-tuning jobs by outcome (done, rejected, failed)',
+    labelNames: ['outcome'],
+    registers,
+  });
   for (const outcome of RETUNE_OUTCOMES) retunes.inc({ outcome }, 0);
 
   return {
@@ -89,7 +94,12 @@ export function createAgentMetrics(opts: AgentMetricsOptions = {}): AgentMetrics
       registers,
     }),
     score: new Gauge({ name: 'linewatch_anomaly_score', help: 'Latest normalised anomaly score (0..1)', labelNames: ['camera'], registers }),
-    threshold: new Gauge({ name: 'linewatch_anomaly_threshold', help: 'Threshold the latest score was compared with (0..1, after sensitivity)', labelNames: ['camera'], registers }),
+    threshold: new Gauge({
+      name: 'linewatch_anomaly_threshold',
+      help: 'Threshold the latest score was compared with (0..1, after sensitivity)',
+      labelNames: ['camera'],
+      registers,
+    }),
     events: new Counter({ name: 'linewatch_events_total', help: 'Anomaly events by type (new, update, end)', labelNames: ['camera', 'type'], registers }),
     outboxDepth: new Gauge({ name: 'linewatch_outbox_depth', help: 'Events on disk waiting for the broker', registers }),
     outboxEvicted: new Counter({ name: 'linewatch_outbox_evicted_total', help: 'Events evicted from a full outbox', registers }),

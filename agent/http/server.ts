@@ -3,13 +3,13 @@ import http from 'node:http';
 import type net from 'node:net';
 import path from 'node:path';
 import { createLogger } from '../../util/log.ts';
+import { redact } from '../../util/redact.ts';
 import { err, ok, type Result } from '../../util/result.ts';
 import { MAX_COMMAND_BYTES } from '../commands/command-body.ts';
 import type { CommandDispatcher } from '../commands/types.ts';
 import type { AgentView } from './agent-view.ts';
 import { createHostCheck } from './host-check.ts';
 import type { AgentMetrics } from './metrics.ts';
-import { redact } from '../../util/redact.ts';
 
 const log = createLogger('http');
 
@@ -181,7 +181,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<Result<R
   });
   const listening = await new Promise<Result<number>>((resolve) => {
     server.once('error', (e: NodeJS.ErrnoException) => {
-      const reason = e.code === 'EADDRINUSE' ? 'the port is already in use (EADDRINUSE): set http.port or stop the other process' : `${e.message} (http.host / http.port)`;
+      const reason =
+        e.code === 'EADDRINUSE' ? 'the port is already in use (EADDRINUSE): set http.port or stop the other process' : `${e.message} (http.host / http.port)`;
       resolve(err(`HTTP server cannot listen on ${opts.host}:${opts.port}: ${reason}`));
     });
     server.listen(opts.port, opts.host, () => resolve(ok((server.address() as net.AddressInfo).port)));

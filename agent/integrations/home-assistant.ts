@@ -53,8 +53,18 @@ export function discoveryConfigs(s: DiscoverySettings): Map<string, DiscoveryCon
       origin: { name: 'linewatch' },
       // Both must say online: the agent (`stopped` and the Will `offline` are not) and the camera.
       availability: [
-        { topic: s.topics.status, value_template: "{{ 'online' if value == 'online' else 'offline' }}", payload_available: 'online', payload_not_available: 'offline' },
-        { topic: s.topics.cameraStatus(camera), value_template: "{{ 'online' if value_json.state == 'online' else 'offline' }}", payload_available: 'online', payload_not_available: 'offline' },
+        {
+          topic: s.topics.status,
+          value_template: "{{ 'online' if value == 'online' else 'offline' }}",
+          payload_available: 'online',
+          payload_not_available: 'offline',
+        },
+        {
+          topic: s.topics.cameraStatus(camera),
+          value_template: "{{ 'online' if value_json.state == 'online' else 'offline' }}",
+          payload_available: 'online',
+          payload_not_available: 'offline',
+        },
       ],
       availability_mode: 'all',
     });
@@ -112,7 +122,7 @@ async function readPublished(file: string): Promise<string[]> {
 async function writePublished(file: string, topics: Iterable<string>): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true });
   const tmp = `${file}.tmp`;
-  await fs.writeFile(tmp, JSON.stringify({ config_topics: [...topics] }, null, 2) + '\n');
+  await fs.writeFile(tmp, `${JSON.stringify({ config_topics: [...topics] }, null, 2)}\n`);
   await fs.rename(tmp, file);
 }
 
@@ -132,7 +142,9 @@ export async function startHomeAssistant(o: HomeAssistantOptions): Promise<Integ
   if (!o.enabled && previous.length === 0) return null;
   const wanted = o.enabled ? discoveryConfigs(o) : new Map<string, DiscoveryConfig>();
   if (o.enabled && o.signedCommands) {
-    log.warn('mqtt.command_secret is set: no re-tune button in Home Assistant (a fixed button payload cannot be signed); use the live page or `linewatch retune`');
+    log.warn(
+      'mqtt.command_secret is set: no re-tune button in Home Assistant (a fixed button payload cannot be signed); use the live page or `linewatch retune`',
+    );
   }
   let stale = previous.filter((t) => !wanted.has(t));
 

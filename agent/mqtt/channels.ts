@@ -3,6 +3,7 @@
 // retain flags from here and docs/asyncapi.json is generated from it, so the published document
 // describes what the code does rather than what someone remembered to write down.
 import type { TSchema } from 'typebox';
+import { COMMAND_SCHEMAS } from '../commands/schemas.ts';
 import {
   AvailabilityPayload,
   CameraStatusPayload,
@@ -13,7 +14,6 @@ import {
   RetuneStatePayload,
   StatsPayload,
 } from './payloads.ts';
-import { COMMAND_SCHEMAS } from '../commands/schemas.ts';
 import type { TopicName } from './topics.ts';
 
 /** MQTT 5 message expiry of results and masks: a frame older than this is not worth delivering. */
@@ -68,11 +68,17 @@ export const CHANNELS: Record<TopicName, ChannelSpec> = {
     retain: false,
     expires: true,
   },
-  events: json('event', EventPayload, { summary: 'Anomaly events, through the disk-backed outbox: delivered after broker outages and restarts.', action: 'send', qos: 1, retain: false }),
+  events: json('event', EventPayload, {
+    summary: 'Anomaly events, through the disk-backed outbox: delivered after broker outages and restarts.',
+    action: 'send',
+    qos: 1,
+    retain: false,
+  }),
   stats: json('stats', StatsPayload, { summary: 'Periodic statistics.', action: 'send', qos: 0, retain: false }),
   retuneState: json('retuneState', RetuneStatePayload, { summary: 'Progress and outcome of the re-tuning job.', action: 'send', qos: 1, retain: true }),
   command: {
-    summary: 'A command, one message per name (the `{command}` level of the topic); never retained. Under MQTT 5 the reply goes to the response topic with the correlation data, else to `P/cmd/<name>/reply`. An empty payload is `{}`.',
+    summary:
+      'A command, one message per name (the `{command}` level of the topic); never retained. Under MQTT 5 the reply goes to the response topic with the correlation data, else to `P/cmd/<name>/reply`. An empty payload is `{}`.',
     action: 'receive',
     contentType: 'application/json',
     // The same declarations the dispatcher validates with: the document cannot drift from the code.

@@ -1,9 +1,9 @@
 import type { IPublishPacket } from 'mqtt';
 import { createLogger } from '../../util/log.ts';
+import { redact } from '../../util/redact.ts';
 import type { CommandDispatcher } from '../commands/types.ts';
 import type { MqttConnection } from './connection.ts';
 import type { Topics } from './topics.ts';
-import { redact } from '../../util/redact.ts';
 
 const log = createLogger('mqtt-commands');
 
@@ -26,9 +26,7 @@ export function attachCommandChannel(connection: MqttConnection, topics: Topics,
       return;
     }
     // Nothing a sender does may end the process: whatever still throws here is logged.
-    answer(name, payload, packet).catch((e: unknown) =>
-      log.error('could not answer a command', { command: name, error: (e as Error)?.stack ?? String(e) }),
-    );
+    answer(name, payload, packet).catch((e: unknown) => log.error('could not answer a command', { command: name, error: (e as Error)?.stack ?? String(e) }));
   });
 
   async function answer(name: string, payload: Buffer, packet: IPublishPacket) {

@@ -1,16 +1,16 @@
 import path from 'node:path';
+import { createLogger } from '../../util/log.ts';
 import { err, ok, type Result } from '../../util/result.ts';
 import type { CommandDispatcher } from '../commands/types.ts';
 import type { AgentConfig } from '../config.ts';
 import { attachCommandChannel } from './command-channel.ts';
 import { connectMqtt, type MqttConnection, type SessionAnnouncements } from './connection.ts';
 import { findClaimHolder, liveHolderMessage } from './device-claim.ts';
-import { startEmbeddedBroker, type EmbeddedBroker } from './embedded-broker.ts';
-import { openOutbox, type Outbox } from './outbox.ts';
-import { createContractPublisher, type ContractPublisher } from './publisher.ts';
+import { type EmbeddedBroker, startEmbeddedBroker } from './embedded-broker.ts';
+import { type Outbox, openOutbox } from './outbox.ts';
+import { type ContractPublisher, createContractPublisher } from './publisher.ts';
 import { readTlsMaterial } from './tls.ts';
 import { createTopics, type Topics } from './topics.ts';
-import { createLogger } from '../../util/log.ts';
 
 const log = createLogger('mqtt');
 
@@ -46,7 +46,9 @@ async function claimDeviceId(ask: Parameters<typeof findClaimHolder>[0]): Promis
   const holder = await findClaimHolder(ask);
   if (holder.kind === 'live') return err(liveHolderMessage(ask.deviceId, holder.detail));
   if (holder.kind === 'stale') {
-    log.info(`the claim on ${ask.topics.status} is online but nobody answered a status command in ${holder.waitedMs} ms: a session that is gone; taking the client id over`);
+    log.info(
+      `the claim on ${ask.topics.status} is online but nobody answered a status command in ${holder.waitedMs} ms: a session that is gone; taking the client id over`,
+    );
   }
   if (holder.kind === 'unknown') log.debug('could not ask the broker who holds this device id', { reason: holder.reason });
   return ok(undefined);
@@ -88,7 +90,15 @@ export async function openMqttLink(opts: MqttLinkOptions): Promise<Result<MqttLi
     return tls;
   }
   const checkClaim = () =>
-    claimDeviceId({ url, username: mqtt.username, password: mqtt.password, tls: tls.value, deviceId: opts.deviceId, topics: topics.value, commandSecret: opts.commandSecret ?? null });
+    claimDeviceId({
+      url,
+      username: mqtt.username,
+      password: mqtt.password,
+      tls: tls.value,
+      deviceId: opts.deviceId,
+      topics: topics.value,
+      commandSecret: opts.commandSecret ?? null,
+    });
   // The embedded broker is this process's own: nobody else can hold the id there before us.
   if (!broker) {
     const claimed = await checkClaim();

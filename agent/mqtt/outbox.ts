@@ -2,8 +2,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../../util/atomic-file.ts';
 import { createLogger } from '../../util/log.ts';
-import { createStoreFailures } from '../../util/store-failures.ts';
 import { err, ok, type Result } from '../../util/result.ts';
+import { createStoreFailures } from '../../util/store-failures.ts';
 import { decodeOutboxEntry, encodeOutboxEntry, type OutboxMessage } from './outbox-entry.ts';
 
 const log = createLogger('outbox');

@@ -8,8 +8,7 @@
 import Type, { type Static, type TProperties } from 'typebox';
 import type { CommandReply } from '../commands/types.ts';
 
-const closed = <P extends TProperties>(properties: P, description: string) =>
-  Type.Object(properties, { additionalProperties: false, description });
+const closed = <P extends TProperties>(properties: P, description: string) => Type.Object(properties, { additionalProperties: false, description });
 const epochMs = (description = 'milliseconds since the Unix epoch') => Type.Number({ minimum: 0, description });
 const count = (description: string) => Type.Integer({ minimum: 0, description });
 const unitScore = (description: string) => Type.Number({ minimum: 0, maximum: 1, description });
@@ -40,11 +39,15 @@ export const ResultPayload = closed(
     ts: epochMs(),
     frame_id: count('frame number of the camera since the agent started'),
     score: unitScore('calibrated against the prompt set (clipped to 0..1); with several scorers, their combination (README, "Scorers")'),
-    raw_score: Type.Number({ description: 'the score before calibration: the scorer\'s own raw score, or with several scorers the maximum of their combined map' }),
+    raw_score: Type.Number({
+      description: "the score before calibration: the scorer's own raw score, or with several scorers the maximum of their combined map",
+    }),
     scores: closed(
       {
         prompt: Type.Number({ description: 'raw score of the prompt scorer (the anomaly head)' }),
-        memory: Type.Optional(Type.Number({ description: 'raw score of the patch-memory scorer; absent while the prompt set has no memory or it is not in detector.scorers' })),
+        memory: Type.Optional(
+          Type.Number({ description: 'raw score of the patch-memory scorer; absent while the prompt set has no memory or it is not in detector.scorers' }),
+        ),
       },
       'the raw score of every scorer that ran, before calibration',
     ),
@@ -89,7 +92,10 @@ export const StatsPayload = closed(
     ts: epochMs(),
     cameras: Type.Record(
       Type.String(),
-      closed({ fps: Type.Number({ minimum: 0 }), processed: count('frames scored'), skipped: count('frames dropped because inference was behind') }, 'per camera'),
+      closed(
+        { fps: Type.Number({ minimum: 0 }), processed: count('frames scored'), skipped: count('frames dropped because inference was behind') },
+        'per camera',
+      ),
     ),
     inference_ms: closed({ p50: Type.Number({ minimum: 0 }), p95: Type.Number({ minimum: 0 }) }, 'inference time percentiles'),
     provider: Type.String({ description: 'the execution provider in use' }),
@@ -134,7 +140,10 @@ export const MaskPayload = Type.String({ format: 'binary', description: '8-bit g
 export const CommandReplyPayload = Type.Union(
   [
     closed({ ok: Type.Literal(true), command: Type.String(), request_id: Type.Optional(Type.String()), result: Type.Unknown() }, 'the command was carried out'),
-    closed({ ok: Type.Literal(false), command: Type.String(), request_id: Type.Optional(Type.String()), error: Type.String() }, 'the command was refused; nothing changed'),
+    closed(
+      { ok: Type.Literal(false), command: Type.String(), request_id: Type.Optional(Type.String()), error: Type.String() },
+      'the command was refused; nothing changed',
+    ),
   ],
   { description: 'request_id echoes the request; under MQTT 3.1.1 it is how a client matches the reply' },
 );

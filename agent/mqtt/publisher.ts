@@ -1,12 +1,12 @@
 import type { IClientPublishOptions } from 'mqtt';
 import { createLogger } from '../../util/log.ts';
+import { redact } from '../../util/redact.ts';
 import type { Result } from '../../util/result.ts';
 import { CHANNELS, DEFAULT_EXPIRY_SECONDS } from './channels.ts';
 import type { MqttConnection } from './connection.ts';
 import type { Outbox } from './outbox.ts';
 import type { CameraState, CameraStatusPayload, EventPayload, ResultPayload, RetuneStatePayload, StatsPayload } from './payloads.ts';
 import type { TopicName, Topics } from './topics.ts';
-import { redact } from '../../util/redact.ts';
 
 const log = createLogger('publisher');
 

@@ -43,7 +43,9 @@ export class NormalReservoir {
     try {
       // Encoded in memory, then written like every other file (temp file removed on failure), so a
       // full disk reports its errno; sharp's own file output would not.
-      const png = await sharp(Buffer.from(rgb.buffer, rgb.byteOffset, rgb.byteLength), { raw: { width, height, channels: 3 } }).png().toBuffer();
+      const png = await sharp(Buffer.from(rgb.buffer, rgb.byteOffset, rgb.byteLength), { raw: { width, height, channels: 3 } })
+        .png()
+        .toBuffer();
       await fs.mkdir(dir, { recursive: true });
       await writeFileAtomic(path.join(dir, `${String(ts).padStart(14, '0')}.png`), png);
     } catch (e) {
@@ -64,7 +66,12 @@ export class NormalReservoir {
     for (const cam of cameras) {
       const dir = this.cameraDir(cam);
       const names = await fs.readdir(dir).catch(() => [] as string[]);
-      all.push(...names.filter((n) => n.endsWith('.png') && !n.startsWith('.')).sort().map((n) => path.join(dir, n)));
+      all.push(
+        ...names
+          .filter((n) => n.endsWith('.png') && !n.startsWith('.'))
+          .sort()
+          .map((n) => path.join(dir, n)),
+      );
     }
     return all;
   }

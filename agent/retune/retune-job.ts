@@ -8,17 +8,17 @@
 // pipe only the agent holds (--parent-pipe): if the agent dies, even by SIGKILL, the tuner exits
 // without writing. The job's work dir goes on every outcome, and a stale one (an agent killed
 // mid-job) at the next start.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { err, ok, type Result } from '../../util/result.ts';
-import type { Logger } from '../../util/log.ts';
 import type { PromptStore } from '../../tuning/prompt-store.ts';
-import type { NormalReservoir } from './reservoir.ts';
+import type { Logger } from '../../util/log.ts';
+import { err, ok, type Result } from '../../util/result.ts';
 import type { RetuneStatePayload } from '../mqtt/payloads.ts';
+import type { NormalReservoir } from './reservoir.ts';
 import { parseTuneProgressLine, type TuneProgressLine } from './retune-state.ts';
 
 type RetuneState = RetuneStatePayload;
@@ -152,7 +152,9 @@ export class RetuneRunner {
     const dir = path.join(jobDir, 'normals');
     const copied = await snapshot(normals, dir);
     if (copied < this.opts.minNormals) {
-      return this.finish('failed', { message: `only ${copied} normal frames could be read from the reservoir, ${this.opts.minNormals} needed (retune.min_normals)` });
+      return this.finish('failed', {
+        message: `only ${copied} normal frames could be read from the reservoir, ${this.opts.minNormals} needed (retune.min_normals)`,
+      });
     }
     // Stopped while the frames were copied: no tuner may start after abort() was called.
     if (this.stopping) return this.finish('failed', { message: 'the agent is stopping' });
@@ -163,7 +165,12 @@ export class RetuneRunner {
     if (r.status === 'accepted') {
       // The id the tuner reported, not whatever `current` on disk says.
       const activated = await this.opts.store.activate(r.id);
-      if (!activated.ok) return this.finish('failed', { prompt_set: r.id, metrics: r.metrics, message: `the accepted prompt set ${r.id} could not be activated: ${activated.error}` });
+      if (!activated.ok)
+        return this.finish('failed', {
+          prompt_set: r.id,
+          metrics: r.metrics,
+          message: `the accepted prompt set ${r.id} could not be activated: ${activated.error}`,
+        });
       this.finish('done', { prompt_set: r.id, metrics: r.metrics, message: `prompt set ${r.id} accepted` });
     } else this.finish('rejected', { prompt_set: r.id, metrics: r.metrics, message: r.reason ?? 'the gate kept the current prompt set' });
   }
@@ -175,7 +182,20 @@ export class RetuneRunner {
   }
 
   private runTune(normalsDir: string, steps: number): Promise<Result<Extract<TuneProgressLine, { type: 'result' }>>> {
-    const args = [CLI, 'tune', '--bundle', this.bundleDir, '--normals', normalsDir, '--out', this.opts.store.dir, '--steps', String(steps), '--progress', 'json'];
+    const args = [
+      CLI,
+      'tune',
+      '--bundle',
+      this.bundleDir,
+      '--normals',
+      normalsDir,
+      '--out',
+      this.opts.store.dir,
+      '--steps',
+      String(steps),
+      '--progress',
+      'json',
+    ];
     if (this.opts.providers) args.push('--providers', this.opts.providers.join(','));
     args.push('--no-activate', '--parent-pipe', String(PARENT_PIPE_FD));
     // fd 3: the pipe the tuner watches; nothing is ever written to it, its end-of-file is the agent's death.

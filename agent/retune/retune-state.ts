@@ -31,7 +31,7 @@ export type TuneProgressLine = Static<typeof TuneProgressLine>;
 const BY_TYPE = { progress: compileSchema(TuneProgress), result: compileSchema(TuneResult) } as const;
 
 export function tuneProgressText(line: TuneProgressLine): string {
-  return JSON.stringify(line) + '\n';
+  return `${JSON.stringify(line)}\n`;
 }
 
 /** A line of the tuner's stdout, or what is wrong with it (key path and the value found). */

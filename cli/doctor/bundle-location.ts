@@ -18,11 +18,15 @@ export async function locateBundle(config: AgentConfig): Promise<BundleLocation>
   if (bundle.kind === 'dir') return present(bundle.path) ? { kind: 'present', dir: bundle.path, demo: false } : { kind: 'missing', dir: bundle.path };
   if (bundle.kind === 'hub') {
     const dir = hubBundleDir(bundle.repo, precision, config.data_dir);
-    return present(dir) ? { kind: 'present', dir, demo: false } : { kind: 'built at start', dir, how: `pulled from the Hugging Face hub (${bundle.repo}) and built at first start` };
+    return present(dir)
+      ? { kind: 'present', dir, demo: false }
+      : { kind: 'built at start', dir, how: `pulled from the Hugging Face hub (${bundle.repo}) and built at first start` };
   }
   const root = path.join(config.data_dir, 'bundles');
   const [newest] = await installedBundles(root);
   if (newest) return { kind: 'present', dir: newest, demo: false };
   const demo = path.join(root, DEMO_BUNDLE);
-  return present(demo) ? { kind: 'present', dir: demo, demo: true } : { kind: 'built at start', dir: demo, how: 'the DEMO bundle (random weights) is built at first start' };
+  return present(demo)
+    ? { kind: 'present', dir: demo, demo: true }
+    : { kind: 'built at start', dir: demo, how: 'the DEMO bundle (random weights) is built at first start' };
 }

@@ -15,5 +15,16 @@ export function checksFor(config: AgentConfig): Check[] {
   const cameras = Object.entries(config.cameras)
     .filter(([, cam]) => cam.enabled)
     .map(([name, cam]) => cameraCheck(name, cam));
-  return [nodeVersionCheck, ffmpegCheck, executionProvidersCheck, bundleCheck, tensorrtCheck, promptStoreCheck, dataDirCheck, brokerCheck, ...cameras, httpPortCheck];
+  return [
+    nodeVersionCheck,
+    ffmpegCheck,
+    executionProvidersCheck,
+    bundleCheck,
+    tensorrtCheck,
+    promptStoreCheck,
+    dataDirCheck,
+    brokerCheck,
+    ...cameras,
+    httpPortCheck,
+  ];
 }

@@ -12,12 +12,19 @@ async function runOne(check: Check, ctx: DoctorContext): Promise<CheckReport> {
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<Finding>((resolve) => {
     timer = setTimeout(
-      () => resolve({ status: 'fail', detail: `no answer within ${check.timeoutMs / 1000} s`, action: 'see the other lines; rerun with LINEWATCH_LOG_LEVEL=debug' }),
+      () =>
+        resolve({
+          status: 'fail',
+          detail: `no answer within ${check.timeoutMs / 1000} s`,
+          action: 'see the other lines; rerun with LINEWATCH_LOG_LEVEL=debug',
+        }),
       check.timeoutMs,
     );
   });
   const finding = await Promise.race([
-    check.run(ctx).catch((e: unknown): Finding => ({ status: 'fail', detail: `the check itself failed: ${(e as Error).message}`, action: 'report this as a bug' })),
+    check
+      .run(ctx)
+      .catch((e: unknown): Finding => ({ status: 'fail', detail: `the check itself failed: ${(e as Error).message}`, action: 'report this as a bug' })),
     timedOut,
   ]).finally(() => clearTimeout(timer));
   return { name: check.name, ...finding, ms: Date.now() - started };

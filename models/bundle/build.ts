@@ -8,7 +8,7 @@ import { err, ok, type Result } from '../../util/result.ts';
 import { buildMemoryGraph } from '../graphs/memory.ts';
 import { buildTextGraph } from '../graphs/text.ts';
 import { buildTextVjpGraph } from '../graphs/text-vjp.ts';
-import { buildVisionGraph, LOGIT_SCALE, MIN_IMAGE_SIZE, SMOOTHING_SIGMA, type LaaSettings } from '../graphs/vision.ts';
+import { buildVisionGraph, type LaaSettings, LOGIT_SCALE, MIN_IMAGE_SIZE, SMOOTHING_SIGMA } from '../graphs/vision.ts';
 import { ExternalWeights, GraphBuilder } from '../onnx/graph-builder.ts';
 import { WEIGHT_PRECISIONS, type WeightPrecision } from '../onnx/transformer.ts';
 import { defaultVocabPath } from '../tokenizer.ts';
@@ -86,7 +86,8 @@ function checkOptions(o: BuildOptions): Result<void> {
   if (o.laaRadius !== undefined && !isWhole(o.laaRadius, 0)) problems.push(`LAA radius must be a whole number >= 0 (got ${o.laaRadius})`);
   if (o.laaFrom !== undefined && !isWhole(o.laaFrom, 1)) problems.push(`LAA first block must be a whole number >= 1 (got ${o.laaFrom})`);
   if (o.laa === false && (o.laaRadius !== undefined || o.laaFrom !== undefined)) problems.push('LAA settings were given together with LAA disabled');
-  if (o.precision !== undefined && !WEIGHT_PRECISIONS.includes(o.precision)) problems.push(`precision must be ${WEIGHT_PRECISIONS.join(' or ')} (got ${o.precision})`);
+  if (o.precision !== undefined && !WEIGHT_PRECISIONS.includes(o.precision))
+    problems.push(`precision must be ${WEIGHT_PRECISIONS.join(' or ')} (got ${o.precision})`);
   if (path.resolve(o.out) === path.resolve(o.weights)) problems.push('the output directory is the weights directory');
   return problems.length ? err(problems.join('; ')) : ok(undefined);
 }
@@ -270,7 +271,7 @@ export async function buildBundle(o: BuildOptions): Promise<Result<Manifest>> {
     await fs.mkdir(tmp);
     const manifest = await writeBundleFiles(tmp, weights.value, resolved.value, step);
     step('manifest');
-    await fs.writeFile(path.join(tmp, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
+    await fs.writeFile(path.join(tmp, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
     await swapIntoPlace(tmp, out, target.value);
     o.onProgress?.(steps.length, steps.length, 'done');
     return ok(manifest);

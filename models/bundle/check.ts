@@ -3,12 +3,12 @@
 // output that applies to the bundle's settings with the stored one.
 import ort from 'onnxruntime-node';
 import { err, ok, type Result } from '../../util/result.ts';
+import type { WeightPrecision } from '../onnx/transformer.ts';
 import { createSession } from '../session.ts';
-import { readSafetensors, tensorF32, tensorI64, type SafetensorsFile } from '../weights/safetensors.ts';
-import { loadBundle, readTokenEmbedding, type Bundle, type TokenEmbedding } from './load.ts';
+import { readSafetensors, type SafetensorsFile, tensorF32, tensorI64 } from '../weights/safetensors.ts';
+import { type Bundle, loadBundle, readTokenEmbedding, type TokenEmbedding } from './load.ts';
 import type { LaaManifest } from './manifest.ts';
 import { tensorDifference } from './tensor-difference.ts';
-import type { WeightPrecision } from '../onnx/transformer.ts';
 
 export interface Tolerance {
   /** abs: max |a - b|; rel: max |a - b| / max |b|; cosine: the lowest cosine similarity of a row (a vector of the last axis). */
@@ -77,7 +77,9 @@ function checkApplicable(bundle: Bundle, ref: SafetensorsFile): Result<void> {
     const radius = Number(meta.laa_radius);
     const from = Number(meta.laa_first_layer);
     if (meta.laa_radius === undefined || meta.laa_first_layer === undefined) {
-      return err(`${ref.path} does not state its LAA settings (metadata laa_radius, laa_first_layer); the bundle uses LAA radius ${m.laa.radius} from block ${m.laa.from}`);
+      return err(
+        `${ref.path} does not state its LAA settings (metadata laa_radius, laa_first_layer); the bundle uses LAA radius ${m.laa.radius} from block ${m.laa.from}`,
+      );
     }
     if (radius !== m.laa.radius || from !== m.laa.from) {
       return err(
@@ -95,8 +97,10 @@ function checkApplicable(bundle: Bundle, ref: SafetensorsFile): Result<void> {
   }
   const ids = ref.tensors.get('input_ids')!;
   const prompts = ref.tensors.get('prompt_embeds')!.shape;
-  if (ids.dtype !== 'I64' || ids.shape.length !== 2 || ref.tensors.get('eot_index')!.dtype !== 'I64') return err('reference input_ids and eot_index must be int64');
-  if (prompts.length !== 3 || prompts[2] !== bundle.manifest.text.width) return err(`reference prompt_embeds are [${prompts.join(', ')}], the bundle's text width is ${bundle.manifest.text.width}`);
+  if (ids.dtype !== 'I64' || ids.shape.length !== 2 || ref.tensors.get('eot_index')!.dtype !== 'I64')
+    return err('reference input_ids and eot_index must be int64');
+  if (prompts.length !== 3 || prompts[2] !== bundle.manifest.text.width)
+    return err(`reference prompt_embeds are [${prompts.join(', ')}], the bundle's text width is ${bundle.manifest.text.width}`);
   return ok(undefined);
 }
 
@@ -107,7 +111,9 @@ async function checkVision(session: ort.InferenceSession, bundle: Bundle, ref: S
   const out = await session.run({ pixel_values: new ort.Tensor('float32', tensorF32(ref, 'pixel_values'), px), text_embeds: text });
   const need = requiredTensors(bundle);
   const tolerance = bundle.manifest.vision.precision === 'int8' ? INT8_VISION : FLOAT32_EMBEDDINGS;
-  const checks = Object.entries(need.vision).map(([output, name]) => compare(name, out[output].data as Float32Array, tensorF32(ref, name), tolerance, lastDim(out[output])));
+  const checks = Object.entries(need.vision).map(([output, name]) =>
+    compare(name, out[output].data as Float32Array, tensorF32(ref, name), tolerance, lastDim(out[output])),
+  );
   // patch_embeds [B,K,N,E] against one [B,N,E] reference per layer
   const [b, k, n, e] = out.patch_embeds.dims;
   const all = out.patch_embeds.data as Float32Array;
@@ -158,7 +164,13 @@ async function checkText(text: ort.InferenceSession, vjp: ort.InferenceSession, 
   const grad = await vjp.run({ ...prompts, upstream_grad: new ort.Tensor('float32', tensorF32(ref, 'upstream_grad'), upstream) });
   return ok([
     compare('text_embeds', fromIds.text_embeds.data as Float32Array, tensorF32(ref, 'text_embeds'), FLOAT32_EMBEDDINGS, lastDim(fromIds.text_embeds)),
-    compare('prompt_text_embeds', fromPrompts.text_embeds.data as Float32Array, tensorF32(ref, 'prompt_text_embeds'), FLOAT32_EMBEDDINGS, lastDim(fromPrompts.text_embeds)),
+    compare(
+      'prompt_text_embeds',
+      fromPrompts.text_embeds.data as Float32Array,
+      tensorF32(ref, 'prompt_text_embeds'),
+      FLOAT32_EMBEDDINGS,
+      lastDim(fromPrompts.text_embeds),
+    ),
     compare('prompt_grad', grad.prompt_grad.data as Float32Array, tensorF32(ref, 'prompt_grad'), FLOAT32_GRADIENTS, lastDim(grad.prompt_grad)),
   ]);
 }
@@ -183,7 +195,14 @@ export async function checkBundle(bundleDir: string, referenceFile: string): Pro
     const text = await checkText(await open(b.paths.text), await open(b.paths.textVjp), b, ref.value);
     if (!text.ok) return text;
     const tensors = [...vision, ...text.value];
-    return ok({ bundle: b.dir, reference: referenceFile, laa: b.manifest.vision.laa, precision: b.manifest.vision.precision, tensors, pass: tensors.every((t) => t.pass) });
+    return ok({
+      bundle: b.dir,
+      reference: referenceFile,
+      laa: b.manifest.vision.laa,
+      precision: b.manifest.vision.precision,
+      tensors,
+      pass: tensors.every((t) => t.pass),
+    });
   } finally {
     await Promise.all(opened.map((s) => s.release()));
   }
@@ -206,5 +225,5 @@ export function formatReport(r: CheckReport): string {
     ),
     r.pass ? 'all outputs within tolerance' : `${r.tensors.filter((t) => !t.pass).length} output(s) outside tolerance`,
   ];
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }

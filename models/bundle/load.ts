@@ -5,7 +5,7 @@ import path from 'node:path';
 import { err, ok, type Result } from '../../util/result.ts';
 import { readSafetensors, tensorF32 } from '../weights/safetensors.ts';
 import { sha256File } from './checksum.ts';
-import { MANIFEST_FILE, parseManifest, type Manifest } from './manifest.ts';
+import { MANIFEST_FILE, type Manifest, parseManifest } from './manifest.ts';
 
 export interface Bundle {
   dir: string;
@@ -43,7 +43,10 @@ export async function loadBundle(dir: string, options: LoadOptions = {}): Promis
       } catch (e) {
         return err(`bundle ${dir}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
       }
-      if (actual !== expected) return err(`bundle ${dir}: ${file} is corrupt or was modified (sha256 ${actual.slice(0, 12)}…, manifest says ${expected.slice(0, 12)}…); rebuild the bundle`);
+      if (actual !== expected)
+        return err(
+          `bundle ${dir}: ${file} is corrupt or was modified (sha256 ${actual.slice(0, 12)}…, manifest says ${expected.slice(0, 12)}…); rebuild the bundle`,
+        );
     }
   }
   const at = (f: string) => path.resolve(dir, f);
@@ -75,7 +78,7 @@ export async function readTokenEmbedding(bundle: Bundle): Promise<Result<TokenEm
   if (!file.ok) return file;
   const info = file.value.tensors.get('token_embedding');
   const { vocabSize, width, sot, eot } = bundle.manifest.text;
-  if (!info || info.shape.length !== 2 || info.shape[0] !== vocabSize || info.shape[1] !== width) {
+  if (info?.shape.length !== 2 || info.shape[0] !== vocabSize || info.shape[1] !== width) {
     return err(`${bundle.paths.tokenEmbedding}: expected a token_embedding tensor [${vocabSize}, ${width}]`);
   }
   return ok({ vocabSize, width, data: tensorF32(file.value, 'token_embedding'), sot, eot });

@@ -70,10 +70,7 @@ export const Manifest = closed(
     ),
     anomalyHead: closed({ logitScale: Type.Number(), smoothingSigma: Type.Number() }, strict),
     preprocess: closed({ mean: channelTriple(Type.Number()), std: channelTriple(Type.Number({ exclusiveMinimum: 0 })) }, strict),
-    text: closed(
-      { width: whole(1), blocks: whole(1), heads: whole(1), contextLength: whole(1), vocabSize: whole(1), sot: whole(0), eot: whole(0) },
-      strict,
-    ),
+    text: closed({ width: whole(1), blocks: whole(1), heads: whole(1), contextLength: whole(1), vocabSize: whole(1), sot: whole(0), eot: whole(0) }, strict),
     tokenizer: closed({ file: Type.String(), vocabSize: whole(1) }, strict),
     files: closed(
       Object.fromEntries(Object.keys(BUNDLE_FILES).map((k) => [k, isLaterFile(k) ? Type.Optional(Type.String()) : Type.String()])) as {
@@ -106,7 +103,8 @@ function ruleProblems(m: Loose): string[] {
   if (!Array.isArray(layers) || !layers.every((l, i) => Number.isInteger(l) && l >= 1 && l <= blocks && (i === 0 || l > layers[i - 1]))) {
     problems.push(`vision.layers must be ascending block numbers in 1..${blocks} (found ${JSON.stringify(layers)})`);
   }
-  if (v.laa?.enabled === true && typeof v.laa.from === 'number' && v.laa.from > blocks) problems.push(`vision.laa.from ${v.laa.from} is beyond the last block ${blocks}`);
+  if (v.laa?.enabled === true && typeof v.laa.from === 'number' && v.laa.from > blocks)
+    problems.push(`vision.laa.from ${v.laa.from} is beyond the last block ${blocks}`);
   for (const [k, name] of Object.entries((m.files ?? {}) as Loose)) {
     if (typeof name === 'string' && !isPlainFileName(name)) problems.push(`files.${k} '${name}' is not a plain file name`);
   }
@@ -124,10 +122,13 @@ export function parseManifest(json: unknown): Result<Manifest> {
   const m = json as Loose;
   if (m.format !== BUNDLE_FORMAT) return err(`not a linewatch bundle manifest (format ${JSON.stringify(m.format)})`);
   if (m.formatVersion !== BUNDLE_FORMAT_VERSION) {
-    return err(`bundle format version ${JSON.stringify(m.formatVersion)} is not supported (this linewatch reads version ${BUNDLE_FORMAT_VERSION}); rebuild the bundle`);
+    return err(
+      `bundle format version ${JSON.stringify(m.formatVersion)} is not supported (this linewatch reads version ${BUNDLE_FORMAT_VERSION}); rebuild the bundle`,
+    );
   }
   // bundles written before int8 existed carry no precision: they are float32
-  const withDefaults: Loose = m.vision && typeof m.vision === 'object' && m.vision.precision === undefined ? { ...m, vision: { ...m.vision, precision: 'fp32' } } : m;
+  const withDefaults: Loose =
+    m.vision && typeof m.vision === 'object' && m.vision.precision === undefined ? { ...m, vision: { ...m.vision, precision: 'fp32' } } : m;
   const shape = manifestSchema.check(withDefaults);
   const problems = [...(shape.ok ? [] : explainProblems(shape.error, withDefaults)), ...ruleProblems(withDefaults)];
   if (problems.length || !shape.ok) return err(`invalid manifest:\n  - ${problems.join('\n  - ')}`);

@@ -3,10 +3,11 @@
 //   -> prompt_grad [P,S,W] = d(sum(upstream_grad * text_embeds)) / d(prompt_embeds)
 // The weights are frozen, so no weight gradients are formed. JavaScript ONNX runtimes cannot
 // train (onnxruntime-web's training build is gone since 1.20), hence this explicit graph.
-import type { ClipWeights } from '../weights/clip-weights.ts';
+
 import type { GraphBuilder } from '../onnx/graph-builder.ts';
 import { blockBackward, layerNormBackward } from '../onnx/reverse.ts';
 import { transpose } from '../onnx/transformer.ts';
+import type { ClipWeights } from '../weights/clip-weights.ts';
 import { declareTextInputs, textForward } from './text.ts';
 
 export function buildTextVjpGraph(g: GraphBuilder, w: ClipWeights): void {

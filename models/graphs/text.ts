@@ -1,9 +1,10 @@
 // text.onnx: free token embeddings -> text features, so learned prompts need no token ids.
 // prompt_embeds [P,S,W] (S <= context length), eot_index [P] -> text_embeds [P,E]
 //   = ln_final(transformer(prompt_embeds + pos[:S]))[eot] @ text_projection
-import type { ClipWeights } from '../weights/clip-weights.ts';
+
 import type { GraphBuilder } from '../onnx/graph-builder.ts';
-import { layerNorm, residualBlock, type BlockTrace } from '../onnx/transformer.ts';
+import { type BlockTrace, layerNorm, residualBlock } from '../onnx/transformer.ts';
+import type { ClipWeights } from '../weights/clip-weights.ts';
 
 /** Causal mask [ctx, ctx]: 0 on and below the diagonal, -inf above. */
 export function causalMask(ctx: number): Float32Array {
@@ -69,5 +70,3 @@ export function buildTextGraph(g: GraphBuilder, w: ClipWeights): void {
   const inp = declareTextInputs(g, w);
   g.output(textForward(g, w, inp).textEmbeds, 'text_embeds', 'float32', ['P', w.embedDim]);
 }
-
-

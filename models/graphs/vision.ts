@@ -6,10 +6,11 @@
 // text_embeds is a required input: an ONNX input with an initializer as default value cannot be
 // fed through onnxruntime-node (its binding only passes inputs without initializers), so a
 // default would silently win over the caller's prompts. Bundles carry defaults as a file instead.
-import type { ClipWeights } from '../weights/clip-weights.ts';
+
 import type { GraphBuilder } from '../onnx/graph-builder.ts';
 import { layerNorm, residualBlock, type WeightPrecision } from '../onnx/transformer.ts';
-import { memoryHead, MEMORY_INPUTS, MEMORY_OUTPUTS } from './memory.ts';
+import type { ClipWeights } from '../weights/clip-weights.ts';
+import { MEMORY_INPUTS, MEMORY_OUTPUTS, memoryHead } from './memory.ts';
 import { resizePositionalEmbedding } from './positional-resize.ts';
 
 export interface LaaSettings {
@@ -161,7 +162,11 @@ export function buildVisionGraph(g: GraphBuilder, w: ClipWeights, o: VisionGraph
   });
 
   const imageEmbeds = g.node('Squeeze', [project(g, w, x, 0, 1, proj, 'ln_post_cls'), g.constI([1])]);
-  const patchEmbeds = g.node('Concat', selected.map((p) => g.node('Unsqueeze', [p, g.constI([1])])), { axis: 1 });
+  const patchEmbeds = g.node(
+    'Concat',
+    selected.map((p) => g.node('Unsqueeze', [p, g.constI([1])])),
+    { axis: 1 },
+  );
   // class-token row, patch columns, mean over heads: [B,h,T,T] -> [B,N]
   const clsRow = g.node('Slice', [lastProbs, g.constI([0, 1]), g.constI([1, tokens]), g.constI([2, 3])]);
   const clsAttention = g.node('Reshape', [g.node('ReduceMean', [clsRow], { axes: [1], keepdims: 0 }), g.constI([-1, grid * grid])]);

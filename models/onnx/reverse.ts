@@ -55,7 +55,11 @@ export function attentionBackward(g: GraphBuilder, a: AttentionTrace, w: BlockWe
   // scores = q_scaled k^T with q_scaled = q / sqrt(d)
   const dq = g.node('Mul', [g.node('MatMul', [dScores, a.k]), g.constF([1 / Math.sqrt(d)], [])]);
   const dk = g.node('MatMul', [swapLast(g, dScores), a.q]);
-  const stacked = g.node('Concat', [dq, dk, dv].map((t) => g.node('Unsqueeze', [t, g.constI([0])])), { axis: 0 }); // [3,B,h,T,d]
+  const stacked = g.node(
+    'Concat',
+    [dq, dk, dv].map((t) => g.node('Unsqueeze', [t, g.constI([0])])),
+    { axis: 0 },
+  ); // [3,B,h,T,d]
   // inverse of the forward permutation [2,0,3,1,4]
   const dQkv = g.node('Reshape', [g.node('Transpose', [stacked], { perm: [1, 3, 0, 2, 4] }), g.constI([0, -1, 3 * width])]);
   return linearBackward(g, dQkv, w.qkvWeight, `${hint}_qkv`);

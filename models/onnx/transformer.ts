@@ -60,8 +60,7 @@ function int8MatMul(g: GraphBuilder, x: string, weight: Matrix, hint: string): s
 
 /** x @ W^T + b for a PyTorch Linear weight [out, in]. */
 export function linear(g: GraphBuilder, x: string, weight: Matrix, bias: Float32Array | null, precision: WeightPrecision, hint: string): string {
-  const y =
-    precision === 'int8' ? int8MatMul(g, x, weight, hint) : g.node('MatMul', [x, g.weight(`${hint}_w`, transpose(weight), [weight.cols, weight.rows])]);
+  const y = precision === 'int8' ? int8MatMul(g, x, weight, hint) : g.node('MatMul', [x, g.weight(`${hint}_w`, transpose(weight), [weight.cols, weight.rows])]);
   return bias ? g.node('Add', [y, g.weight(`${hint}_bias`, bias, [bias.length])]) : y;
 }
 
@@ -122,13 +121,7 @@ export interface BlockTrace {
   probs: string;
 }
 
-export function residualBlock(
-  g: GraphBuilder,
-  x: string,
-  w: BlockWeights,
-  o: AttentionOptions & { act: Activation; eps: number },
-  hint: string,
-): BlockTrace {
+export function residualBlock(g: GraphBuilder, x: string, w: BlockWeights, o: AttentionOptions & { act: Activation; eps: number }, hint: string): BlockTrace {
   const attn = attention(g, layerNorm(g, x, w.ln1, o.eps, `${hint}_ln1`), w, o, hint);
   const mid = g.node('Add', [x, attn.out]);
   const preAct = linear(g, layerNorm(g, mid, w.ln2, o.eps, `${hint}_ln2`), w.fcWeight, w.fcBias, o.precision, `${hint}_fc`);

@@ -4,7 +4,7 @@
 // thread's process.env writes through to the process environment. So this refuses to run in a
 // worker: the inference worker's Engine sets them from the main thread before asking for a session.
 import { isMainThread } from 'node:worker_threads';
-import { providerEnvironment, type ExecutionProvider, type ProviderSettings } from './execution-providers.ts';
+import { type ExecutionProvider, type ProviderSettings, providerEnvironment } from './execution-providers.ts';
 
 /** Writes the variables for a session on `providers` into the process environment; returns them. */
 export function setProviderEnvironment(providers: readonly ExecutionProvider[], settings: ProviderSettings): Record<string, string> {

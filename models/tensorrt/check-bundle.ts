@@ -6,7 +6,7 @@
 // each in its optimization profile.
 import path from 'node:path';
 import { err, ok, type Result } from '../../util/result.ts';
-import { loadBundle, type Bundle } from '../bundle/load.ts';
+import { type Bundle, loadBundle } from '../bundle/load.ts';
 import type { WeightPrecision } from '../onnx/transformer.ts';
 import { checkGraph, type DeclaredDynamicDim, type GraphCheck } from './check-graph.ts';
 import { readOnnxGraph } from './onnx-graph.ts';
@@ -64,7 +64,9 @@ export function formatTensorrtReport(r: TensorrtReport): string {
   const width = Math.max(...r.graphs.map((g) => g.graph.length));
   for (const g of r.graphs) {
     const dynamic = g.dynamicDims.map((d) => `${d.input}[${d.axis}] '${d.name}' (${d.meaning})`).join(', ');
-    lines.push(`${path.basename(g.graph).padEnd(width)}  ${String(g.nodes).padStart(5)} nodes, ${String(g.ops.length).padStart(2)} op types  ${g.pass ? 'ok' : 'FAIL'}${dynamic ? `  dynamic: ${dynamic}` : ''}`);
+    lines.push(
+      `${path.basename(g.graph).padEnd(width)}  ${String(g.nodes).padStart(5)} nodes, ${String(g.ops.length).padStart(2)} op types  ${g.pass ? 'ok' : 'FAIL'}${dynamic ? `  dynamic: ${dynamic}` : ''}`,
+    );
     for (const p of g.problems) lines.push(`  ${p.node ? `node ${p.node} (${p.op})` : 'graph'}: ${p.reason}`);
   }
   const failing = r.graphs.flatMap((g) => g.problems);
@@ -75,5 +77,5 @@ export function formatTensorrtReport(r: TensorrtReport): string {
       ? `every graph parses in TensorRT ${r.tensorrtVersion}; each dynamic dimension needs a range in the engine's optimization profile`
       : `${failing.length} problem(s) (${[...byOp].map(([op, n]) => `${op} x${n}`).join(', ')}): TensorRT ${r.tensorrtVersion} would not take these graphs whole`,
   );
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }

@@ -6,7 +6,7 @@
 // would not parse, or parse only in pieces that onnxruntime then runs elsewhere.
 import type { GraphNode, OnnxGraph } from './onnx-graph.ts';
 import type { OperatorSupport, RestrictionCheck, SupportMatrix } from './support-matrix.ts';
-import { tensorFacts, type TensorFacts } from './tensor-facts.ts';
+import { type TensorFacts, tensorFacts } from './tensor-facts.ts';
 
 /** A graph input dimension that may be dynamic by design (besides axis 0, the batch). */
 export interface DeclaredDynamicDim {
@@ -65,7 +65,9 @@ function restrictionProblem(node: GraphNode, check: RestrictionCheck, facts: Ten
     }
     case 'attribute': {
       const value = node.attributes[check.name] ?? check.default;
-      return (check.allowed as unknown[]).includes(value) ? null : `\`${check.name}\` ${JSON.stringify(value)} is not supported (${check.allowed.map((v) => JSON.stringify(v)).join(', ')})`;
+      return (check.allowed as unknown[]).includes(value)
+        ? null
+        : `\`${check.name}\` ${JSON.stringify(value)} is not supported (${check.allowed.map((v) => JSON.stringify(v)).join(', ')})`;
     }
   }
 }

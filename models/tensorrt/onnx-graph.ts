@@ -78,7 +78,7 @@ type AttributeProto = onnxProto.onnx.IAttributeProto;
 function intValues(t: TensorProto): number[] | null {
   if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) return null;
   if (t.dataType !== DataType.INT64 && t.dataType !== DataType.INT32) return null;
-  if (t.rawData && t.rawData.length) {
+  if (t.rawData?.length) {
     const bytes = t.rawData;
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const width = t.dataType === DataType.INT64 ? 8 : 4;

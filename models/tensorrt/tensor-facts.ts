@@ -61,7 +61,7 @@ function slice1d<T>(data: T[], start: number, end: number, step: number): T[] {
   return out;
 }
 
-const numbers = (v: KnownElement[] | undefined): number[] | undefined => (v && v.every((e) => typeof e === 'number') ? (v as number[]) : undefined);
+const numbers = (v: KnownElement[] | undefined): number[] | undefined => (v?.every((e) => typeof e === 'number') ? (v as number[]) : undefined);
 
 function outputValue(node: GraphNode, graph: OnnxGraph, valueOf: (name: string) => KnownElement[] | undefined): KnownElement[] | undefined {
   const a = node.attributes;
@@ -88,7 +88,7 @@ function outputValue(node: GraphNode, graph: OnnxGraph, valueOf: (name: string) 
     }
     case 'Concat': {
       const parts = node.inputs.map((n) => valueOf(n));
-      return parts.every((p) => p) ? parts.flat() as KnownElement[] : undefined;
+      return parts.every((p) => p) ? (parts.flat() as KnownElement[]) : undefined;
     }
     case 'Gather': {
       const [data, indices] = [input(0), numbers(input(1))];

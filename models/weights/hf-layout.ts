@@ -1,6 +1,6 @@
 // Hugging Face `CLIPModel` key names (`vision_model.encoder.layers.N.self_attn.q_proj.weight`, ...).
 import type { Activation, BlockWeights, Matrix, TextWeights, VisionWeights } from './clip-weights.ts';
-import { TensorSource } from './tensor-source.ts';
+import type { TensorSource } from './tensor-source.ts';
 
 export interface HfClipConfig {
   projection_dim?: number;
@@ -49,7 +49,7 @@ export function readHfVision(src: TensorSource, cfg: HfClipConfig): VisionWeight
   const conv = src.shape('vision_model.embeddings.patch_embedding.weight');
   const proj = src.shape('visual_projection.weight');
   const pos = src.shape('vision_model.embeddings.position_embedding.weight');
-  if (!conv || conv.length !== 4 || !proj || !pos) {
+  if (conv?.length !== 4 || !proj || !pos) {
     src.get('vision_model.embeddings.patch_embedding.weight', [null, 3, null, null]);
     src.get('visual_projection.weight', [null, null]);
     src.get('vision_model.embeddings.position_embedding.weight', [null, null]);

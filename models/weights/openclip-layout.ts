@@ -1,6 +1,6 @@
 // OpenCLIP / OpenAI key names (`visual.transformer.resblocks.N.attn.in_proj_weight`, ...).
 import type { BlockWeights, ClipWeights, TextWeights, VisionWeights } from './clip-weights.ts';
-import { TensorSource } from './tensor-source.ts';
+import type { TensorSource } from './tensor-source.ts';
 
 export interface OpenClipConfig {
   model_cfg?: {
@@ -32,7 +32,7 @@ export function readOpenClipVision(src: TensorSource, cfg: OpenClipConfig): Visi
   const conv = src.shape('visual.conv1.weight');
   const proj = src.shape('visual.proj');
   const pos = src.shape('visual.positional_embedding');
-  if (!conv || conv.length !== 4 || !proj || !pos) {
+  if (conv?.length !== 4 || !proj || !pos) {
     src.get('visual.conv1.weight', [null, 3, null, null]);
     src.get('visual.proj', [null, null]);
     src.get('visual.positional_embedding', [null, null]);

@@ -3,9 +3,9 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { err, ok, type Result } from '../../util/result.ts';
-import { CLIP_MEAN, CLIP_STD, type Activation, type ClipWeights, type Layout } from './clip-weights.ts';
-import { hfActivation, readHfText, readHfVision, type HfClipConfig } from './hf-layout.ts';
-import { openClipActivation, readOpenClipText, readOpenClipVision, type OpenClipConfig } from './openclip-layout.ts';
+import { type Activation, CLIP_MEAN, CLIP_STD, type ClipWeights, type Layout } from './clip-weights.ts';
+import { type HfClipConfig, hfActivation, readHfText, readHfVision } from './hf-layout.ts';
+import { type OpenClipConfig, openClipActivation, readOpenClipText, readOpenClipVision } from './openclip-layout.ts';
 import { readSafetensors } from './safetensors.ts';
 import { TensorSource } from './tensor-source.ts';
 
@@ -15,7 +15,10 @@ const LAYOUT_FILES: Record<Layout, { config: string; weights: string }> = {
 };
 
 async function exists(file: string): Promise<boolean> {
-  return fs.access(file).then(() => true, () => false);
+  return fs.access(file).then(
+    () => true,
+    () => false,
+  );
 }
 
 export async function detectLayout(dir: string): Promise<Result<Layout>> {
@@ -31,7 +34,9 @@ export async function detectLayout(dir: string): Promise<Result<Layout>> {
 }
 
 async function sha256(file: string): Promise<string> {
-  return createHash('sha256').update(await fs.readFile(file)).digest('hex');
+  return createHash('sha256')
+    .update(await fs.readFile(file))
+    .digest('hex');
 }
 
 async function readJson<T>(file: string): Promise<Result<T>> {

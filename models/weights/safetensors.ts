@@ -80,11 +80,21 @@ export function tensorF32(file: SafetensorsFile, name: string): Float32Array {
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     switch (t.dtype) {
-      case 'F64': out[i] = view.getFloat64(i * 8, true); break;
-      case 'F16': out[i] = halfToFloat(view.getUint16(i * 2, true)); break;
-      case 'BF16': out[i] = new Float32Array(new Uint32Array([view.getUint16(i * 2, true) << 16]).buffer)[0]; break;
-      case 'I64': out[i] = Number(view.getBigInt64(i * 8, true)); break;
-      case 'I32': out[i] = view.getInt32(i * 4, true); break;
+      case 'F64':
+        out[i] = view.getFloat64(i * 8, true);
+        break;
+      case 'F16':
+        out[i] = halfToFloat(view.getUint16(i * 2, true));
+        break;
+      case 'BF16':
+        out[i] = new Float32Array(new Uint32Array([view.getUint16(i * 2, true) << 16]).buffer)[0];
+        break;
+      case 'I64':
+        out[i] = Number(view.getBigInt64(i * 8, true));
+        break;
+      case 'I32':
+        out[i] = view.getInt32(i * 4, true);
+        break;
     }
   }
   return out;
@@ -92,7 +102,7 @@ export function tensorF32(file: SafetensorsFile, name: string): Float32Array {
 
 export function tensorI64(file: SafetensorsFile, name: string): BigInt64Array {
   const t = file.tensors.get(name);
-  if (!t || t.dtype !== 'I64') throw new Error(`missing int64 tensor ${name}`);
+  if (t?.dtype !== 'I64') throw new Error(`missing int64 tensor ${name}`);
   const start = file.dataStart + t.data_offsets[0];
   return new BigInt64Array(file.bytes.buffer.slice(file.bytes.byteOffset + start, file.bytes.byteOffset + file.dataStart + t.data_offsets[1]));
 }

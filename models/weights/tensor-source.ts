@@ -1,7 +1,8 @@
 // Typed access to named tensors with shape checks that collect every problem, so a bad weights
 // file is reported once, completely, instead of failing at the first missing key.
-import { tensorF32, type SafetensorsFile } from './safetensors.ts';
+
 import type { LayerNormWeights, Matrix } from './clip-weights.ts';
+import { type SafetensorsFile, tensorF32 } from './safetensors.ts';
 
 export class TensorSource {
   readonly problems: string[] = [];

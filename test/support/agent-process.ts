@@ -1,7 +1,7 @@
 // `linewatch run` as a child process, as a user starts it, for tests that need whole agents: its
 // stderr log and everything it writes kept (a secret must appear in neither), its exit code
 // awaited, killed when the test file ends; and the bundle of the tiny fixture CLIP those agents run.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { after } from 'node:test';
 import { buildBundle } from '../../models/bundle/build.ts';

@@ -122,7 +122,11 @@ export interface ContractReport {
  * Messages on a `receive` channel are clients' commands, not the agent's, and are skipped; those
  * on `responseTopics` (MQTT 5 response topics the test chose) are checked as command replies.
  */
-export function checkPublished(contract: ContractChannels, messages: readonly { topic: string; payload: Buffer }[], responseTopics: readonly string[] = []): ContractReport {
+export function checkPublished(
+  contract: ContractChannels,
+  messages: readonly { topic: string; payload: Buffer }[],
+  responseTopics: readonly string[] = [],
+): ContractReport {
   const report: ContractReport = { problems: [], checked: {} };
   for (const { topic, payload } of messages) {
     const channels = responseTopics.includes(topic) ? [contract.byName('commandResponse')] : contract.matching(topic);

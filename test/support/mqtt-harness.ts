@@ -1,6 +1,6 @@
 // Shared by the MQTT tests: temp dirs cleaned up after the file, free loopback ports, a real
 // mosquitto started and stopped by the test, and an observing client that can wait for messages.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, promises as fs, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -71,7 +71,7 @@ export async function startMosquitto(bin: string, security: string[] = ['allow_a
   const conf = path.join(dir, 'mosquitto.conf');
   await fs.writeFile(
     conf,
-    [
+    `${[
       `listener ${port} 127.0.0.1`,
       ...security,
       'persistence true',
@@ -81,7 +81,7 @@ export async function startMosquitto(bin: string, security: string[] = ['allow_a
       'log_dest stderr',
       'log_type error',
       'log_type warning',
-    ].join('\n') + '\n',
+    ].join('\n')}\n`,
   );
   let child: ChildProcess | null = null;
   const start = async () => {

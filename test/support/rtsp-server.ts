@@ -1,6 +1,6 @@
 // Starts and stops test/support/rtsp-server.py (GStreamer's RTSP server on 127.0.0.1) for the
 // tests: a real H.264 RTSP camera that can be taken away and brought back on the same port.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
 import { after } from 'node:test';
 import { freePort } from './mqtt-harness.ts';

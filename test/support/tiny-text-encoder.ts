@@ -2,8 +2,9 @@
 // construction model that reads the tokens up to the end-of-text position,
 //   text_embeds[p] = Proj tanh( sum_{s <= eot_p} M_s x[p,s] ),
 // with its exact reverse pass. It lets the training loop run end to end in pure TypeScript.
-import type { PromptVocabulary, TextEncoder } from '../../tuning/text-encoder.ts';
+
 import { createRng } from '../../tuning/rng.ts';
+import type { PromptVocabulary, TextEncoder } from '../../tuning/text-encoder.ts';
 
 export class TinyTextEncoderDouble implements TextEncoder {
   readonly calls: { kind: 'encode' | 'vjp'; P: number; S: number }[] = [];

@@ -43,10 +43,14 @@ export async function writeTexture(file: string, seed: number, size = 64, defect
     }
   }
   await fs.mkdir(path.dirname(file), { recursive: true });
-  await sharp(data, { raw: { width: size, height: size, channels: 3 } }).png().toFile(file);
+  await sharp(data, { raw: { width: size, height: size, channels: 3 } })
+    .png()
+    .toFile(file);
   if (maskFile) {
     await fs.mkdir(path.dirname(maskFile), { recursive: true });
-    await sharp(mask, { raw: { width: size, height: size, channels: 1 } }).png().toFile(maskFile);
+    await sharp(mask, { raw: { width: size, height: size, channels: 1 } })
+      .png()
+      .toFile(maskFile);
   }
 }
 

@@ -12,14 +12,14 @@ import { readMemoryBank } from '../memory-bank-file.ts';
 import { readPromptSetFile } from '../prompt-set.ts';
 import { openTuningModels } from '../tuning-models.ts';
 import {
-  evaluateCategory,
-  METRIC_KEYS,
-  reportedScorers,
   type CategoryMetrics,
   type CategoryResult,
   type EvalTimings,
+  evaluateCategory,
   type GivenPrompts,
+  METRIC_KEYS,
   type ReportedScorer,
+  reportedScorers,
   type ScorerChoice,
   type ShotTuning,
 } from './evaluate-category.ts';
@@ -85,7 +85,8 @@ export async function runEvalJob(o: EvalJobOptions): Promise<Result<EvalJobResul
       if (!result.ok) return result;
       results.push(result.value);
     }
-    const meanOf = (pick: (r: CategoryResult) => CategoryMetrics) => Object.fromEntries(METRIC_KEYS.map((k) => [k, results.reduce((s, r) => s + pick(r)[k], 0) / results.length])) as CategoryMetrics;
+    const meanOf = (pick: (r: CategoryResult) => CategoryMetrics) =>
+      Object.fromEntries(METRIC_KEYS.map((k) => [k, results.reduce((s, r) => s + pick(r)[k], 0) / results.length])) as CategoryMetrics;
     const mean = meanOf((r) => r.metrics);
     const meanByScorer = Object.fromEntries(reportedScorers(scorer).map((name) => [name, meanOf((r) => r.byScorer[name]!)]));
     const totalMs = performance.now() - started;
@@ -108,14 +109,22 @@ export async function runEvalJob(o: EvalJobOptions): Promise<Result<EvalJobResul
     const metricsJson = {
       dataset: root,
       settings,
-      categories: Object.fromEntries(results.map((r) => [r.name, { ...r.metrics, scorers: r.byScorer, test_images: r.scores.length, shots: r.shots.map((s) => path.relative(root, s)), timings_s: seconds(r.timings) }])),
+      categories: Object.fromEntries(
+        results.map((r) => [
+          r.name,
+          { ...r.metrics, scorers: r.byScorer, test_images: r.scores.length, shots: r.shots.map((s) => path.relative(root, s)), timings_s: seconds(r.timings) },
+        ]),
+      ),
       mean: { ...mean, scorers: meanByScorer },
       timings_s: { total: totalMs / 1000 },
     };
-    await writeFileAtomic(files.metrics, JSON.stringify(metricsJson, null, 2) + '\n');
+    await writeFileAtomic(files.metrics, `${JSON.stringify(metricsJson, null, 2)}\n`);
     const csv = ['path,label,score', ...results.flatMap((r) => r.scores.map((s) => `${csvField(path.relative(root, s.path))},${s.label},${s.score}`))];
-    await writeFileAtomic(files.scores, csv.join('\n') + '\n');
-    await writeFileAtomic(files.report, renderReport({ title: `linewatch eval: ${path.basename(root)}`, settings, categories: results, mean, meanByScorer, datasetRoot: root }));
+    await writeFileAtomic(files.scores, `${csv.join('\n')}\n`);
+    await writeFileAtomic(
+      files.report,
+      renderReport({ title: `linewatch eval: ${path.basename(root)}`, settings, categories: results, mean, meanByScorer, datasetRoot: root }),
+    );
     return ok({ categories: results, mean, meanByScorer, files, totalMs });
   } finally {
     await models.value.release();

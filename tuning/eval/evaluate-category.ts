@@ -10,16 +10,16 @@
 // anomalies, scored once more after tuning: only min and max matter here, the metrics need no
 // threshold.
 import { err, ok, type Result } from '../../util/result.ts';
-import { resizeBilinear } from '../image/bilinear.ts';
-import { heatOverlay, outlineMask } from '../image/overlay.ts';
-import { encodePng, imageSize, readMask, readRgbImage, readRgbImages } from '../images.ts';
-import { derivedSeed, emptyTimings, learnPrompts, synthesizeFrom, syntheticCount, timed, type PhaseTimings } from '../learn-prompts.ts';
-import { imageMetrics, pixelMetrics, type CurvePoint, type PixelMetrics, type RankingMetrics } from '../metrics.ts';
-import type { RgbImage } from '../image/rgb-image.ts';
 import { calibrate, type ScoreScale } from '../calibration.ts';
 import { combineMaps, mapMax } from '../combine-scores.ts';
+import { resizeBilinear } from '../image/bilinear.ts';
+import { heatOverlay, outlineMask } from '../image/overlay.ts';
+import type { RgbImage } from '../image/rgb-image.ts';
+import { encodePng, imageSize, readMask, readRgbImage, readRgbImages } from '../images.ts';
+import { derivedSeed, emptyTimings, learnPrompts, type PhaseTimings, synthesizeFrom, syntheticCount, timed } from '../learn-prompts.ts';
 import { buildMemoryBank, DEFAULT_MAX_PATCHES, type MemoryBank } from '../memory-bank.ts';
-import { textEmbedsOf, type PromptSet } from '../prompt-set.ts';
+import { type CurvePoint, imageMetrics, type PixelMetrics, pixelMetrics, type RankingMetrics } from '../metrics.ts';
+import { type PromptSet, textEmbedsOf } from '../prompt-set.ts';
 import { createRng } from '../rng.ts';
 import type { Guidance } from '../train.ts';
 import type { TuningModels } from '../tuning-models.ts';
@@ -130,7 +130,8 @@ export async function evaluateCategory(models: TuningModels, category: Category,
   let shots: string[] = [];
   if (options.promptSet) {
     const { set, memory } = options.promptSet;
-    if (usesMemory && !memory) return err(`--scorer ${options.scorer}: prompt set ${set.id} has no memory bank (tune it again with a bundle that has memory.onnx)`);
+    if (usesMemory && !memory)
+      return err(`--scorer ${options.scorer}: prompt set ${set.id} has no memory bank (tune it again with a bundle that has memory.onnx)`);
     scoring = { textEmbeds: textEmbedsOf(set), memory, scales: set.memory ? { prompt: set.calibration, memory: set.memory.calibration } : null };
   } else {
     if (!(options.shots >= 1 && options.shots <= category.train.length)) {
@@ -149,7 +150,10 @@ export async function evaluateCategory(models: TuningModels, category: Category,
   const reported = reportedScorers(options.scorer);
   for (let first = 0; first < category.test.length; first += BATCH) {
     const batch = category.test.slice(first, first + BATCH);
-    const images = await readRgbImages(batch.map((t) => t.path), size);
+    const images = await readRgbImages(
+      batch.map((t) => t.path),
+      size,
+    );
     if (!images.ok) return images;
     const out = await timed(timings, 'inference', () => vision.run(images.value, scoring.textEmbeds, { anomalyMaps: true, patchEmbeds: usesMemory }));
     const memory = usesMemory ? await timed(timings, 'inference', () => models.memory!.run(out.patchEmbeds!, scoring.memory!, { maps: true })) : null;
@@ -191,7 +195,14 @@ export async function evaluateCategory(models: TuningModels, category: Category,
     if (!measured.pixel!.ok) return err(`category ${category.name} (${name} scorer): ${measured.pixel!.error}`);
     const image = measured.image.value;
     const pixel = measured.pixel!.value;
-    byScorer[name] = { image_auroc: image.auroc, image_ap: image.ap, image_f1max: image.f1max, pixel_auroc: pixel.auroc, pro: pixel.pro, pixel_f1max: pixel.f1max };
+    byScorer[name] = {
+      image_auroc: image.auroc,
+      image_ap: image.ap,
+      image_f1max: image.f1max,
+      pixel_auroc: pixel.auroc,
+      pro: pixel.pro,
+      pixel_f1max: pixel.f1max,
+    };
     if (name === options.scorer) chosen = { image, pixel };
   }
   const run = runs[options.scorer];
@@ -248,12 +259,20 @@ async function tuneOnShots(models: TuningModels, shots: string[], options: EvalO
   const layout = { layers: vision.layers, patches: vision.patches, embedDim: vision.embedDim };
   const memory = buildMemoryBank(normals.vision.patchEmbeds!, indices, layout, { maxPatches: DEFAULT_MAX_PATCHES, seed: options.seed }).bank;
   if (options.scorer === 'memory') return ok({ textEmbeds: trained.textEmbeds, memory, scales: null });
-  const scales = await timed(timings, 'features', () => shotScales(models, trained.textEmbeds, memory, [...images.value, ...synthetic.map((x) => x.image)], shots.length));
+  const scales = await timed(timings, 'features', () =>
+    shotScales(models, trained.textEmbeds, memory, [...images.value, ...synthetic.map((x) => x.image)], shots.length),
+  );
   return scales.ok ? ok({ textEmbeds: trained.textEmbeds, memory, scales: scales.value }) : scales;
 }
 
 /** Each scorer's scale from the shots (the first `shotCount` images) and their synthetic anomalies. */
-async function shotScales(models: TuningModels, textEmbeds: Float32Array, memory: MemoryBank, images: RgbImage[], shotCount: number): Promise<Result<{ prompt: ScoreScale; memory: ScoreScale }>> {
+async function shotScales(
+  models: TuningModels,
+  textEmbeds: Float32Array,
+  memory: MemoryBank,
+  images: RgbImage[],
+  shotCount: number,
+): Promise<Result<{ prompt: ScoreScale; memory: ScoreScale }>> {
   const out = await models.vision.run(images, textEmbeds, { patchEmbeds: true });
   const memoryScores = (await models.memory!.run(out.patchEmbeds!, memory)).scores;
   const scale = (scores: Float32Array, name: string): Result<ScoreScale> => {

@@ -31,7 +31,10 @@ async function isDir(p: string): Promise<boolean> {
 
 async function subdirs(dir: string): Promise<string[]> {
   const entries = await fs.readdir(dir, { withFileTypes: true });
-  return entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
+  return entries
+    .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+    .map((e) => e.name)
+    .sort();
 }
 
 /** The categories under `root` (all, or those named in `only`, in that order). */

@@ -4,7 +4,7 @@
 // (green outline).
 import path from 'node:path';
 import type { CategoryResult, ReportedScorer } from './evaluate-category.ts';
-import { METRIC_KEYS, type CategoryMetrics } from './evaluate-category.ts';
+import { type CategoryMetrics, METRIC_KEYS } from './evaluate-category.ts';
 import { escapeXml, lineChart } from './svg-chart.ts';
 
 export interface ReportInput {
@@ -22,11 +22,15 @@ const COLOURS = { image: '#1f77b4', pixel: '#d62728', pro: '#2ca02c' };
 
 export function renderReport(r: ReportInput): string {
   const head = ['category', ...METRIC_KEYS].map((k) => `<th>${escapeXml(k)}</th>`).join('');
-  const row = (name: string, m: CategoryMetrics, cls = '') => `<tr class="${cls}"><td>${escapeXml(name)}</td>${METRIC_KEYS.map((k) => `<td>${m[k].toFixed(4)}</td>`).join('')}</tr>`;
+  const row = (name: string, m: CategoryMetrics, cls = '') =>
+    `<tr class="${cls}"><td>${escapeXml(name)}</td>${METRIC_KEYS.map((k) => `<td>${m[k].toFixed(4)}</td>`).join('')}</tr>`;
   const rows = [...r.categories.map((c) => row(c.name, c.metrics)), row('mean', r.mean, 'mean')].join('\n');
   const scorers = Object.keys(r.meanByScorer) as ReportedScorer[];
   const byScorer = scorers
-    .map((name) => `<h3>scorer: ${escapeXml(name)}</h3>\n<table><tr>${head}</tr>\n${[...r.categories.map((c) => row(c.name, c.byScorer[name]!)), row('mean', r.meanByScorer[name]!, 'mean')].join('\n')}\n</table>`)
+    .map(
+      (name) =>
+        `<h3>scorer: ${escapeXml(name)}</h3>\n<table><tr>${head}</tr>\n${[...r.categories.map((c) => row(c.name, c.byScorer[name]!)), row('mean', r.meanByScorer[name]!, 'mean')].join('\n')}\n</table>`,
+    )
     .join('\n');
   const settings = Object.entries(r.settings)
     .map(([k, v]) => `<tr><th>${escapeXml(k)}</th><td>${escapeXml(String(v))}</td></tr>`)
@@ -60,9 +64,24 @@ ${sections}
 
 function categorySection(c: CategoryResult, root: string): string {
   const curves = [
-    lineChart([{ name: `AUROC ${c.metrics.image_auroc.toFixed(3)}`, points: c.curves.imageRoc, colour: COLOURS.image }], { title: 'image ROC', xLabel: 'false-positive rate', yLabel: 'true-positive rate', diagonal: true }),
-    lineChart([{ name: `AUROC ${c.metrics.pixel_auroc.toFixed(3)}`, points: c.curves.pixelRoc, colour: COLOURS.pixel }], { title: 'pixel ROC', xLabel: 'false-positive rate', yLabel: 'true-positive rate', diagonal: true }),
-    lineChart([{ name: `PRO ${c.metrics.pro.toFixed(3)}`, points: c.curves.pro, colour: COLOURS.pro }], { title: 'PRO (to FPR 0.3)', xLabel: 'false-positive rate', yLabel: 'per-region overlap', xMax: 0.3 }),
+    lineChart([{ name: `AUROC ${c.metrics.image_auroc.toFixed(3)}`, points: c.curves.imageRoc, colour: COLOURS.image }], {
+      title: 'image ROC',
+      xLabel: 'false-positive rate',
+      yLabel: 'true-positive rate',
+      diagonal: true,
+    }),
+    lineChart([{ name: `AUROC ${c.metrics.pixel_auroc.toFixed(3)}`, points: c.curves.pixelRoc, colour: COLOURS.pixel }], {
+      title: 'pixel ROC',
+      xLabel: 'false-positive rate',
+      yLabel: 'true-positive rate',
+      diagonal: true,
+    }),
+    lineChart([{ name: `PRO ${c.metrics.pro.toFixed(3)}`, points: c.curves.pro, colour: COLOURS.pro }], {
+      title: 'PRO (to FPR 0.3)',
+      xLabel: 'false-positive rate',
+      yLabel: 'per-region overlap',
+      xMax: 0.3,
+    }),
   ].join('\n');
   const thumbs = c.thumbnails
     .map((t) => {

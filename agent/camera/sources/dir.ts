@@ -55,7 +55,10 @@ export const startDirSource: SourceStart<'dir'> = ({ path: dir }, o, sink) => {
       if (files.length > 0 && goodThisCycle === 0) return finish(`no readable image in ${dir}`);
       const names = await readdir(dir).catch((e: NodeJS.ErrnoException) => e);
       if (!Array.isArray(names)) return finish(`cannot list ${dir}: ${names.code ?? names.message}`);
-      files = names.filter((n) => IMAGE_EXTENSIONS.has(path.extname(n).toLowerCase())).sort().map((n) => path.join(dir, n));
+      files = names
+        .filter((n) => IMAGE_EXTENSIONS.has(path.extname(n).toLowerCase()))
+        .sort()
+        .map((n) => path.join(dir, n));
       if (files.length === 0) return finish(`no images (${[...IMAGE_EXTENSIONS].join(' ')}) in ${dir}`);
       next = 0;
       goodThisCycle = 0;

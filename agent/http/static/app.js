@@ -1,6 +1,5 @@
 // The live page: polls /api/state, draws each camera's latest frame with the anomaly mask over it,
 // its score history and prompt set. Everything it loads comes from the agent: it works offline.
-'use strict';
 
 const POLL_MS = 1000;
 const OVERLAY_ALPHA = 0.6;
@@ -9,7 +8,12 @@ const cards = new Map();
 const api = (camera, what, frameId) => `/api/cameras/${encodeURIComponent(camera)}/${what}?f=${frameId}`;
 const fmt = (v) => (typeof v === 'number' ? v.toFixed(3) : '–');
 /** Each scorer's raw score, e.g. "prompt 0.612 · memory 0.081". */
-const scorerScores = (scores) => (scores ? Object.entries(scores).map(([name, v]) => `${name} ${fmt(v)}`).join(' · ') : '–');
+const scorerScores = (scores) =>
+  scores
+    ? Object.entries(scores)
+        .map(([name, v]) => `${name} ${fmt(v)}`)
+        .join(' · ')
+    : '–';
 
 function loadImage(url) {
   return new Promise((resolve) => {

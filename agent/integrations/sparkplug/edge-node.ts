@@ -20,7 +20,7 @@ import type { CommandDispatcher } from '../../commands/types.ts';
 import type { MqttConnection, SessionAnnouncements, SessionMessage } from '../../mqtt/connection.ts';
 import type { CameraState, ResultPayload, StatsPayload } from '../../mqtt/payloads.ts';
 import type { Integration } from '../integration.ts';
-import { birthMetrics, changedMetrics, DEVICE_REBIRTH_METRIC, RETUNE_METRIC, unknownReading, type CameraReading } from './camera-device.ts';
+import { birthMetrics, type CameraReading, changedMetrics, DEVICE_REBIRTH_METRIC, RETUNE_METRIC, unknownReading } from './camera-device.ts';
 import { commandFlag, decodePayload, encodePayload, sparkplugTopics, type UMetric, type UPayload } from './messages.ts';
 
 const log = createLogger('sparkplug');
@@ -51,7 +51,12 @@ export function startSparkplugEdgeNode(o: EdgeNodeOptions): Integration {
   let seq = 0;
 
   const bdSeqMetric = (): UMetric => ({ name: 'bdSeq', type: 'Int64', value: bdSeq });
-  const ndeath = (): SessionMessage => ({ topic: topics.node('NDEATH'), payload: encodePayload({ timestamp: now(), metrics: [bdSeqMetric()] }), qos: 1, retain: false });
+  const ndeath = (): SessionMessage => ({
+    topic: topics.node('NDEATH'),
+    payload: encodePayload({ timestamp: now(), metrics: [bdSeqMetric()] }),
+    qos: 1,
+    retain: false,
+  });
   /** The next message of the session, numbered; NBIRTH restarts the numbering at 0. */
   const numbered = (topic: string, metrics: UMetric[]): SessionMessage => {
     const payload = encodePayload({ timestamp: now(), seq, metrics });

@@ -4,7 +4,7 @@
 import mqtt from 'mqtt';
 import { describeSource } from '../../../agent/camera/source-spec.ts';
 import { readTlsMaterial } from '../../../agent/mqtt/tls.ts';
-import { fail, ok, type Check, type Finding } from '../check.ts';
+import { type Check, type Finding, fail, ok } from '../check.ts';
 import { portProblem } from '../port-probe.ts';
 
 const TIMEOUT_MS = 8000;
@@ -14,16 +14,27 @@ const shown = (url: string) => describeSource({ kind: 'http', url });
 
 function diagnose(e: Error & { code?: unknown }, url: string): Finding {
   const code = e.code;
-  if (code === 'ECONNREFUSED') return fail(`${url}: connection refused (nothing listens there)`, 'start the broker, or fix the host and port in mqtt.url (LINEWATCH_MQTT_URL)');
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return fail(`${url}: host name does not resolve`, 'fix the host in mqtt.url, or the DNS / /etc/hosts of this device');
+  if (code === 'ECONNREFUSED')
+    return fail(`${url}: connection refused (nothing listens there)`, 'start the broker, or fix the host and port in mqtt.url (LINEWATCH_MQTT_URL)');
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+    return fail(`${url}: host name does not resolve`, 'fix the host in mqtt.url, or the DNS / /etc/hosts of this device');
   if (code === 4 || code === 5 || code === 134 || code === 135) {
-    return fail(`${url}: the broker refused the credentials (${e.message})`, 'set mqtt.username / mqtt.password (LINEWATCH_MQTT_PASSWORD) to an account the broker accepts');
+    return fail(
+      `${url}: the broker refused the credentials (${e.message})`,
+      'set mqtt.username / mqtt.password (LINEWATCH_MQTT_PASSWORD) to an account the broker accepts',
+    );
   }
   if (typeof code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO|ALTNAME|TLS|SSL/.test(code + e.message)) {
-    return fail(`${url}: TLS handshake failed (${code})`, 'set mqtt.ca to the CA that signed the broker certificate; the certificate must name the host of mqtt.url');
+    return fail(
+      `${url}: TLS handshake failed (${code})`,
+      'set mqtt.ca to the CA that signed the broker certificate; the certificate must name the host of mqtt.url',
+    );
   }
   if (e.message === 'connack timeout') {
-    return fail(`${url}: no CONNACK within ${TIMEOUT_MS / 1000} s`, 'check mqtt.url: it must name an MQTT listener reachable from this device (a firewall, a proxy or another service on that port?)');
+    return fail(
+      `${url}: no CONNACK within ${TIMEOUT_MS / 1000} s`,
+      'check mqtt.url: it must name an MQTT listener reachable from this device (a firewall, a proxy or another service on that port?)',
+    );
   }
   return fail(`${url}: ${e.message}`, 'check mqtt.url, the network path to the broker and its log');
 }
@@ -36,7 +47,9 @@ export const brokerCheck: Check = {
     if (m.url === 'embedded') {
       if (m.port === 0) return ok('embedded broker on any free port');
       const problem = await portProblem('127.0.0.1', m.port);
-      return problem ? fail(`embedded broker: ${problem}`, 'stop the other broker or set mqtt.port (LINEWATCH_MQTT_PORT)') : ok(`embedded broker, 127.0.0.1:${m.port} is free`);
+      return problem
+        ? fail(`embedded broker: ${problem}`, 'stop the other broker or set mqtt.port (LINEWATCH_MQTT_PORT)')
+        : ok(`embedded broker, 127.0.0.1:${m.port} is free`);
     }
     const url = shown(m.url);
     const tls = readTlsMaterial({ ca: m.ca, cert: m.cert, key: m.key }, m.url);

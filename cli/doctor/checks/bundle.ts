@@ -2,8 +2,8 @@
 // verification the agent does at start, via loadBundle), so a truncated copy is found before the
 // agent refuses to start.
 import { loadBundle } from '../../../models/bundle/load.ts';
-import { fail, ok, warn, type Check } from '../check.ts';
 import { locateBundle } from '../bundle-location.ts';
+import { type Check, fail, ok, warn } from '../check.ts';
 
 const BUILD = "build one with 'linewatch model build --weights DIR --out DIR' and point model.bundle at it";
 
@@ -19,7 +19,12 @@ export const bundleCheck: Check = {
     if (!bundle.ok) return fail(bundle.error, `rebuild or copy the bundle again (${BUILD})`);
     const files = Object.keys(bundle.value.manifest.checksums).length;
     const what = `${bundle.value.dir}: ${files} files match their checksums`;
-    return where.demo ? warn(`${what}; it is the DEMO bundle (random weights)`, 'for real inspection see the demo block of the agent log: model pull + model build, then set model.bundle') : ok(what);
+    return where.demo
+      ? warn(
+          `${what}; it is the DEMO bundle (random weights)`,
+          'for real inspection see the demo block of the agent log: model pull + model build, then set model.bundle',
+        )
+      : ok(what);
   },
 };
 

@@ -2,12 +2,13 @@
 // an ffmpeg child) and wait for one frame within the camera's start_timeout_s, the time the agent
 // gives a starting source before it calls it dead. Credentials in URLs never reach the output: ffmpeg's
 // own messages repeat the URL, so it is replaced by its masked form.
+
+import { describeSource, type SourceSpec } from '../../../agent/camera/source-spec.ts';
 import { startSource } from '../../../agent/camera/sources/registry.ts';
 import { sourceSettings } from '../../../agent/camera/sources/source.ts';
-import { describeSource, type SourceSpec } from '../../../agent/camera/source-spec.ts';
 import type { RunningSource } from '../../../agent/camera/supervisor.ts';
 import type { CameraConfig } from '../../../agent/config.ts';
-import { fail, ok, type Check } from '../check.ts';
+import { type Check, fail, ok } from '../check.ts';
 
 /** Any size will do to see a frame arrive; the model's is the cheapest to scale to. */
 const SIZE = { width: 224, height: 224 };
@@ -40,8 +41,15 @@ export function cameraCheck(name: string, cam: CameraConfig): Check {
       source.kill();
       await source.ended;
       if (first === 'frame') return ok(`${shown}: first frame received`);
-      const fix = cam.source.kind === 'dir' ? 'put readable images in that folder' : 'check the camera is on and reachable from this device, the URL/path, credentials and codec (cameras.<name>.source)';
-      if (first === 'silent') return fail(`${shown}: no frame within ${cam.start_timeout_s} s (start_timeout_s)`, `${fix}; or raise cameras.${name}.start_timeout_s for a slow source`);
+      const fix =
+        cam.source.kind === 'dir'
+          ? 'put readable images in that folder'
+          : 'check the camera is on and reachable from this device, the URL/path, credentials and codec (cameras.<name>.source)';
+      if (first === 'silent')
+        return fail(
+          `${shown}: no frame within ${cam.start_timeout_s} s (start_timeout_s)`,
+          `${fix}; or raise cameras.${name}.start_timeout_s for a slow source`,
+        );
       return fail(`${shown}: ${masked(first, cam.source)}`, fix);
     },
   };

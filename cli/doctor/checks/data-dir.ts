@@ -4,7 +4,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { AgentConfig } from '../../../agent/config.ts';
-import { fail, ok, type Check } from '../check.ts';
+import { type Check, fail, ok } from '../check.ts';
 
 const MiB = 2 ** 20;
 /** The reservoir stores frames at the model input size; 224 px is every bundle's so far. */

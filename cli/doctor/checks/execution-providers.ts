@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
 import type { ExecutionProvider } from '../../../models/runtime/execution-providers.ts';
-import { fail, ok, type Check } from '../check.ts';
+import { type Check, fail, ok } from '../check.ts';
 
 const GPU_INSTALL = 'ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node --ignore-scripts=false (see README "GPU")';
 
@@ -53,7 +53,11 @@ async function systemLibraries(names: string[]): Promise<Set<string>> {
 /** Null when `provider` can run here, else what is missing. */
 async function providerProblem(provider: ExecutionProvider, built: Set<string>): Promise<{ missing: string; action: string } | null> {
   if (provider === 'cpu') return null;
-  if (!built.has(provider)) return { missing: 'not in this onnxruntime-node build', action: `use a platform whose onnxruntime-node has ${provider}, or remove it from model.execution_providers` };
+  if (!built.has(provider))
+    return {
+      missing: 'not in this onnxruntime-node build',
+      action: `use a platform whose onnxruntime-node has ${provider}, or remove it from model.execution_providers`,
+    };
   const needs = NEEDS[provider];
   const bin = ortBinDir();
   const ortMissing = needs.ort.filter((f) => !existsSync(path.join(bin, f)));

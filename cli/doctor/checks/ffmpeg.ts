@@ -1,10 +1,10 @@
 // ffmpeg on PATH (the agent spawns `ffmpeg` for every camera that is not a `dir:` folder), its
 // version, and the decoders the configured cameras need: H.264 for RTSP, MJPEG for HTTP streams
 // and most USB cameras. A file's codec is not known before it is probed, so files need none here.
-import { execFile, type ExecFileException } from 'node:child_process';
+import { type ExecFileException, execFile } from 'node:child_process';
 import type { SourceSpec } from '../../../agent/camera/source-spec.ts';
 import type { AgentConfig } from '../../../agent/config.ts';
-import { fail, ok, warn, type Check } from '../check.ts';
+import { type Check, fail, ok, warn } from '../check.ts';
 
 const NEEDED_DECODERS: Record<SourceSpec['kind'], string[]> = {
   rtsp: ['h264'],
@@ -13,7 +13,7 @@ const NEEDED_DECODERS: Record<SourceSpec['kind'], string[]> = {
   file: [],
   dir: [],
 };
-const INSTALL = 'install ffmpeg (Debian/Ubuntu: apt-get install ffmpeg) so that `ffmpeg` is on the agent\'s PATH';
+const INSTALL = "install ffmpeg (Debian/Ubuntu: apt-get install ffmpeg) so that `ffmpeg` is on the agent's PATH";
 
 function ffmpeg(args: string[]): Promise<{ stdout: string } | { error: ExecFileException }> {
   return new Promise((resolve) => {
@@ -56,6 +56,9 @@ export const ffmpegCheck: Check = {
     const missing = wanted.filter((d) => !have.has(d));
     if (missing.length === 0) return ok(`ffmpeg ${name}, decoders ${wanted.join(', ')}`);
     const who = [...needs].filter(([, ds]) => ds.some((d) => missing.includes(d))).map(([n]) => n);
-    return fail(`ffmpeg ${name} lacks the ${missing.join(', ')} decoder(s) that cameras ${who.join(', ')} need`, `install an ffmpeg build with ${missing.join(', ')} (Debian's ffmpeg package has them)`);
+    return fail(
+      `ffmpeg ${name} lacks the ${missing.join(', ')} decoder(s) that cameras ${who.join(', ')} need`,
+      `install an ffmpeg build with ${missing.join(', ')} (Debian's ffmpeg package has them)`,
+    );
   },
 };

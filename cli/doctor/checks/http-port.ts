@@ -1,5 +1,5 @@
 // The live page's port: taken by another process (often a second agent) means a refused start.
-import { fail, ok, type Check } from '../check.ts';
+import { type Check, fail, ok } from '../check.ts';
 import { portProblem } from '../port-probe.ts';
 
 export const httpPortCheck: Check = {

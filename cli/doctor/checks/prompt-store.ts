@@ -6,8 +6,8 @@ import path from 'node:path';
 import { loadBundle } from '../../../models/bundle/load.ts';
 import { bundleIdentity, bundleMismatch } from '../../../tuning/bundle-identity.ts';
 import { CURRENT_FILE, PromptStore } from '../../../tuning/prompt-store.ts';
-import { ok, warn, type Check } from '../check.ts';
 import { locateBundle } from '../bundle-location.ts';
+import { type Check, ok, warn } from '../check.ts';
 
 const retune = (configFile: string) => `re-tune: 'linewatch retune --config ${configFile}' against the running agent (or the page's re-tune button)`;
 
@@ -29,6 +29,8 @@ export const promptStoreCheck: Check = {
     const bundle = await loadBundle(where.dir, { verify: false });
     if (!bundle.ok) return warn(`current set ${set.id}; cannot read the bundle to compare: ${bundle.error}`, 'fix the bundle (see the bundle line)');
     const mismatch = bundleMismatch(set, await bundleIdentity(bundle.value));
-    return mismatch ? warn(`${mismatch}; the agent scores with the meta prompts`, retuneAction) : ok(`current set ${set.id}, tuned for bundle ${set.bundle.id}`);
+    return mismatch
+      ? warn(`${mismatch}; the agent scores with the meta prompts`, retuneAction)
+      : ok(`current set ${set.id}, tuned for bundle ${set.bundle.id}`);
   },
 };
