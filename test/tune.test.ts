@@ -416,7 +416,8 @@ test('tune --no-activate writes an accepted set but not current', async () => {
   assert.equal(status, 'status: accepted (not made current: --no-activate)');
   const set = JSON.parse(await fs.readFile(file, 'utf8'));
   assert.equal(set.status, 'accepted');
-  assert.deepEqual(await fs.readdir(out), [path.basename(file)], 'the set and nothing else: no current');
+  const sidecar = path.basename(file).replace(/\.json$/, '.memory.safetensors');
+  assert.deepEqual((await fs.readdir(out)).sort(), [path.basename(file), sidecar].sort(), 'the set and its memory bank, nothing else: no current');
 });
 
 test('tune --parent-pipe FD: when the pipe closes (the parent is gone) it exits at once, writing nothing', async () => {
