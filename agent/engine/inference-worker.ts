@@ -87,8 +87,8 @@ async function load(req: Extract<WorkerRequest, { type: 'load' }>): Promise<void
 
 async function infer(req: Extract<WorkerRequest, { type: 'infer' }>): Promise<void> {
   if (!current) throw new Error('no model loaded');
-  const { session, spec, plan } = current;
   const loaded = current;
+  const { session, spec, plan } = loaded;
   const size = spec.imageSize;
   const t0 = performance.now();
   const pixels = new Float32Array(req.frames.length * 3 * size * size);
