@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
@@ -8,9 +7,9 @@ import { createCommandDispatcher } from '../agent/commands/dispatcher.ts';
 import type { AgentState, AgentView, HealthReport } from '../agent/http/agent-view.ts';
 import { type AgentMetrics, createAgentMetrics } from '../agent/http/metrics.ts';
 import { type RunningHttpServer, startHttpServer } from '../agent/http/server.ts';
+import { chromiumMissing, launchChromium } from './support/chromium.ts';
 import { recordingHandlers } from './support/recording-handlers.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const TEST_TIMEOUT = { timeout: 60_000 }; // a hang guard, not an assertion on speed
 
 /** Test double of the running agent: fixed cameras, a grey frame, a mask hot on its left half. */
@@ -274,24 +273,11 @@ interface Canvas2d {
   getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> } };
 }
 
-const skipChromium = existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing (Debian: apt-get install chromium)`;
+const skipChromium = chromiumMissing;
 
 describe('live page in headless Chromium', { skip: skipChromium }, () => {
   test('shows cameras, score, prompt set, the demo banner and the overlay; the re-tune button reaches the handler', TEST_TIMEOUT, async () => {
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage();
       const foreign: string[] = [];

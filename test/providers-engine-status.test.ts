@@ -5,18 +5,18 @@
 // start says the cached engine is loaded, and how long that took.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { buildBundle } from '../models/bundle/build.ts';
 import { DEFAULT_PROVIDER_SETTINGS } from '../models/runtime/execution-providers.ts';
 import { createSession } from '../models/session.ts';
 import type { Logger } from '../util/log.ts';
+import { chromiumMissing, launchChromium } from './support/chromium.ts';
 import { findExecutable, freePort, observer, startMosquitto, tempDir } from './support/mqtt-harness.ts';
 
 const REPO = path.resolve(import.meta.dirname, '..');
 const DOUBLE = path.join(REPO, 'test/support/slow-tensorrt-provider.mjs');
-const CHROMIUM = '/usr/bin/chromium';
 const BUILD_MS = 12_000;
 const BUILDING = /^building TensorRT engine for vision\.onnx \(first start with this bundle\), \d+ s$/;
 const mosquitto = findExecutable('mosquitto');
@@ -43,7 +43,7 @@ async function tinyBundle(dir: string): Promise<string> {
 }
 
 test('a slow TensorRT start shows "building TensorRT engine" on P/status, /healthz and the page, then online', {
-  skip: !mosquitto ? 'mosquitto is not installed' : !existsSync(CHROMIUM) ? `${CHROMIUM} is missing` : false,
+  skip: !mosquitto ? 'mosquitto is not installed' : chromiumMissing,
   timeout: 240_000,
 }, async (t) => {
   const dir = await tempDir();
@@ -56,11 +56,7 @@ test('a slow TensorRT start shows "building TensorRT engine" on P/status, /healt
     config,
     `device_id: gpu1\ndata_dir: ${path.join(dir, 'var')}\nmodel: { bundle: ${bundle}, execution_providers: [tensorrt, cpu] }\nmqtt: { url: "${broker.url}", topic_prefix: lw }\nhttp: { port: ${port} }\n`,
   );
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-  });
+  const browser = await launchChromium();
   t.after(() => browser.close());
   const watch = await observer(broker.url, { clientId: 'scada' }, ['lw/gpu1/status']);
 

@@ -5,7 +5,7 @@
 // three secrets, while the camera's reason must still say what went wrong.
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -13,12 +13,12 @@ import type { AgentState } from '../agent/http/agent-view.ts';
 import type { CameraStatusPayload } from '../agent/mqtt/payloads.ts';
 import { buildBundle } from '../models/bundle/build.ts';
 import { startAgentProcess } from './support/agent-process.ts';
+import { chromiumMissing, launchChromium } from './support/chromium.ts';
 import { httpLeaks, leaksIn as secretsIn } from './support/leaks.ts';
 import { findExecutable, freePort, observer, sleep, startMosquitto, tempDir } from './support/mqtt-harness.ts';
 
 const REPO = path.resolve(import.meta.dirname, '..');
 const CLI = path.join(REPO, 'bin/linewatch.js');
-const CHROMIUM = '/usr/bin/chromium';
 const CAMERA_PASSWORD = 'S3cretPw';
 const MQTT_PASSWORD = 'mqtt-Pa55word-7781';
 const COMMAND_SECRET = 'command-secret-0123456789abcdef';
@@ -28,8 +28,7 @@ const HANG_GUARD = { timeout: 240_000 }; // not a speed assertion: a hung agent 
 const mosquitto = findExecutable('mosquitto');
 const passwd = findExecutable('mosquitto_passwd');
 const ffmpeg = findExecutable('ffmpeg');
-const skip =
-  !mosquitto || !passwd ? 'mosquitto is not installed' : !ffmpeg ? 'ffmpeg is not installed' : !existsSync(CHROMIUM) ? `${CHROMIUM} is missing` : false;
+const skip = !mosquitto || !passwd ? 'mosquitto is not installed' : !ffmpeg ? 'ffmpeg is not installed' : chromiumMissing;
 
 const leaksIn = (where: string, text: string) => secretsIn(SECRETS, where, text);
 
@@ -90,20 +89,7 @@ http: { host: 127.0.0.1, port: ${httpPort} }
     const health = (await (await fetch(`${base}/healthz`)).json()) as { checks: Record<string, { detail?: string }> };
     assert.match(health.checks['camera gate']?.detail ?? '', /Connection refused/);
 
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage();
       await page.goto(`${base}/`);
