@@ -20,6 +20,7 @@ import { CameraRuntime } from './camera-runtime.ts';
 import { createCommandDispatcher } from './commands/dispatcher.ts';
 import type { CommandDispatcher, CommandHandlers, SetArgs } from './commands/types.ts';
 import type { AgentConfig } from './config.ts';
+import type { RetuneStatePayload, StatsPayload } from './contract/payloads.ts';
 import { demoGuide } from './demo-guide.ts';
 import { Engine } from './engine/engine.ts';
 import { InferencePipeline } from './engine/pipeline.ts';
@@ -32,7 +33,6 @@ import { startIntegrations } from './integrations/start.ts';
 import { metaTextEmbedsFor } from './meta-text-embeds.ts';
 import { resolveBundle } from './model-resolver.ts';
 import { type MqttLink, openMqttLink } from './mqtt/mqtt-link.ts';
-import type { RetuneStatePayload, StatsPayload } from './mqtt/payloads.ts';
 import { NormalReservoir } from './retune/reservoir.ts';
 import { type RetuneRequest, RetuneRunner } from './retune/retune-job.ts';
 

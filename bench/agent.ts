@@ -16,7 +16,7 @@ import mqtt from 'mqtt';
 import ort from 'onnxruntime-node';
 import { Agent } from '../agent/agent.ts';
 import { loadConfig } from '../agent/config.ts';
-import type { ResultPayload } from '../agent/mqtt/payloads.ts';
+import type { ResultPayload } from '../agent/contract/payloads.ts';
 import { loadBundle } from '../models/bundle/load.ts';
 import { WEIGHT_PRECISIONS, type WeightPrecision } from '../models/onnx/transformer.ts';
 import { createSession } from '../models/session.ts';

@@ -1,6 +1,6 @@
 // Progress of a run made of phases (synthesis, features, steps, ...): a bar per phase redrawn in
 // place, one plain line per 10 % for logs, or JSON lines on stdout for a parent process (the
-// agent's re-tune reads `{"type":"progress",...}` lines, see agent/retune/retune-state.ts).
+// agent's re-tune reads `{"type":"progress",...}` lines, see agent/contract/tune-progress.ts).
 import { createProgress, type Progress } from '../util/progress.ts';
 
 export type ProgressMode = 'bar' | 'plain' | 'json';

@@ -1,5 +1,5 @@
 // `linewatch tune`: learn a prompt set from a folder of normal images (tuning/tune-job.ts).
-import { tuneProgressText } from '../agent/retune/retune-state.ts';
+import { tuneProgressText } from '../agent/contract/tune-progress.ts';
 import { MIN_NORMALS, runTuneJob } from '../tuning/tune-job.ts';
 import { UserError } from '../util/result.ts';
 import { oneOf, parseOptions, realNumber, required, runCommand, wholeNumber } from './args.ts';

@@ -1,11 +1,11 @@
 // docs/asyncapi.json: the machine-readable MQTT contract (AsyncAPI 3.0.0), built from the same
-// topic table (agent/mqtt/topics.ts), channel table (agent/mqtt/channels.ts) and payload schemas
-// (agent/mqtt/payloads.ts) the agent publishes with. Operations are from the agent's point of
+// topic table (agent/contract/topics.ts), channel table (agent/contract/channels.ts) and payload schemas
+// (agent/contract/payloads.ts) the agent publishes with. Operations are from the agent's point of
 // view: `send` = the agent publishes, `receive` = the agent subscribes.
 import { readFileSync } from 'node:fs';
 import { COMMAND_NAMES } from '../agent/commands/types.ts';
-import { CHANNELS, type ChannelSpec, DEFAULT_EXPIRY_SECONDS } from '../agent/mqtt/channels.ts';
-import { TOPIC_TEMPLATES, type TopicName } from '../agent/mqtt/topics.ts';
+import { CHANNELS, type ChannelSpec, DEFAULT_EXPIRY_SECONDS } from '../agent/contract/channels.ts';
+import { TOPIC_TEMPLATES, type TopicName } from '../agent/contract/topics.ts';
 
 const BINDING_VERSION = '0.2.0';
 const ROOT = '{prefix}/{device_id}';

@@ -10,7 +10,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { signCommand } from '../agent/commands/signature.ts';
-import type { ResultPayload } from '../agent/mqtt/payloads.ts';
+import type { ResultPayload } from '../agent/contract/payloads.ts';
 import { buildBundle } from '../models/bundle/build.ts';
 import { findExecutable, observer, startMosquitto, tempDir } from './support/mqtt-harness.ts';
 

@@ -4,9 +4,9 @@ import { describe, test } from 'node:test';
 import { createCommandDispatcher } from '../agent/commands/dispatcher.ts';
 import { canonicalJson, signCommand } from '../agent/commands/signature.ts';
 import type { CommandDispatcher, CommandHandlers, CommandReply } from '../agent/commands/types.ts';
+import { createTopics } from '../agent/contract/topics.ts';
 import { attachCommandChannel } from '../agent/mqtt/command-channel.ts';
 import { connectMqtt } from '../agent/mqtt/connection.ts';
-import { createTopics } from '../agent/mqtt/topics.ts';
 import { err, ok } from '../util/result.ts';
 import { findExecutable, observer, startMosquitto } from './support/mqtt-harness.ts';
 

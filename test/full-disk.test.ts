@@ -10,7 +10,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { EventPayload } from '../agent/mqtt/payloads.ts';
+import type { EventPayload } from '../agent/contract/payloads.ts';
 import { buildBundle } from '../models/bundle/build.ts';
 import { findExecutable, freePort, observer, sleep, startMosquitto, tempDir } from './support/mqtt-harness.ts';
 import { mountSmallTmpfs, type SmallTmpfs, tmpfsUnavailable } from './support/small-tmpfs.ts';

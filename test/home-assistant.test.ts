@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
+import type { ResultPayload, RetuneStatePayload } from '../agent/contract/payloads.ts';
+import { createTopics } from '../agent/contract/topics.ts';
 import { discoveryConfigs } from '../agent/integrations/home-assistant.ts';
-import type { ResultPayload, RetuneStatePayload } from '../agent/mqtt/payloads.ts';
-import { createTopics } from '../agent/mqtt/topics.ts';
 import { buildTinyBundle, DEMO_FRAMES, startAgentProcess } from './support/agent-process.ts';
 import { findExecutable, observer, type Received, sleep, startMosquitto, tempDir } from './support/mqtt-harness.ts';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseTuneProgressLine, tuneProgressText } from '../agent/retune/retune-state.ts';
+import { parseTuneProgressLine, tuneProgressText } from '../agent/contract/tune-progress.ts';
 import { createProgress, formatAmount, formatDuration } from '../util/progress.ts';
 
 function fakeStream(isTTY: boolean) {

@@ -4,11 +4,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { IClientPublishOptions } from 'mqtt';
+import type { ResultPayload } from '../agent/contract/payloads.ts';
+import { createTopics } from '../agent/contract/topics.ts';
 import type { ConnectionListener, MqttConnection } from '../agent/mqtt/connection.ts';
 import { openOutbox } from '../agent/mqtt/outbox.ts';
-import type { ResultPayload } from '../agent/mqtt/payloads.ts';
 import { createContractPublisher } from '../agent/mqtt/publisher.ts';
-import { createTopics } from '../agent/mqtt/topics.ts';
 
 /** Test double of the MQTT connection: records publishes, connected or not as the test says. */
 function recordingConnection() {

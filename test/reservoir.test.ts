@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
-import type { RetuneStatePayload } from '../agent/mqtt/payloads.ts';
+import type { RetuneStatePayload } from '../agent/contract/payloads.ts';
 import { NormalReservoir } from '../agent/retune/reservoir.ts';
 import { RetuneRunner } from '../agent/retune/retune-job.ts';
 import { PromptStore } from '../tuning/prompt-store.ts';

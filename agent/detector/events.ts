@@ -9,7 +9,7 @@
 // score, bbox = the anomalous region (camera pixels) of the frame that reached max_score.
 // Times are the frames' ts (ms since the epoch), so rate limits follow the stream, not the clock.
 import { randomUUID } from 'node:crypto';
-import type { EventPayload } from '../mqtt/payloads.ts';
+import type { EventPayload } from '../contract/payloads.ts';
 import type { Box } from './geometry.ts';
 
 /** The contract's event (`P/<cam>/events`) with the box still a tuple; the camera runtime converts it when publishing. */

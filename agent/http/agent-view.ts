@@ -1,5 +1,5 @@
 import { redactDeep } from '../../util/redact.ts';
-import type { BoundingBox, CameraState, ResultPayload, RetuneStatePayload } from '../mqtt/payloads.ts';
+import type { BoundingBox, CameraState, ResultPayload, RetuneStatePayload } from '../contract/payloads.ts';
 
 /** What the live page shows of one camera. */
 export interface CameraSnapshot {

@@ -1,5 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import { CameraState, RETUNE_STATES, type RetuneStateName } from '../mqtt/payloads.ts';
+import { CameraState, RETUNE_STATES, type RetuneStateName } from '../contract/payloads.ts';
 
 /** The values of the contract's camera state, read from its schema so the two cannot drift apart. */
 const CAMERA_STATES = CameraState.anyOf.map((s) => s.const);

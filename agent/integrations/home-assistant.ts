@@ -16,8 +16,8 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { createLogger } from '../../util/log.ts';
+import type { Topics } from '../contract/topics.ts';
 import type { MqttConnection } from '../mqtt/connection.ts';
-import type { Topics } from '../mqtt/topics.ts';
 import type { Integration } from './integration.ts';
 
 const log = createLogger('home-assistant');

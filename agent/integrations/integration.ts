@@ -1,7 +1,7 @@
 // What an optional integration (Home Assistant discovery, Sparkplug B) sees of the agent: the
 // domain events the MQTT contract publishes anyway, pushed to it, as zigbee2mqtt feeds its
 // extensions. An integration never reaches into the agent; the agent never knows what it does.
-import type { CameraState, ResultPayload, StatsPayload } from '../mqtt/payloads.ts';
+import type { CameraState, ResultPayload, StatsPayload } from '../contract/payloads.ts';
 
 export interface Integration {
   /** For logs. */

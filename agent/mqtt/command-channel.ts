@@ -2,8 +2,8 @@ import type { IPublishPacket } from 'mqtt';
 import { createLogger } from '../../util/log.ts';
 import { redact } from '../../util/redact.ts';
 import type { CommandDispatcher } from '../commands/types.ts';
+import type { Topics } from '../contract/topics.ts';
 import type { MqttConnection } from './connection.ts';
-import type { Topics } from './topics.ts';
 
 const log = createLogger('mqtt-commands');
 

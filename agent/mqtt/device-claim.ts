@@ -10,8 +10,8 @@
 import { randomBytes } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
 import { signCommand } from '../commands/signature.ts';
+import type { Topics } from '../contract/topics.ts';
 import type { TlsMaterial } from './tls.ts';
-import type { Topics } from './topics.ts';
 
 export interface ClaimCheckOptions {
   url: string;

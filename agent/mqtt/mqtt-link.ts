@@ -3,6 +3,7 @@ import { createLogger } from '../../util/log.ts';
 import { err, ok, type Result } from '../../util/result.ts';
 import type { CommandDispatcher } from '../commands/types.ts';
 import type { AgentConfig } from '../config.ts';
+import { createTopics, type Topics } from '../contract/topics.ts';
 import { attachCommandChannel } from './command-channel.ts';
 import { connectMqtt, type MqttConnection, type SessionAnnouncements } from './connection.ts';
 import { findClaimHolder, liveHolderMessage } from './device-claim.ts';
@@ -10,7 +11,6 @@ import { type EmbeddedBroker, startEmbeddedBroker } from './embedded-broker.ts';
 import { type Outbox, openOutbox } from './outbox.ts';
 import { type ContractPublisher, createContractPublisher } from './publisher.ts';
 import { readTlsMaterial } from './tls.ts';
-import { createTopics, type Topics } from './topics.ts';
 
 const log = createLogger('mqtt');
 

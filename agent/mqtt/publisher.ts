@@ -2,11 +2,11 @@ import type { IClientPublishOptions } from 'mqtt';
 import { createLogger } from '../../util/log.ts';
 import { redact } from '../../util/redact.ts';
 import type { Result } from '../../util/result.ts';
-import { CHANNELS, DEFAULT_EXPIRY_SECONDS } from './channels.ts';
+import { CHANNELS, DEFAULT_EXPIRY_SECONDS } from '../contract/channels.ts';
+import type { CameraState, CameraStatusPayload, EventPayload, ResultPayload, RetuneStatePayload, StatsPayload } from '../contract/payloads.ts';
+import type { TopicName, Topics } from '../contract/topics.ts';
 import type { MqttConnection } from './connection.ts';
 import type { Outbox } from './outbox.ts';
-import type { CameraState, CameraStatusPayload, EventPayload, ResultPayload, RetuneStatePayload, StatsPayload } from './payloads.ts';
-import type { TopicName, Topics } from './topics.ts';
 
 const log = createLogger('publisher');
 

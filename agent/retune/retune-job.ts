@@ -17,9 +17,9 @@ import { fileURLToPath } from 'node:url';
 import type { PromptStore } from '../../tuning/prompt-store.ts';
 import type { Logger } from '../../util/log.ts';
 import { err, ok, type Result } from '../../util/result.ts';
-import type { RetuneStatePayload } from '../mqtt/payloads.ts';
+import type { RetuneStatePayload } from '../contract/payloads.ts';
+import { parseTuneProgressLine, type TuneProgressLine } from '../contract/tune-progress.ts';
 import type { NormalReservoir } from './reservoir.ts';
-import { parseTuneProgressLine, type TuneProgressLine } from './retune-state.ts';
 
 type RetuneState = RetuneStatePayload;
 const idle = (): RetuneState => ({ state: 'idle', progress: 0, ts: Date.now() });

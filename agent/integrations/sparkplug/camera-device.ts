@@ -1,7 +1,7 @@
 // A camera as a Sparkplug device: the metrics of its DBIRTH (every metric it will ever report, with
 // its current value; null until known) and of its DDATA (only the metrics that changed, report by
 // exception). Names follow the contract's JSON fields so a host and an MQTT client read the same words.
-import type { CameraState } from '../../mqtt/payloads.ts';
+import type { CameraState } from '../../contract/payloads.ts';
 import type { TypeStr, UMetric } from './messages.ts';
 
 export interface CameraReading {

@@ -17,8 +17,8 @@
 // - Everything QoS 0, not retained, except the NDEATH (Will and the one sent before a clean stop): QoS 1.
 import { createLogger } from '../../../util/log.ts';
 import type { CommandDispatcher } from '../../commands/types.ts';
+import type { CameraState, ResultPayload, StatsPayload } from '../../contract/payloads.ts';
 import type { MqttConnection, SessionAnnouncements, SessionMessage } from '../../mqtt/connection.ts';
-import type { CameraState, ResultPayload, StatsPayload } from '../../mqtt/payloads.ts';
 import type { Integration } from '../integration.ts';
 import { birthMetrics, type CameraReading, changedMetrics, DEVICE_REBIRTH_METRIC, RETUNE_METRIC, unknownReading } from './camera-device.ts';
 import { commandFlag, decodePayload, encodePayload, sparkplugTopics, type UMetric, type UPayload } from './messages.ts';

@@ -1,3 +1,5 @@
+// The topic tree of the MQTT contract (DESIGN.md, "MQTT contract"): every topic the agent
+// publishes or subscribes to, built from one prefix, and the checks on a configured prefix.
 import { err, ok, type Result } from '../../util/result.ts';
 
 /** Every topic of the MQTT contract, rooted at P = `<topic_prefix>/<device_id>`. */
