@@ -30,6 +30,7 @@ export type AgentConfig = Omit<RawConfig, 'model' | 'cameras'> & {
   model: Omit<RawConfig['model'], 'bundle'> & { bundle: BundleRef };
   cameras: Record<string, CameraConfig>;
 };
+export type DetectorConfig = AgentConfig['detector'];
 
 const configValidator = compileSchema(ConfigSchema);
 const cameraValidator = compileSchema(CameraSchema);

@@ -5,8 +5,8 @@ import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { createCommandDispatcher } from '../agent/commands/dispatcher.ts';
 import type { AgentState, AgentView, HealthReport } from '../agent/http/agent-view.ts';
-import { type AgentMetrics, createAgentMetrics } from '../agent/http/metrics.ts';
 import { type RunningHttpServer, startHttpServer } from '../agent/http/server.ts';
+import { type AgentMetrics, createAgentMetrics } from '../agent/stats/prometheus-metrics.ts';
 import { chromiumMissing, launchChromium } from './support/chromium.ts';
 import { recordingHandlers } from './support/recording-handlers.ts';
 
@@ -54,7 +54,6 @@ const STATE: AgentState = {
         { ts: 2, score: 0.4 },
         { ts: 3, score: 0.734 },
       ],
-      overlay_box: null,
     },
     {
       name: 'cam-b',
@@ -67,7 +66,6 @@ const STATE: AgentState = {
       anomalous: false,
       prompt_set: 'ps-0002',
       history: [],
-      overlay_box: null,
     },
   ],
 };

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { resolveBundle } from '../agent/model-resolver.ts';
+import { resolveBundle } from '../agent/model/model-resolver.ts';
 import { run } from '../cli/model-pull.ts';
 import { loadBundle } from '../models/bundle/load.ts';
 import { type PullOptions, pullRepo } from '../models/hub-pull.ts';

@@ -7,7 +7,8 @@ import { describe, test } from 'node:test';
 import mqtt from 'mqtt';
 import { createCommandDispatcher } from '../agent/commands/dispatcher.ts';
 import type { CommandDispatcher } from '../agent/commands/types.ts';
-import type { EventPayload, ResultPayload } from '../agent/contract/payloads.ts';
+import type { ResultPayload } from '../agent/contract/payloads.ts';
+import type { DetectorEvent } from '../agent/detector/events.ts';
 import { startEmbeddedBroker } from '../agent/mqtt/embedded-broker.ts';
 import { type MqttLink, type MqttSettings, openMqttLink } from '../agent/mqtt/mqtt-link.ts';
 import { checkPublished, loadContractChannels } from './support/asyncapi-channels.ts';
@@ -83,7 +84,7 @@ const sampleResult = (frameId: number): ResultPayload => ({
   latency_ms: { pre: 1.5, infer: 40.25, post: 2 },
 });
 
-const sampleEvent = (n: number): EventPayload => ({
+const sampleEvent = (n: number): DetectorEvent => ({
   type: 'new',
   id: `ev-${n}`,
   camera: 'cam1',
@@ -91,7 +92,7 @@ const sampleEvent = (n: number): EventPayload => ({
   end_ts: null,
   max_score: 0.9,
   frames: 3,
-  bbox: { x: 10, y: 20, w: 30, h: 40 },
+  bbox: [10, 20, 30, 40],
 });
 
 // An 8-bit grey 1x1 PNG, as the detector produces (content does not matter to the transport).
@@ -149,7 +150,7 @@ async function checkContract(url: string, v5: boolean, cleanups: Array<() => unk
   assert.deepEqual(await link.publisher.event(sampleEvent(1)), { ok: true, value: undefined });
   const event = await watcher.next((m) => m.topic === `${P}/cam1/events`);
   assert.equal(event.packet.qos, 1);
-  assert.deepEqual(JSON.parse(event.payload.toString()), sampleEvent(1));
+  assert.deepEqual(JSON.parse(event.payload.toString()), { ...sampleEvent(1), bbox: { x: 10, y: 20, w: 30, h: 40 } }, 'the box as x/y/w/h');
 
   // retune state: QoS 1, retained.
   await link.publisher.retuneState({ state: 'tuning', progress: 0.5, ts: 1 });

@@ -70,41 +70,41 @@ function collect(pipeline: () => InferencePipeline, n: number, scored: ScoredFra
 
 async function scoreOne(value: number): Promise<ScoredFrame> {
   const scored: ScoredFrame[] = [];
-  const p = new InferencePipeline(
-    engine,
-    (s) => scored.push(s),
-    (e) => assert.fail(e),
-  );
-  p.offer(frame('a', 1, value));
+  const p = new InferencePipeline(engine, (e) => assert.fail(e));
+  p.offer(frame('a', 1, value), (s) => scored.push(s));
   p.start();
   await collect(() => p, 1, scored);
   return scored[0];
 }
 
-const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) < 1e-5, `${what}: ${a} != ${b}`);
+/** Within 1e-5, or 1e-6 of the value for large ones (a sum over 50,176 pixels rounds differently on other CPUs' SIMD paths). */
+const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) < Math.max(1e-5, 1e-6 * Math.abs(b)), `${what}: ${a} != ${b}`);
 
 test('frames of cameras ready together go in one batch; a newer frame replaces one waiting', async () => {
   const scored: ScoredFrame[] = [];
-  const p = new InferencePipeline(
-    engine,
-    (s) => scored.push(s),
-    (e) => assert.fail(e),
-  );
-  p.offer(frame('a', 1, 10));
-  p.offer(frame('a', 2, 20));
-  p.offer(frame('a', 3, 30));
-  p.offer(frame('b', 1, 40));
+  // Records the size of every batch the pipeline hands the worker.
+  const batches: number[] = [];
+  const counting = Object.create(engine, {
+    infer: { value: (frames: ArrayBuffer[]) => (batches.push(frames.length), engine.infer(frames)) },
+  }) as Engine;
+  const p = new InferencePipeline(counting, (e) => assert.fail(e));
+  const deliver = (s: ScoredFrame) => scored.push(s);
+  p.offer(frame('a', 1, 10), deliver);
+  p.offer(frame('a', 2, 20), deliver);
+  p.offer(frame('a', 3, 30), deliver);
+  p.offer(frame('b', 1, 40), deliver);
   p.start();
   await collect(() => p, 2, scored);
   assert.deepEqual(
-    scored.map((s) => [s.frame.camera, s.frame.frameId, s.batchSize]),
+    scored.map((s) => [s.frame.camera, s.frame.frameId]),
     [
-      ['a', 3, 2],
-      ['b', 1, 2],
+      ['a', 3],
+      ['b', 1],
     ],
   );
-  assert.equal(p.slot('a').dropped, 2);
-  assert.equal(p.slot('b').dropped, 0);
+  assert.deepEqual(batches, [2], 'both cameras in one batch');
+  assert.equal(p.skipped('a'), 2);
+  assert.equal(p.skipped('b'), 0);
   const size = bundle.manifest.vision.imageSize;
   for (const s of scored) {
     const prompt = s.scores.prompt!;

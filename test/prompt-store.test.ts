@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { loadActivePrompts, ZERO_SHOT_ID } from '../agent/active-prompts.ts';
+import { loadActivePrompts, ZERO_SHOT_ID } from '../agent/model/active-prompts.ts';
 import { type PromptSet, textEmbedRows, textEmbedsOf, tokenRows, validatePromptSet } from '../tuning/prompt-set.ts';
 import { PromptStore } from '../tuning/prompt-store.ts';
 

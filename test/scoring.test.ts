@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { loadActivePrompts, ZERO_SHOT_ID } from '../agent/active-prompts.ts';
+import { loadActivePrompts, ZERO_SHOT_ID } from '../agent/model/active-prompts.ts';
 import { memoryScorer } from '../agent/scoring/memory-scorer.ts';
 import { promptScorer } from '../agent/scoring/prompt-scorer.ts';
 import { SCORER_NAMES } from '../agent/scoring/scorer.ts';

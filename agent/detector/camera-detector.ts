@@ -26,9 +26,9 @@ export class CameraDetector {
     this.events = new EventTracker(camera, settings.rules, newEventId);
   }
 
-  setSettings(settings: DetectorSettings): void {
-    this.settings = settings;
-    this.events.setRules(settings.rules);
+  /** `set {sensitivity}`: applies from the next frame (the event rules come from the configuration). */
+  setSensitivity(sensitivity: number): void {
+    this.settings = { ...this.settings, sensitivity };
   }
 
   /**

@@ -9,11 +9,19 @@
 // score, bbox = the anomalous region (camera pixels) of the frame that reached max_score.
 // Times are the frames' ts (ms since the epoch), so rate limits follow the stream, not the clock.
 import { randomUUID } from 'node:crypto';
-import type { EventPayload } from '../contract/payloads.ts';
 import type { Box } from './geometry.ts';
 
-/** The contract's event (`P/<cam>/events`) with the box still a tuple; the camera runtime converts it when publishing. */
-export type DetectorEvent = Omit<EventPayload, 'bbox'> & { bbox: Box | null };
+/** An event as the detector sees it; the publisher maps it to the contract's `P/<cam>/events` payload. */
+export interface DetectorEvent {
+  type: 'new' | 'update' | 'end';
+  id: string;
+  camera: string;
+  start_ts: number;
+  end_ts: number | null;
+  max_score: number;
+  frames: number;
+  bbox: Box | null;
+}
 
 export interface Observation {
   ts: number;
@@ -46,14 +54,9 @@ export class EventTracker {
 
   constructor(
     readonly camera: string,
-    private rules: EventRules,
+    private readonly rules: EventRules,
     private readonly newId: () => string = randomUUID,
   ) {}
-
-  /** New rules apply from the next frame (an open event stays open). */
-  setRules(rules: EventRules): void {
-    this.rules = rules;
-  }
 
   get isOpen(): boolean {
     return this.openId !== null;

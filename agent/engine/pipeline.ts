@@ -1,5 +1,6 @@
 // Camera slots -> inference worker. Frames from cameras that are ready together go in one batch;
-// while a batch runs, newer frames replace older ones in their slots (latest frame wins).
+// while a batch runs, newer frames replace older ones in their slots (latest frame wins). Each
+// frame carries where its result goes, so results need no lookup by camera name.
 import type { Frame } from '../camera/frame.ts';
 import { FrameSlot } from '../camera/frame-slot.ts';
 import type { ScorerName, ScorerOutputs } from '../scoring/scorer.ts';
@@ -11,12 +12,18 @@ export interface ScoredFrame {
   /** Each scorer's map (at the model input size, row-major) and raw score. */
   scores: ScorerOutputs;
   latencyMs: { pre: number; infer: number };
-  /** Frames scored together in this batch. */
-  batchSize: number;
+}
+
+/** Receives the scored frame; called once per frame that made it into a batch. */
+export type DeliverScored = (s: ScoredFrame) => void;
+
+interface WaitingFrame {
+  frame: Frame;
+  deliver: DeliverScored;
 }
 
 export class InferencePipeline {
-  private readonly slots = new Map<string, FrameSlot<Frame>>();
+  private readonly slots = new Map<string, FrameSlot<WaitingFrame>>();
   private running = false;
   private loop: Promise<void> = Promise.resolve();
   private wake: (() => void) | null = null;
@@ -24,21 +31,25 @@ export class InferencePipeline {
 
   constructor(
     private readonly engine: Engine,
-    private readonly onScored: (s: ScoredFrame) => void,
     private readonly onError: (e: Error) => void,
   ) {}
 
-  slot(camera: string): FrameSlot<Frame> {
+  /** Frames of `camera` replaced by a newer one before they were scored. */
+  skipped(camera: string): number {
+    return this.slot(camera).dropped;
+  }
+
+  private slot(camera: string): FrameSlot<WaitingFrame> {
     let s = this.slots.get(camera);
     if (!s) {
-      s = new FrameSlot<Frame>();
+      s = new FrameSlot<WaitingFrame>();
       this.slots.set(camera, s);
     }
     return s;
   }
 
-  offer(frame: Frame): void {
-    this.slot(frame.camera).put(frame);
+  offer(frame: Frame, deliver: DeliverScored): void {
+    this.slot(frame.camera).put({ frame, deliver });
     this.wake?.();
   }
 
@@ -53,9 +64,9 @@ export class InferencePipeline {
     await this.loop;
   }
 
-  private async nextBatch(): Promise<Frame[]> {
+  private async nextBatch(): Promise<WaitingFrame[]> {
     for (;;) {
-      const batch = [...this.slots.values()].map((s) => s.tryTake()).filter((f): f is Frame => f !== undefined);
+      const batch = [...this.slots.values()].map((s) => s.tryTake()).filter((f): f is WaitingFrame => f !== undefined);
       if (batch.length || !this.running) return batch;
       await new Promise<void>((resolve) => {
         this.wake = resolve;
@@ -70,12 +81,12 @@ export class InferencePipeline {
       if (!batch.length) continue;
       try {
         // The pixel buffers move to the worker and come back with the results.
-        const r = await this.engine.infer(batch.map((f) => f.rgb.buffer as ArrayBuffer));
+        const r = await this.engine.infer(batch.map((w) => w.frame.rgb.buffer as ArrayBuffer));
         this.inferMs.push(r.inferMs);
         if (this.inferMs.length > 512) this.inferMs.shift();
         r.outputs.forEach((o, i) => {
-          const frame = { ...batch[i], rgb: new Uint8Array(o.rgb) };
-          this.onScored({ frame, scores: scorerOutputs(o), latencyMs: { pre: r.preMs, infer: r.inferMs }, batchSize: batch.length });
+          const { frame, deliver } = batch[i];
+          deliver({ frame: { ...frame, rgb: new Uint8Array(o.rgb) }, scores: scorerOutputs(o), latencyMs: { pre: r.preMs, infer: r.inferMs } });
         });
       } catch (e) {
         this.onError(e instanceof Error ? e : new Error(String(e)));

@@ -1,8 +1,16 @@
+// What the HTTP server (the live page, /api/state, /healthz) reads from the running agent, and the
+// one place that reads it from the agent's parts.
 import { redactDeep } from '../../util/redact.ts';
-import type { BoundingBox, CameraState, ResultPayload, RetuneStatePayload } from '../contract/payloads.ts';
+import type { Cameras } from '../camera/cameras.ts';
+import type { CameraState, ResultPayload, RetuneStatePayload } from '../contract/payloads.ts';
+import type { Engine } from '../engine/engine.ts';
+import type { EngineStartStatus } from '../engine/engine-start-status.ts';
+import type { ActiveModel } from '../model/active-model.ts';
+import type { MqttLink } from '../mqtt/mqtt-link.ts';
+import type { RetuneRunner } from '../retune/retune-job.ts';
 
 /** What the live page shows of one camera. */
-export interface CameraSnapshot {
+export interface CameraView {
   name: string;
   status: CameraState;
   status_reason?: string;
@@ -16,11 +24,6 @@ export interface CameraSnapshot {
   prompt_set: string | null;
   /** Recent scores, oldest first; the provider bounds its length. */
   history: Array<{ ts: number; score: number }>;
-  /**
-   * Where the anomaly mask lies on the frame, in frame pixels (the ROI that was scored);
-   * null = the whole frame.
-   */
-  overlay_box: BoundingBox | null;
 }
 
 /** `/api/state`. */
@@ -33,7 +36,7 @@ export interface AgentState {
   engine?: string;
   mqtt_connected: boolean;
   retune: RetuneStatePayload;
-  cameras: CameraSnapshot[];
+  cameras: CameraView[];
 }
 
 export interface CameraImage {
@@ -47,7 +50,7 @@ export interface HealthReport {
   checks: Record<string, { ok: boolean; detail?: string }>;
 }
 
-/** What the HTTP server reads from the running agent. Implemented by the agent (the lead). */
+/** What the HTTP server reads from the running agent. */
 export interface AgentView {
   state(): AgentState;
   /** The latest frame of `camera` (as scored, before the overlay), or null when there is none yet. Encoded on request. */
@@ -67,5 +70,52 @@ export function redactedView(view: AgentView): AgentView {
     frame: (camera) => view.frame(camera),
     mask: (camera) => view.mask(camera),
     health: () => redactDeep(view.health()),
+  };
+}
+
+export interface AgentViewSources {
+  deviceId: string;
+  model: ActiveModel;
+  engine: Engine;
+  engineStart: EngineStartStatus;
+  cameras: Cameras;
+  runner: RetuneRunner;
+  link: () => MqttLink | null;
+}
+
+export function agentView(s: AgentViewSources): AgentView {
+  const camera = (name: string) => {
+    const c = s.cameras.get(name);
+    return c.ok ? c.value : null;
+  };
+  return {
+    state: () => {
+      const engine = s.engineStart.text();
+      return {
+        device_id: s.deviceId,
+        demo: s.model.demo,
+        bundle: s.model.bundleDir,
+        ...(engine ? { engine } : {}),
+        mqtt_connected: s.link()?.connection.connected ?? false,
+        retune: s.runner.state,
+        cameras: s.cameras.all().map((c) => c.view()),
+      };
+    },
+    frame: async (name) => {
+      const b = await camera(name)?.viewFrame();
+      return b ? { bytes: b, contentType: 'image/jpeg' } : null;
+    },
+    mask: async (name) => (await camera(name)?.viewMask()) ?? null,
+    health: () => {
+      const checks: Record<string, { ok: boolean; detail?: string }> = {
+        mqtt: { ok: s.link()?.connection.connected ?? false },
+        inference: { ok: s.engine.provider !== 'none', detail: s.engineStart.text() ?? s.engine.provider },
+      };
+      for (const c of s.cameras.all()) {
+        if (c.status.state === 'disabled') continue;
+        checks[`camera ${c.name}`] = { ok: c.status.state === 'online', ...(c.status.reason ? { detail: c.status.reason } : {}) };
+      }
+      return { healthy: Object.values(checks).every((c) => c.ok), checks };
+    },
   };
 }

@@ -7,9 +7,9 @@ import { redact } from '../../util/redact.ts';
 import { err, ok, type Result } from '../../util/result.ts';
 import { MAX_COMMAND_BYTES } from '../commands/command-body.ts';
 import type { CommandDispatcher } from '../commands/types.ts';
+import type { AgentMetrics } from '../stats/prometheus-metrics.ts';
 import type { AgentView } from './agent-view.ts';
 import { createHostCheck } from './host-check.ts';
-import type { AgentMetrics } from './metrics.ts';
 
 const log = createLogger('http');
 

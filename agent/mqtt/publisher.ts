@@ -5,6 +5,7 @@ import type { Result } from '../../util/result.ts';
 import { CHANNELS, DEFAULT_EXPIRY_SECONDS } from '../contract/channels.ts';
 import type { CameraState, CameraStatusPayload, EventPayload, ResultPayload, RetuneStatePayload, StatsPayload } from '../contract/payloads.ts';
 import type { TopicName, Topics } from '../contract/topics.ts';
+import type { DetectorEvent } from '../detector/events.ts';
 import type { MqttConnection } from './connection.ts';
 import type { Outbox } from './outbox.ts';
 
@@ -22,6 +23,11 @@ export interface ContractPublisherOptions {
   now?: () => number;
 }
 
+function eventPayload(e: DetectorEvent): EventPayload {
+  const bbox = e.bbox ? { x: e.bbox[0], y: e.bbox[1], w: e.bbox[2], h: e.bbox[3] } : null;
+  return { ...e, bbox };
+}
+
 /** One helper per row of the MQTT contract table, with that row's QoS, retain flag and properties. */
 export interface ContractPublisher {
   /** QoS 1, retained. Kept by the client while the link is down. */
@@ -34,7 +40,7 @@ export interface ContractPublisher {
   /** 8-bit grey PNG, QoS 0 with expiry; MQTT 5: content type image/png, user property frame_id. */
   mask(camera: string, png: Buffer, frameId: number): boolean;
   /** QoS 1 through the outbox: resolves once it is on disk. */
-  event(event: EventPayload): Promise<Result<void>>;
+  event(event: DetectorEvent): Promise<Result<void>>;
   /** QoS 0. */
   stats(stats: StatsPayload): boolean;
   /** QoS 1, retained. */
@@ -85,7 +91,7 @@ export function createContractPublisher(opts: ContractPublisherOptions): Contrac
       );
     },
     event(event) {
-      return outbox.enqueue(topics.events(event.camera), json(event));
+      return outbox.enqueue(topics.events(event.camera), json(eventPayload(event)));
     },
     stats(stats) {
       return connection.publishIfConnected(topics.stats, json(stats), flags('stats'));

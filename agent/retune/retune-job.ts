@@ -58,7 +58,7 @@ export interface RetuneRequest {
  * Copies the reservoir's frames into the job's folder: the reservoir keeps rotating while the job
  * runs, so a frame may be gone by the time it is copied; those are skipped. Returns how many were copied.
  */
-async function snapshot(files: string[], dir: string): Promise<number> {
+async function copyNormals(files: string[], dir: string): Promise<number> {
   await fs.mkdir(dir, { recursive: true });
   const copied = await Promise.all(
     files.map((f, i) =>
@@ -150,7 +150,7 @@ export class RetuneRunner {
       });
     }
     const dir = path.join(jobDir, 'normals');
-    const copied = await snapshot(normals, dir);
+    const copied = await copyNormals(normals, dir);
     if (copied < this.opts.minNormals) {
       return this.finish('failed', {
         message: `only ${copied} normal frames could be read from the reservoir, ${this.opts.minNormals} needed (retune.min_normals)`,

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { AgentConfig } from '../../agent/config.ts';
-import { DEMO_BUNDLE, hubBundleDir, installedBundles } from '../../agent/model-resolver.ts';
+import { DEMO_BUNDLE, hubBundleDir, installedBundles } from '../../agent/model/model-resolver.ts';
 import { MANIFEST_FILE } from '../../models/bundle/manifest.ts';
 
 export type BundleLocation =

@@ -24,8 +24,8 @@ function loadImage(url) {
   });
 }
 
-/** Grey mask -> red with alpha proportional to the anomaly value, stretched over `box` of the frame. */
-function drawOverlay(ctx, mask, box) {
+/** Grey mask -> red with alpha proportional to the anomaly value, stretched over the whole frame. */
+function drawOverlay(ctx, mask) {
   const off = document.createElement('canvas');
   off.width = mask.naturalWidth;
   off.height = mask.naturalHeight;
@@ -40,7 +40,7 @@ function drawOverlay(ctx, mask, box) {
     px.data[i + 3] = Math.round(v * OVERLAY_ALPHA);
   }
   o.putImageData(px, 0, 0);
-  ctx.drawImage(off, box.x, box.y, box.w, box.h);
+  ctx.drawImage(off, 0, 0, ctx.canvas.width, ctx.canvas.height);
 }
 
 async function drawFrame(card, cam) {
@@ -51,7 +51,7 @@ async function drawFrame(card, cam) {
   canvas.height = frame.naturalHeight;
   const ctx = canvas.getContext('2d');
   ctx.drawImage(frame, 0, 0);
-  if (mask) drawOverlay(ctx, mask, cam.overlay_box || { x: 0, y: 0, w: canvas.width, h: canvas.height });
+  if (mask) drawOverlay(ctx, mask);
   canvas.dataset.frameId = String(cam.frame_id);
 }
 

@@ -6,14 +6,14 @@
 //                 built at first start from generated weights (its scores mean nothing).
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { buildBundle } from '../models/bundle/build.ts';
-import { MANIFEST_FILE } from '../models/bundle/manifest.ts';
-import { hubSettingsFromEnv, pullRepo } from '../models/hub-pull.ts';
-import type { WeightPrecision } from '../models/onnx/transformer.ts';
-import { type ClipDims, writeRandomClip } from '../models/weights/random-weights.ts';
-import type { Logger } from '../util/log.ts';
-import { err, ok, type Result } from '../util/result.ts';
-import type { BundleRef } from './config.ts';
+import { buildBundle } from '../../models/bundle/build.ts';
+import { MANIFEST_FILE } from '../../models/bundle/manifest.ts';
+import { hubSettingsFromEnv, pullRepo } from '../../models/hub-pull.ts';
+import type { WeightPrecision } from '../../models/onnx/transformer.ts';
+import { type ClipDims, writeRandomClip } from '../../models/weights/random-weights.ts';
+import type { Logger } from '../../util/log.ts';
+import { err, ok, type Result } from '../../util/result.ts';
+import type { BundleRef } from '../config.ts';
 
 export const DEMO_BUNDLE = 'demo';
 

@@ -2,14 +2,14 @@
 // prompt store when there is one; before the first tuning, the meta prompts ("a photo of a
 // flawless / damaged object") zero-shot, with the identity calibration (raw anomaly
 // probabilities, threshold 0.5): usable, not calibrated.
-import { bundleMismatch } from '../tuning/bundle-identity.ts';
-import type { ScoreScale } from '../tuning/calibration.ts';
-import type { PromptSet } from '../tuning/prompt-set.ts';
-import type { LoadedPromptSet, PromptStore } from '../tuning/prompt-store.ts';
-import type { Logger } from '../util/log.ts';
-import { promptScorerState } from './scoring/prompt-scorer.ts';
-import type { Scorer, ScorerName, ScorerState, ScorerStates } from './scoring/scorer.ts';
-import { SCORERS } from './scoring/scorers.ts';
+import { bundleMismatch } from '../../tuning/bundle-identity.ts';
+import type { ScoreScale } from '../../tuning/calibration.ts';
+import type { PromptSet } from '../../tuning/prompt-set.ts';
+import type { LoadedPromptSet, PromptStore } from '../../tuning/prompt-store.ts';
+import type { Logger } from '../../util/log.ts';
+import { promptScorerState } from '../scoring/prompt-scorer.ts';
+import type { Scorer, ScorerName, ScorerState, ScorerStates } from '../scoring/scorer.ts';
+import { SCORERS } from '../scoring/scorers.ts';
 
 export const ZERO_SHOT_ID = 'meta-prompts-zero-shot';
 const ZERO_SHOT_SCALE: ScoreScale = { min: 0, max: 1, threshold: 0.5 };

@@ -1,60 +1,60 @@
-// One camera inside the running agent: its source, detector and what the page shows of it.
-// A scored frame goes through here to the detector, MQTT (result, mask, events), the normal
+// One camera inside the running agent: it owns its source (started, stopped, enabled and
+// restarted here), its detector and the operator's overrides, and what the page shows of it. A
+// scored frame comes back here and goes to the detector, MQTT (result, mask, events), the normal
 // reservoir and the metrics.
 import sharp from 'sharp';
-import type { ScoreScale } from '../tuning/calibration.ts';
-import { createLogger } from '../util/log.ts';
-import type { ActivePrompts } from './active-prompts.ts';
-import type { Frame } from './camera/frame.ts';
-import type { CameraStatus, CameraSupervisor } from './camera/supervisor.ts';
-import type { CameraConfig } from './config.ts';
-import type { CameraState, EventPayload } from './contract/payloads.ts';
-import { CameraDetector, type DetectorSettings } from './detector/camera-detector.ts';
-import type { DetectorEvent } from './detector/events.ts';
-import type { AnomalyMap } from './detector/frame-verdict.ts';
-import { encodeMaskPng } from './detector/mask-png.ts';
-import type { ScoredFrame } from './engine/pipeline.ts';
-import type { CameraSnapshot } from './http/agent-view.ts';
-import type { AgentMetrics } from './http/metrics.ts';
-import type { ContractPublisher } from './mqtt/publisher.ts';
-import type { NormalReservoir } from './retune/reservoir.ts';
-import { combineScores } from './scoring/combine.ts';
-import { type RawScores, rawScores } from './scoring/raw-scores.ts';
-import type { ScorerName } from './scoring/scorer.ts';
+import type { ScoreScale } from '../../tuning/calibration.ts';
+import { createLogger } from '../../util/log.ts';
+import type { CameraConfig, DetectorConfig } from '../config.ts';
+import type { CameraState } from '../contract/payloads.ts';
+import { CameraDetector } from '../detector/camera-detector.ts';
+import type { DetectorEvent } from '../detector/events.ts';
+import type { AnomalyMap } from '../detector/frame-verdict.ts';
+import { encodeMaskPng } from '../detector/mask-png.ts';
+import type { DeliverScored, ScoredFrame } from '../engine/pipeline.ts';
+import type { CameraView } from '../http/agent-view.ts';
+import type { ActiveModel } from '../model/active-model.ts';
+import type { ContractPublisher } from '../mqtt/publisher.ts';
+import type { NormalReservoir } from '../retune/reservoir.ts';
+import { combineScores } from '../scoring/combine.ts';
+import { type RawScores, rawScores } from '../scoring/raw-scores.ts';
+import type { AgentMetrics } from '../stats/prometheus-metrics.ts';
+import { createCamera } from './camera.ts';
+import type { Frame } from './frame.ts';
+import type { CameraStatus, CameraSupervisor } from './supervisor.ts';
 
 const log = createLogger('camera');
 const HISTORY = 300;
 /** Frames at most this fraction of the threshold feed the normal reservoir: clearly normal, not borderline. */
-const NORMAL_MARGIN = 0.5;
+export const NORMAL_MARGIN = 0.5;
 
+/** What every camera shares: where frames go, what they are scored with and where results go. */
 export interface CameraContext {
   publisher: () => ContractPublisher | null;
   metrics: AgentMetrics;
   reservoir: NormalReservoir;
-  prompts: () => ActivePrompts;
-  /** `detector.scorers`: whose maps are combined. */
-  scorers: readonly ScorerName[];
-  publishMasks: 'always' | 'on_anomaly' | 'never';
+  /** The prompt set in force, and the model's input size, which the source scales to. */
+  model: Pick<ActiveModel, 'prompts' | 'promptSetId' | 'inputSize'>;
+  /** Hands a frame to the inference pipeline; its result comes back through `deliver`. */
+  offer: (frame: Frame, deliver: DeliverScored) => void;
+  detector: DetectorConfig;
 }
 
-export interface CameraTuning {
+/** What an operator changed by command (`set`), over the configuration. */
+export interface CameraOverrides {
   sensitivity: number;
-  /** Overrides the prompt set's threshold (normalised scale) when set by command. */
+  /** Overrides the prompt set's threshold (normalised scale) when set. */
   threshold: number | null;
 }
 
-function toEventPayload(e: DetectorEvent): EventPayload {
-  const bbox = e.bbox ? { x: e.bbox[0], y: e.bbox[1], w: e.bbox[2], h: e.bbox[3] } : null;
-  return { ...e, bbox };
-}
+type ViewStatus = { state: CameraState; reason?: string };
 
 export class CameraRuntime {
   readonly detector: CameraDetector;
-  supervisor: CameraSupervisor | null = null;
-  status: { state: CameraState; reason?: string } = { state: 'offline', reason: 'starting' };
-  tuning: CameraTuning;
+  status: ViewStatus = { state: 'offline', reason: 'starting' };
+  readonly overrides: CameraOverrides;
   processed = 0;
-  lastStatusChange = Date.now();
+  private supervisor: CameraSupervisor | null = null;
   private latest: { frame: Frame; map: AnomalyMap; calibration: ScoreScale; score: number; scores: RawScores; threshold: number; anomalous: boolean } | null =
     null;
   /** The page's images of the latest frame, encoded when the page asks (nobody may be watching). */
@@ -65,16 +65,70 @@ export class CameraRuntime {
     readonly name: string,
     readonly cfg: CameraConfig,
     private readonly ctx: CameraContext,
-    settings: DetectorSettings,
   ) {
-    this.detector = new CameraDetector(name, cfg.ignore, settings);
-    this.tuning = { sensitivity: settings.sensitivity, threshold: null };
+    const d = ctx.detector;
+    this.overrides = { sensitivity: d.sensitivity, threshold: null };
+    this.detector = new CameraDetector(name, cfg.ignore, {
+      sensitivity: d.sensitivity,
+      rules: { openFrames: d.event_open_frames, closeFrames: d.event_close_frames, updateIntervalMs: d.event_update_interval_s * 1000 },
+    });
     ctx.metrics.setCameraState(name, this.status.state);
   }
 
-  setStatus(s: CameraStatus | { state: 'disabled'; reason: string }): void {
+  /** Starts the source when the configuration enables the camera; otherwise reports it disabled. */
+  start(): void {
+    if (this.cfg.enabled) this.startSource();
+    else this.setStatus({ state: 'disabled', reason: 'disabled in the configuration' });
+  }
+
+  private startSource(): void {
+    const size = this.ctx.model.inputSize;
+    this.supervisor = createCamera(
+      this.name,
+      this.cfg,
+      { width: size, height: size },
+      {
+        onFrame: (frame) => this.ctx.offer(frame, (s) => this.deliver(s)),
+        onStatus: (s) => this.setStatus(s),
+      },
+    );
+    this.supervisor.start();
+  }
+
+  /** Stops the source (the open event is closed by the status change it causes). */
+  async stop(): Promise<void> {
+    const sup = this.supervisor;
+    this.supervisor = null;
+    await sup?.stop();
+  }
+
+  /** `set {enabled}`. */
+  async setEnabled(enabled: boolean): Promise<void> {
+    if (enabled && !this.supervisor) this.startSource();
+    if (!enabled && this.supervisor) {
+      await this.stop();
+      this.setStatus({ state: 'disabled', reason: 'disabled by command' });
+    }
+  }
+
+  /** Restarts a running source, e.g. for a model with another input size. */
+  async restart(): Promise<void> {
+    if (!this.supervisor) return;
+    await this.stop();
+    this.startSource();
+  }
+
+  /** `set {sensitivity, threshold}`: applies from the next frame. */
+  applyOverrides(o: { sensitivity?: number; threshold?: number }): void {
+    if (o.sensitivity !== undefined) {
+      this.overrides.sensitivity = o.sensitivity;
+      this.detector.setSensitivity(o.sensitivity);
+    }
+    if (o.threshold !== undefined) this.overrides.threshold = o.threshold;
+  }
+
+  private setStatus(s: CameraStatus | { state: 'disabled'; reason: string }): void {
     this.status = s.state === 'online' ? { state: 'online' } : { state: s.state, reason: s.reason };
-    this.lastStatusChange = Date.now();
     this.ctx.metrics.setCameraState(this.name, this.status.state);
     this.ctx
       .publisher()
@@ -90,17 +144,22 @@ export class CameraRuntime {
 
   private async publishEvent(e: DetectorEvent | null): Promise<void> {
     if (!e) return;
-    const stored = await this.ctx.publisher()?.event(toEventPayload(e));
+    const stored = await this.ctx.publisher()?.event(e);
     // Only what reached the outbox counts: a dropped event (full disk) is counted as dropped there.
     if (stored?.ok) this.ctx.metrics.events.inc({ camera: this.name, type: e.type });
   }
 
+  private deliver(s: ScoredFrame): void {
+    const receivedAt = Date.now();
+    this.handle(s, receivedAt).catch((e) => log.error(`camera ${this.name}: ${(e as Error).message}`));
+  }
+
   /** Handles one scored frame; `receivedAt` is when its result came back from the worker. */
   async handle(s: ScoredFrame, receivedAt: number): Promise<void> {
-    const prompts = this.ctx.prompts();
+    const prompts = this.ctx.model.prompts;
     const { frame } = s;
-    const combined = combineScores(s.scores, prompts.scorers, this.ctx.scorers);
-    const calibration = this.tuning.threshold === null ? combined.scale : { ...combined.scale, threshold: this.tuning.threshold };
+    const combined = combineScores(s.scores, prompts.scorers, this.ctx.detector.scorers);
+    const calibration = this.overrides.threshold === null ? combined.scale : { ...combined.scale, threshold: this.overrides.threshold };
     const map = { values: combined.map, width: frame.width, height: frame.height };
     const scores = rawScores(s.scores, this.detector.ignoreFor(map, frame.source));
     const { verdict, event } = this.detector.process(frame.ts, map, frame.source, calibration);
@@ -127,7 +186,8 @@ export class CameraRuntime {
     });
     void this.publishEvent(event);
 
-    const wantMask = this.ctx.publishMasks === 'always' || (this.ctx.publishMasks === 'on_anomaly' && verdict.anomalous);
+    const masks = this.ctx.detector.publish_masks;
+    const wantMask = masks === 'always' || (masks === 'on_anomaly' && verdict.anomalous);
     if (wantMask && pub) {
       const png = await this.viewMask();
       if (png) pub.mask(this.name, png, frame.frameId);
@@ -162,8 +222,8 @@ export class CameraRuntime {
       .toBuffer();
   }
 
-  /** The latest frame as PNG, for `snapshot`. */
-  async snapshotPng(): Promise<{ png: Buffer; frameId: number; ts: number; score: number; anomalous: boolean } | null> {
+  /** The latest frame as PNG, for the `snapshot` command. */
+  async latestPng(): Promise<{ png: Buffer; frameId: number; ts: number; score: number; anomalous: boolean } | null> {
     if (!this.latest) return null;
     const { frame, score, anomalous } = this.latest;
     const png = await sharp(Buffer.from(frame.rgb.buffer, frame.rgb.byteOffset, frame.rgb.byteLength), {
@@ -189,8 +249,8 @@ export class CameraRuntime {
     return e.mask;
   }
 
-  snapshot(): CameraSnapshot {
-    const prompts = this.ctx.prompts();
+  /** What the page shows of this camera. */
+  view(): CameraView {
     return {
       name: this.name,
       status: this.status.state,
@@ -200,9 +260,8 @@ export class CameraRuntime {
       scores: this.latest?.scores ?? null,
       threshold: this.latest?.threshold ?? null,
       anomalous: this.latest?.anomalous ?? false,
-      prompt_set: prompts.id,
+      prompt_set: this.ctx.model.promptSetId,
       history: this.history.slice(),
-      overlay_box: null,
     };
   }
 }
