@@ -120,8 +120,9 @@ test('an int8 bundle: quantized blocks within the int8 tolerance of the referenc
   for (const t of report.tensors) {
     if (t.name.startsWith('laa.')) {
       assert.deepEqual(t.tolerance, { kind: 'cosine', value: 0.99 });
-      // quantized for real: far beyond float32 rounding, yet pointing the same way
-      assert.ok(t.maxAbs > 1e-4 && t.minCosine > 0.999, `${t.name}: abs ${t.maxAbs}, cosine ${t.minCosine}`);
+      // quantized for real: far beyond float32 rounding, yet pointing the same way (min cosine
+      // 0.9999 with AVX-512 VNNI; 0.998 on an AVX2-only CPU, whose u8 x s8 kernel saturates pairs)
+      assert.ok(t.maxAbs > 1e-4 && t.minCosine > 0.995, `${t.name}: abs ${t.maxAbs}, cosine ${t.minCosine}`);
     } else if (t.name === 'prompt_grad') assert.ok(t.maxRel < 1e-5, `${t.name}: relative error ${t.maxRel}`);
     else assert.ok(t.maxAbs < 1e-5, `${t.name}: error ${t.maxAbs}`);
   }
@@ -178,7 +179,7 @@ test('model check fails on outputs outside tolerance, on other LAA settings and 
   const off = await write('ref-off.safetensors', { ...tensors, 'laa.patch_embeds.L3': { ...tensors['laa.patch_embeds.L3'], data: shifted } });
   let r = await linewatch('model', 'check', '--bundle', bundle, '--reference', off);
   assert.equal(r.code, 1);
-  assert.match(r.stdout, /laa\.patch_embeds\.L3\s+1\.00e-3.*FAIL/);
+  assert.match(r.stdout, /laa\.patch_embeds\.L3\s+(1\.00e-3|9\.9\de-4)\s.*FAIL/);
   assert.match(r.stdout, /laa\.patch_embeds\.L2\s.*ok/);
 
   const otherLaa = await write('ref-laa2.safetensors', tensors, { ...ref.metadata, laa_radius: '2' });
