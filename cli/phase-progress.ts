@@ -25,17 +25,12 @@ export function createPhaseProgress(mode: ProgressMode, labels: Record<string, s
       close: () => {},
     };
   }
-  // util/progress draws a bar on a TTY stream and plain lines elsewhere: the mode picks which.
-  const stream = Object.assign(Object.create(process.stderr) as NodeJS.WriteStream, {
-    isTTY: mode === 'bar',
-    write: process.stderr.write.bind(process.stderr),
-  });
   let open: { phase: string; progress: Progress } | null = null;
   return {
     update(phase, done, total) {
       if (open?.phase !== phase) {
         open?.progress.done();
-        open = { phase, progress: createProgress((labels[phase] ?? phase).padEnd(12), total, 'items', { stream }) };
+        open = { phase, progress: createProgress((labels[phase] ?? phase).padEnd(12), total, 'items', { style: mode }) };
       }
       open.progress.update(done);
     },

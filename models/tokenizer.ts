@@ -11,8 +11,10 @@ const START_OF_TEXT = '<|startoftext|>';
 const END_OF_TEXT = '<|endoftext|>';
 const END_OF_WORD = '</w>';
 // CLIP uses the first 49152 - 256 - 2 merges (the rest of the file is unused), which with the
-// 2 x 256 byte symbols and the two special tokens gives its 49408-entry vocabulary.
-const MERGE_COUNT = 49152 - 256 - 2;
+// 2 x 256 byte symbols and the two special tokens gives its 49408-entry vocabulary. A text model
+// with a smaller table uses the first merges that fit it, the way CLIP's own vocabulary is cut.
+export const CLIP_VOCAB_SIZE = 49408;
+const FIXED_TOKENS = 2 * 256 + 2;
 
 // Letters, single digits, runs of other non-space symbols, English contractions; the special
 // tokens are kept whole. Lowercased input, so the contractions need no case folding.
@@ -93,8 +95,15 @@ export class ClipTokenizer {
     this.vocabSize = vocab.length;
   }
 
-  /** Reads a gzipped CLIP merges file (default: the vocabulary shipped with linewatch). */
-  static load(vocabGzPath: string = defaultVocabPath): ClipTokenizer {
+  /**
+   * Reads a gzipped CLIP merges file (default: the vocabulary shipped with linewatch), cut to a
+   * vocabulary of `vocabSize` tokens (the text model's token embedding rows).
+   */
+  static load(vocabGzPath: string = defaultVocabPath, vocabSize = CLIP_VOCAB_SIZE): ClipTokenizer {
+    const mergeCount = vocabSize - FIXED_TOKENS;
+    if (!Number.isInteger(mergeCount) || mergeCount < 0) {
+      throw new Error(`a vocabulary of ${vocabSize} tokens cannot hold CLIP's ${FIXED_TOKENS} byte symbols and special tokens`);
+    }
     let lines: string[];
     try {
       lines = gunzipSync(readFileSync(vocabGzPath)).toString('utf8').replace(/\n$/, '').split('\n');
@@ -102,9 +111,9 @@ export class ClipTokenizer {
       throw new Error(`cannot read the CLIP BPE vocabulary ${vocabGzPath}: ${(e as Error).message}`);
     }
     // Line 0 is the '#version' header.
-    const mergeLines = lines.slice(1, 1 + MERGE_COUNT);
-    if (mergeLines.length < MERGE_COUNT) {
-      throw new Error(`${vocabGzPath} holds ${mergeLines.length} merges, CLIP needs ${MERGE_COUNT}: not a CLIP BPE vocabulary`);
+    const mergeLines = lines.slice(1, 1 + mergeCount);
+    if (mergeLines.length < mergeCount) {
+      throw new Error(`${vocabGzPath} holds ${mergeLines.length} merges, a ${vocabSize}-token vocabulary needs ${mergeCount}: not a CLIP BPE vocabulary`);
     }
     const merges = mergeLines.map((line, i): [string, string] => {
       const parts = line.split(' ');

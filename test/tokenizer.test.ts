@@ -57,3 +57,17 @@ test('a file that is not a CLIP merges list is rejected with its name', () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a smaller vocabulary keeps CLIP's first merges, so every id fits the model's table", () => {
+  const small = ClipTokenizer.load(undefined, 1000);
+  assert.deepEqual([small.vocabSize, small.sot, small.eot], [1000, 998, 999]);
+  const ids = small.encodeWords('a photo of a flawless bottle with a scratch');
+  assert.ok(ids.length > tokenizer.encodeWords('a photo of a flawless bottle with a scratch').length, 'rarer words split into more pieces');
+  assert.ok(
+    ids.every((id) => id < 998),
+    `ids ${ids}`,
+  );
+  // Merges ranked within the first 486 are the same tokens as in the full vocabulary.
+  assert.deepEqual(small.encodeWords('a'), tokenizer.encodeWords('a'));
+  assert.throws(() => ClipTokenizer.load(undefined, 100), /100 tokens cannot hold CLIP's 514/);
+});

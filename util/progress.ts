@@ -16,6 +16,8 @@ export interface ProgressOptions {
   stream?: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   /** Clock in ms, replaceable for tests. */
   now?: () => number;
+  /** A bar redrawn in place, or a plain line per 10 %; default: a bar when the stream is a TTY. */
+  style?: 'bar' | 'plain';
 }
 
 const BAR_WIDTH = 24;
@@ -25,7 +27,7 @@ const PLAIN_STEP_PERCENT = 10;
 export function createProgress(label: string, total: number, unit: ProgressUnit = 'items', options: ProgressOptions = {}): Progress {
   const stream = options.stream ?? process.stderr;
   const now = options.now ?? Date.now;
-  const tty = stream.isTTY === true;
+  const tty = (options.style ?? (stream.isTTY === true ? 'bar' : 'plain')) === 'bar';
   const started = now();
   // Rate counts only what this run did: a resumed download starts with done > 0.
   let baseline: number | undefined;

@@ -20,6 +20,16 @@ export interface ReservoirOptions {
   onDropped?: (reason: string, count: number) => void;
 }
 
+/** The entries of `dir`; none when it does not exist yet (nothing kept so far). Any other failure is the caller's to report. */
+async function namesIn(dir: string): Promise<string[]> {
+  try {
+    return await fs.readdir(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+}
+
 export class NormalReservoir {
   private readonly lastAdmitted = new Map<string, number>();
   private readonly writing = new Set<string>();
@@ -61,11 +71,11 @@ export class NormalReservoir {
 
   /** Paths of the kept frames of one camera (or all cameras), oldest first. */
   async list(camera?: string): Promise<string[]> {
-    const cameras = camera ? [camera] : await fs.readdir(this.opts.dir).catch(() => [] as string[]);
+    const cameras = camera ? [camera] : await namesIn(this.opts.dir);
     const all: string[] = [];
     for (const cam of cameras) {
       const dir = this.cameraDir(cam);
-      const names = await fs.readdir(dir).catch(() => [] as string[]);
+      const names = await namesIn(dir);
       all.push(
         ...names
           .filter((n) => n.endsWith('.png') && !n.startsWith('.'))

@@ -18,8 +18,6 @@ import { encodeSafetensors } from '../weights/safetensors.ts';
 import { sha256File } from './checksum.ts';
 import { BUNDLE_FILES, BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, MANIFEST_FILE, type Manifest } from './manifest.ts';
 
-/** CLIP's BPE vocabulary size; a model with another vocabulary cannot use the shipped tokenizer. */
-const CLIP_VOCAB_SIZE = 49408;
 const VOCAB_LICENSE = 'LICENSE-clip-bpe';
 
 export interface BuildOptions {
@@ -197,7 +195,7 @@ async function writeBundleFiles(dir: string, w: ClipWeights, r: ResolvedOptions,
     },
     preprocess: { mean: w.mean, std: w.std },
     text: { width: t.width, blocks: t.blocks.length, heads: t.heads, contextLength: t.contextLength, vocabSize: t.vocabSize, sot, eot },
-    tokenizer: { file: BUNDLE_FILES.vocab, vocabSize: CLIP_VOCAB_SIZE },
+    tokenizer: { file: BUNDLE_FILES.vocab, vocabSize: t.vocabSize },
     files: BUNDLE_FILES,
     checksums,
   };
