@@ -17,6 +17,18 @@ export function parseOptions<O extends Options>(argv: string[], options: O) {
   }
 }
 
+/** parseArgs with exactly `count` positionals (named `what` in the message when the count is wrong). */
+export function parseOptionsAnd<O extends Options>(argv: string[], options: O, count: number, what: string) {
+  let parsed: ReturnType<typeof parseArgs<{ args: string[]; options: O; strict: true; allowPositionals: true }>>;
+  try {
+    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (parsed.positionals.length !== count) throw new UsageError(`expected exactly ${count === 1 ? 'one' : count} ${what}, got ${parsed.positionals.length}`);
+  return { values: parsed.values, positionals: parsed.positionals };
+}
+
 export function required(name: string, value: string | undefined): string {
   if (value === undefined || value === '') throw new UsageError(`--${name} is required`);
   return value;

@@ -1,8 +1,8 @@
 // `linewatch model pull REPO_ID [--revision R] [--out DIR] [--layout auto|openclip|hf]`
-import { parseArgs } from 'node:util';
-import { checkRepoId, defaultOutDir, hubSettingsFromEnv, LAYOUT_FILES, pullRepo, type WeightsLayout } from '../models/hub-pull.ts';
+import { checkRepoId, defaultOutDir, hubSettingsFromEnv, LAYOUT_FILES, pullRepo } from '../models/hub-pull.ts';
 import { createLogger } from '../util/log.ts';
 import { UserError } from '../util/result.ts';
+import { oneOf, parseOptionsAnd, runCommand, UsageError } from './args.ts';
 
 export const usage = `usage: linewatch model pull REPO_ID [--revision R] [--out DIR] [--layout auto|openclip|hf]
 
@@ -27,54 +27,26 @@ On success the folder is printed on stdout.
 `;
 
 export async function run(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        revision: { type: 'string' },
-        out: { type: 'string' },
-        layout: { type: 'string', default: 'auto' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    process.stderr.write(`linewatch model pull: ${(e as Error).message}\n\n${usage}`);
-    return 2;
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
+  if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(usage);
     return 0;
   }
-  if (positionals.length !== 1) {
-    process.stderr.write(`linewatch model pull: expected exactly one REPO_ID, got ${positionals.length}\n\n${usage}`);
-    return 2;
-  }
-  const repo = checkRepoId(positionals[0]);
-  if (!repo.ok) throw new UserError(repo.error, 2);
-  const layout = values.layout;
-  if (layout !== 'auto' && layout !== 'openclip' && layout !== 'hf') {
-    throw new UserError(`--layout must be auto, openclip or hf, not '${layout}'`, 2);
-  }
-  if (values.revision !== undefined && values.revision.trim() === '') throw new UserError('--revision must not be empty', 2);
+  return runCommand('model pull', usage, async () => {
+    const { values, positionals } = parseOptionsAnd(argv, { revision: { type: 'string' }, out: { type: 'string' }, layout: { type: 'string' } }, 1, 'REPO_ID');
+    const repo = checkRepoId(positionals[0]);
+    if (!repo.ok) throw new UserError(repo.error, 2);
+    const layout = oneOf('layout', values.layout, ['auto', 'openclip', 'hf'] as const) ?? 'auto';
+    if (values.revision !== undefined && values.revision.trim() === '') throw new UsageError('--revision must not be empty');
 
-  const logger = createLogger('model-pull');
-  const outDir = values.out ?? defaultOutDir(repo.value, values.revision);
-  const result = await pullRepo({
-    ...hubSettingsFromEnv(),
-    repo: repo.value,
-    revision: values.revision,
-    outDir,
-    layout: layout as WeightsLayout | 'auto',
-    logger,
+    const logger = createLogger('model-pull');
+    const outDir = values.out ?? defaultOutDir(repo.value, values.revision);
+    const result = await pullRepo({ ...hubSettingsFromEnv(), repo: repo.value, revision: values.revision, outDir, layout, logger });
+    if (!result.ok) throw new UserError(result.error);
+    const fetched = result.value.files.filter((f) => f.status !== 'present').length;
+    logger.info(
+      `${fetched} file(s) downloaded, ${result.value.files.length - fetched} already present; next: linewatch model build --weights ${outDir} --out BUNDLE_DIR`,
+    );
+    process.stdout.write(`${outDir}\n`);
+    return 0;
   });
-  if (!result.ok) throw new UserError(result.error);
-  const fetched = result.value.files.filter((f) => f.status !== 'present').length;
-  logger.info(
-    `${fetched} file(s) downloaded, ${result.value.files.length - fetched} already present; next: linewatch model build --weights ${outDir} --out BUNDLE_DIR`,
-  );
-  process.stdout.write(`${outDir}\n`);
-  return 0;
 }

@@ -12,11 +12,9 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { resolveBundle } from '../agent/model/model-resolver.ts';
-import { run } from '../cli/model-pull.ts';
 import { loadBundle } from '../models/bundle/load.ts';
 import { type PullOptions, pullRepo } from '../models/hub-pull.ts';
 import { createLogger } from '../util/log.ts';
-import { UserError } from '../util/result.ts';
 
 const fixture = new URL('./fixtures/clip-tiny/', import.meta.url);
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -347,15 +345,9 @@ test('unknown repository and unknown revision give clear errors', async () => {
     const badRev = await pullRepo(options(out, { revision: 'v9' }));
     assert.ok(!badRev.ok);
     assert.match(badRev.error, /^repository test-org\/tiny-clip@v9 at .* not found \(Invalid rev id: v9\)/);
-    process.env.HF_ENDPOINT = endpoint;
-    await assert.rejects(
-      run(['nobody/missing', '--out', out]).finally(() => delete process.env.HF_ENDPOINT),
-      (e: unknown) => {
-        assert.ok(e instanceof UserError);
-        assert.match(e.message, /repository nobody\/missing@main .* not found/);
-        return true;
-      },
-    );
+    const cli = await runCli(['nobody/missing', '--out', out], { HF_ENDPOINT: endpoint });
+    assert.equal(cli.code, 1);
+    assert.match(cli.stderr, /^linewatch model pull: repository nobody\/missing@main .* not found/);
     assert.deepEqual(listDir(out), []);
   } finally {
     rmSync(out, { recursive: true, force: true });
@@ -386,13 +378,22 @@ test('a repository without readable weights, a bad token and an unreachable endp
   }
 });
 
-test('CLI argument errors', async () => {
-  assert.equal(await run([]), 2);
-  assert.equal(await run(['a/b', 'c/d']), 2);
-  assert.equal(await run(['a/b', '--bogus']), 2);
-  await assert.rejects(run(['a/b', '--layout', 'tf']), /--layout must be auto, openclip or hf, not 'tf'/);
-  await assert.rejects(run(['datasets/x/y']), /not a model repository/);
-  await assert.rejects(run(['a/b/c']), /not a repository id/);
+test('CLI argument errors: exit 2 with the reason', async () => {
+  const cases: [string[], RegExp][] = [
+    [[], /expected exactly one REPO_ID, got 0\n\nusage: linewatch model pull/],
+    [['a/b', 'c/d'], /expected exactly one REPO_ID, got 2/],
+    [['a/b', '--bogus'], /Unknown option '--bogus'/],
+    [['a/b', '--layout', 'tf'], /--layout takes one of auto, openclip, hf, not 'tf'/],
+    [['a/b', '--revision', ' '], /--revision must not be empty/],
+    [['datasets/x/y'], /not a model repository/],
+    [['a/b/c'], /not a repository id/],
+  ];
+  for (const [argv, message] of cases) {
+    const r = await runCli(argv, {});
+    assert.equal(r.code, 2, `${argv.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /^linewatch model pull: /);
+    assert.match(r.stderr, message);
+  }
   const help = await runCli(['--help'], {});
   assert.equal(help.code, 0);
   assert.match(help.stdout, /models-cache\/OWNER__NAME/);

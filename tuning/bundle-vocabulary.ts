@@ -2,7 +2,7 @@
 import { type Bundle, readTokenEmbedding } from '../models/bundle/load.ts';
 import { ClipTokenizer } from '../models/tokenizer.ts';
 import { err, ok, type Result } from '../util/result.ts';
-import type { PromptVocabulary } from './text-encoder.ts';
+import type { PromptVocabulary } from './clip-text-encoder.ts';
 
 export async function bundleVocabulary(bundle: Bundle): Promise<Result<PromptVocabulary>> {
   const table = await readTokenEmbedding(bundle);

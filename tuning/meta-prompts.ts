@@ -1,7 +1,7 @@
 // Meta prompts: the only human text in tuning, a few generic class-agnostic templates per state.
 // Their text embeddings are normalised and averaged per state (CLIP's prompt ensembling); the
 // anomaly probabilities they give anchor MPTS.
-import type { PromptVocabulary, TextEncoder } from './text-encoder.ts';
+import type { ClipTextEncoder, PromptVocabulary } from './clip-text-encoder.ts';
 
 export interface MetaTemplates {
   normal: string[];
@@ -23,7 +23,7 @@ export const clipContextLength = 77;
 
 /** Meta text embeddings [2,E] (normal, anomalous): each state's templates encoded, normalised and averaged. */
 export async function encodeMetaPrompts(
-  encoder: TextEncoder,
+  encoder: ClipTextEncoder,
   vocab: PromptVocabulary,
   templates: MetaTemplates = defaultMetaTemplates,
   contextLength = clipContextLength,

@@ -1,13 +1,13 @@
-// The TextEncoder of a bundle: text.onnx for the forward pass, text_vjp.onnx for the reverse pass
+// The ClipTextEncoder of a bundle: text.onnx for the forward pass, text_vjp.onnx for the reverse pass
 // with respect to the prompt token embeddings. Prompts are fed at their own length S (n + m + 2
 // tokens for learned prompts), not padded to the context length: the text transformer is causal,
 // so nothing after the end token changes the result, and the cost grows with S.
 import ort from 'onnxruntime-node';
 import type { Bundle } from '../models/bundle/load.ts';
 import { createSession, type SessionFactoryOptions } from '../models/session.ts';
-import type { TextEncoder } from './text-encoder.ts';
+import type { ClipTextEncoder } from './clip-text-encoder.ts';
 
-export class OnnxTextEncoder implements TextEncoder {
+export class OnnxTextEncoder implements ClipTextEncoder {
   private constructor(
     private readonly text: ort.InferenceSession,
     private readonly vjpSession: ort.InferenceSession,

@@ -2,8 +2,9 @@
 // V shared, N and A state-specific; all continuous token embeddings, no words. SOS and EOT are the
 // fixed embeddings of CLIP's start/end tokens. With the causal text transformer nothing follows
 // EOT, so a prompt is exactly S = n + m + 2 tokens and eot_index = S - 1.
+
+import type { PromptVocabulary } from './clip-text-encoder.ts';
 import type { Rng } from './rng.ts';
-import type { PromptVocabulary } from './text-encoder.ts';
 
 export interface PromptLayout {
   /** n: shared context tokens V. */

@@ -7,6 +7,7 @@
 // Full batch over all cached images, so a run is a deterministic function of its inputs and the
 // seed (which only enters through the prompt initialisation).
 import { Adam, type AdamOptions } from './adam.ts';
+import type { ClipTextEncoder, PromptVocabulary } from './clip-text-encoder.ts';
 import { anomalyProbabilities, type LossOptions, type PatchFeatures, promptLosses, type TaskTargets } from './losses.ts';
 import { mptsProject } from './mpts.ts';
 import {
@@ -20,7 +21,6 @@ import {
   promptLength,
 } from './prompt-learner.ts';
 import { createRng } from './rng.ts';
-import type { PromptVocabulary, TextEncoder } from './text-encoder.ts';
 
 export interface TrainData {
   /** Unit patch features of every training image (normal and synthetic). */
@@ -88,7 +88,7 @@ export interface TrainResult {
  * guidance 'mpts'. `width` of the layout comes from the vocabulary's token embeddings.
  */
 export async function trainPrompts(
-  encoder: TextEncoder,
+  encoder: ClipTextEncoder,
   vocab: PromptVocabulary,
   data: TrainData,
   metaTextEmbeds: Float32Array | null,

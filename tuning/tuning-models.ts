@@ -7,11 +7,11 @@ import type { SessionFactoryOptions } from '../models/session.ts';
 import { ok, type Result } from '../util/result.ts';
 import { bundleIdentity } from './bundle-identity.ts';
 import { bundleVocabulary } from './bundle-vocabulary.ts';
+import type { PromptVocabulary } from './clip-text-encoder.ts';
 import { MemorySearch } from './memory-bank-search.ts';
 import { defaultMetaTemplates, encodeMetaPrompts } from './meta-prompts.ts';
 import { OnnxTextEncoder } from './onnx-text-encoder.ts';
 import type { PromptSet } from './prompt-set.ts';
-import type { PromptVocabulary } from './text-encoder.ts';
 import { VisionFeatures } from './vision-features.ts';
 
 export interface TuningModels {

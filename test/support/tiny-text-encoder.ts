@@ -3,10 +3,10 @@
 //   text_embeds[p] = Proj tanh( sum_{s <= eot_p} M_s x[p,s] ),
 // with its exact reverse pass. It lets the training loop run end to end in pure TypeScript.
 
+import type { ClipTextEncoder, PromptVocabulary } from '../../tuning/clip-text-encoder.ts';
 import { createRng } from '../../tuning/rng.ts';
-import type { PromptVocabulary, TextEncoder } from '../../tuning/text-encoder.ts';
 
-export class TinyTextEncoderDouble implements TextEncoder {
+export class TinyTextEncoderDouble implements ClipTextEncoder {
   readonly calls: { kind: 'encode' | 'vjp'; P: number; S: number }[] = [];
   private readonly mix: Float64Array; // [maxTokens, H, W]
   private readonly proj: Float64Array; // [E, H]

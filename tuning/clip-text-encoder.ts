@@ -1,7 +1,7 @@
 // What prompt learning needs from the text side of the bundle. The implementation runs
 // text.onnx and text_vjp.onnx; tests use a small pure-TypeScript double.
 
-export interface TextEncoder {
+export interface ClipTextEncoder {
   /** text_embeds [P,E] for prompt_embeds [P,S,W] and the end-of-text position of each prompt. */
   encode(promptEmbeds: Float32Array, P: number, S: number, eot: Int32Array | BigInt64Array): Promise<Float32Array>;
   /**
