@@ -12,9 +12,9 @@ import type { AgentState } from '../agent/http/agent-view.ts';
 import { buildBundle } from '../models/bundle/build.ts';
 import { checkPublished, loadContractChannels } from './support/asyncapi-channels.ts';
 import { findExecutable, freePort, observer, type Received, sleep, startMosquitto, tempDir } from './support/mqtt-harness.ts';
+import { REPO_ROOT } from './support/paths.ts';
 
-const REPO = path.resolve(import.meta.dirname, '..');
-const CLI = path.join(REPO, 'bin/linewatch.js');
+const CLI = path.join(REPO_ROOT, 'bin/linewatch.js');
 const SECRET = 'agent-test-secret-0123456789';
 const HANG_GUARD = { timeout: 240_000 }; // not a speed assertion: a hung agent must not hang CI
 
@@ -67,7 +67,7 @@ describe('agent with mosquitto and an ffmpeg camera', { skip: !mosquitto ? 'mosq
   test('results, masks, signed commands, broker outage, re-tune and shutdown', HANG_GUARD, async (t) => {
     const dir = await tempDir();
     const bundle = path.join(dir, 'bundle');
-    const built = await buildBundle({ weights: path.join(REPO, 'test/fixtures/clip-tiny'), out: bundle });
+    const built = await buildBundle({ weights: path.join(REPO_ROOT, 'test/fixtures/clip-tiny'), out: bundle });
     assert.ok(built.ok, built.ok ? '' : built.error);
     const clip = path.join(dir, 'line.mp4');
     execFileSync(ffmpeg!, ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'smptebars=s=128x96:r=10', '-t', '3', '-pix_fmt', 'yuv420p', clip]);
@@ -199,7 +199,7 @@ describe('embedded default (npm start)', () => {
   test('config/default.yaml runs with the in-process broker, the demo bundle and the live page', HANG_GUARD, async (t) => {
     const dir = await tempDir();
     const [mqttPort, httpPort] = [await freePort(), await freePort()];
-    const agent = startAgent(path.join(REPO, 'config/default.yaml'), {
+    const agent = startAgent(path.join(REPO_ROOT, 'config/default.yaml'), {
       LINEWATCH_DATA_DIR: dir,
       LINEWATCH_MQTT_PORT: String(mqttPort),
       LINEWATCH_HTTP_PORT: String(httpPort),

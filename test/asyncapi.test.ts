@@ -4,8 +4,9 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { Parser } from '@asyncapi/parser';
 import { loadContractChannels } from './support/asyncapi-channels.ts';
+import { REPO_ROOT } from './support/paths.ts';
 
-const DOC = path.resolve(import.meta.dirname, '../docs/asyncapi.json');
+const DOC = path.join(REPO_ROOT, 'docs/asyncapi.json');
 const TIMEOUT = { timeout: 120_000 }; // the parser's first run loads its rule sets; a hang guard only
 
 // Spectral's severities: 0 error, 1 warning, 2 information, 3 hint.

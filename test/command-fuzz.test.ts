@@ -13,9 +13,9 @@ import { signCommand } from '../agent/commands/signature.ts';
 import type { ResultPayload } from '../agent/contract/payloads.ts';
 import { buildBundle } from '../models/bundle/build.ts';
 import { findExecutable, observer, startMosquitto, tempDir } from './support/mqtt-harness.ts';
+import { REPO_ROOT } from './support/paths.ts';
 
-const REPO = path.resolve(import.meta.dirname, '..');
-const CLI = path.join(REPO, 'bin/linewatch.js');
+const CLI = path.join(REPO_ROOT, 'bin/linewatch.js');
 const SECRET = 'fuzz-secret-0123456789abcdef';
 const SEED = 0x5eed_2026;
 const HANG_GUARD = { timeout: 240_000 }; // not a speed assertion: a hung agent must not hang CI
@@ -189,7 +189,7 @@ describe('command fuzz against the running agent', { skip: !mosquitto ? 'mosquit
   before(async () => {
     dir = await tempDir();
     bundle = path.join(dir, 'bundle');
-    const built = await buildBundle({ weights: path.join(REPO, 'test/fixtures/clip-tiny'), out: bundle });
+    const built = await buildBundle({ weights: path.join(REPO_ROOT, 'test/fixtures/clip-tiny'), out: bundle });
     assert.ok(built.ok, built.ok ? '' : built.error);
     clip = path.join(dir, 'line.mp4');
     execFileSync(ffmpeg!, ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'smptebars=s=128x96:r=10', '-t', '3', '-pix_fmt', 'yuv420p', clip]);

@@ -4,13 +4,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import YAML from 'yaml';
 import { loadConfig } from '../agent/config.ts';
 import { compileSchema } from '../util/schema.ts';
+import { REPO_ROOT } from './support/paths.ts';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const root = REPO_ROOT;
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'linewatch-config-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 

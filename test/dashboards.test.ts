@@ -9,11 +9,11 @@ import { describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { buildTinyBundle, DEMO_FRAMES, startAgentProcess } from './support/agent-process.ts';
 import { findExecutable, freePort, sleep, tempDir } from './support/mqtt-harness.ts';
+import { REPO_ROOT } from './support/paths.ts';
 import { exportedNames, metricNamesIn } from './support/promql-names.ts';
 
-const REPO = path.resolve(import.meta.dirname, '..');
-const RULES_DIR = path.join(REPO, 'deploy/prometheus');
-const DASHBOARD = path.join(REPO, 'deploy/grafana/linewatch.json');
+const RULES_DIR = path.join(REPO_ROOT, 'deploy/prometheus');
+const DASHBOARD = path.join(REPO_ROOT, 'deploy/grafana/linewatch.json');
 const HANG_GUARD = { timeout: 240_000 }; // not a speed assertion: a hung agent must not hang CI
 
 /**

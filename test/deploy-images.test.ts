@@ -10,9 +10,8 @@ import { existsSync, promises as fs, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { REPO_ROOT } from './support/paths.ts';
 
-const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const DOCKERFILES = ['deploy/Dockerfile', 'deploy/Dockerfile.gpu', 'deploy/Dockerfile.jetson'];
 const GPU_DOCKERFILES = ['deploy/Dockerfile.gpu', 'deploy/Dockerfile.jetson'];
 
@@ -26,7 +25,7 @@ interface Instruction {
 function instructions(file: string): Instruction[] {
   const out: Instruction[] = [];
   let pending: { text: string; line: number } | null = null;
-  readFileSync(path.join(repoRoot, file), 'utf8')
+  readFileSync(path.join(REPO_ROOT, file), 'utf8')
     .split('\n')
     .forEach((raw, i) => {
       const line = raw.trim();
@@ -45,7 +44,7 @@ function instructions(file: string): Instruction[] {
 }
 
 function lockedOnnxruntimeVersion(): string {
-  const lock = JSON.parse(readFileSync(path.join(repoRoot, 'package-lock.json'), 'utf8'));
+  const lock = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package-lock.json'), 'utf8'));
   const version = lock.packages?.['node_modules/onnxruntime-node']?.version;
   assert.match(version ?? '', /^\d+\.\d+\.\d+$/, 'package-lock.json pins onnxruntime-node');
   return version;
@@ -81,7 +80,7 @@ for (const file of DOCKERFILES) {
   test(`${file}: every COPY source, the stages copied from, and the entrypoint exist`, () => {
     const all = instructions(file);
     for (const { source, line } of contextCopies(file)) {
-      assert.ok(existsSync(path.join(repoRoot, source)), `${file}:${line}: COPY ${source} is not in the repository`);
+      assert.ok(existsSync(path.join(REPO_ROOT, source)), `${file}:${line}: COPY ${source} is not in the repository`);
     }
     const stages = all
       .filter((i) => i.keyword === 'FROM')
@@ -95,7 +94,7 @@ for (const file of DOCKERFILES) {
     assert.ok(entrypoint, `${file} has an ENTRYPOINT`);
     const [program, script] = JSON.parse(entrypoint.args) as string[];
     assert.equal(program, 'node');
-    assert.ok(statSync(path.join(repoRoot, script)).isFile(), `${file}: the entrypoint ${script} exists`);
+    assert.ok(statSync(path.join(REPO_ROOT, script)).isFile(), `${file}: the entrypoint ${script} exists`);
     // the entrypoint must be inside what the image copies
     const copied = contextCopies(file).map((c) => c.source.replace(/\/$/, ''));
     assert.ok(
@@ -128,7 +127,7 @@ test('deploy/Dockerfile.jetson builds onnxruntime at the pinned tag with TensorR
 
 function runCheck(version: string, dir: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    execFile(path.join(repoRoot, 'deploy/check-gpu-runtime.sh'), [version, dir], { cwd: repoRoot }, (error, stdout, stderr) => {
+    execFile(path.join(REPO_ROOT, 'deploy/check-gpu-runtime.sh'), [version, dir], { cwd: REPO_ROOT }, (error, stdout, stderr) => {
       if (error && typeof error.code !== 'number') return reject(error);
       resolve({ code: typeof error?.code === 'number' ? error.code : 0, stdout, stderr });
     });

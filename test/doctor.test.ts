@@ -20,11 +20,11 @@ import { runChecks } from '../cli/doctor/run-checks.ts';
 import type { PromptSet } from '../tuning/prompt-set.ts';
 import { PromptStore } from '../tuning/prompt-store.ts';
 import { findExecutable, freePort, startMosquitto, tempDir } from './support/mqtt-harness.ts';
+import { REPO_ROOT } from './support/paths.ts';
 import { buildTinyBundle } from './support/tuning-fixtures.ts';
 
-const REPO = path.resolve(import.meta.dirname, '..');
-const CLI = path.join(REPO, 'bin/linewatch.js');
-const FRAMES = path.join(REPO, 'demo/frames');
+const CLI = path.join(REPO_ROOT, 'bin/linewatch.js');
+const FRAMES = path.join(REPO_ROOT, 'demo/frames');
 const mosquittoBin = findExecutable('mosquitto');
 const passwdBin = findExecutable('mosquitto_passwd');
 const hasFfmpeg = findExecutable('ffmpeg') !== null;

@@ -13,8 +13,8 @@ import { loadConfig } from '../agent/config.ts';
 import type { AgentState } from '../agent/http/agent-view.ts';
 import { type AgentProcess, buildTinyBundle, DEMO_FRAMES, startAgentProcess } from './support/agent-process.ts';
 import { findExecutable, freePort, observer, type Received, sleep, startMosquitto, tempDir } from './support/mqtt-harness.ts';
+import { REPO_ROOT } from './support/paths.ts';
 
-const REPO = path.resolve(import.meta.dirname, '..');
 const HANG_GUARD = { timeout: 300_000 }; // not a speed assertion: a hung agent must not hang CI
 const SECRET = 'fleet-test-secret-0123456789';
 const mosquitto = findExecutable('mosquitto');
@@ -212,7 +212,7 @@ async function validated(config: string, env: Record<string, string>) {
 describe('the deployment files embed configurations the agent accepts', () => {
   test('compose.line.yaml: three stations with distinct device ids and MQTT users on one broker', async () => {
     // `merge`: the stations share their settings through a YAML merge key, as docker compose reads it.
-    const compose = parse(await fs.readFile(path.join(REPO, 'deploy/compose.line.yaml'), 'utf8'), { merge: true }) as {
+    const compose = parse(await fs.readFile(path.join(REPO_ROOT, 'deploy/compose.line.yaml'), 'utf8'), { merge: true }) as {
       services: Record<string, { environment?: Record<string, string>; configs?: { source: string }[]; volumes?: string[] }>;
       configs: Record<string, { content: string }>;
     };
@@ -240,7 +240,7 @@ describe('the deployment files embed configurations the agent accepts', () => {
   });
 
   test('k8s: the ConfigMap with the DaemonSet environment validates; runtime class, probes with a Host header, data volume', async () => {
-    const read = async (f: string) => parseAllDocuments(await fs.readFile(path.join(REPO, 'deploy/k8s', f), 'utf8')).map((d) => d.toJS());
+    const read = async (f: string) => parseAllDocuments(await fs.readFile(path.join(REPO_ROOT, 'deploy/k8s', f), 'utf8')).map((d) => d.toJS());
     const [configMap] = await read('configmap.yaml');
     const [secret] = await read('secret.yaml');
     const [ds] = await read('daemonset.yaml');

@@ -11,12 +11,11 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { freePort, observer, sleep, tempDir } from './support/mqtt-harness.ts';
-
-const REPO = path.resolve(import.meta.dirname, '..');
+import { REPO_ROOT } from './support/paths.ts';
 
 /** The first line of the README's "two commands" block, without its comment. */
 function readmeStartCommand(): string {
-  const readme = readFileSync(path.join(REPO, 'README.md'), 'utf8');
+  const readme = readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
   const block = /## The two commands[\s\S]*?```sh\n([\s\S]*?)```/.exec(readme);
   assert.ok(block, 'README has a "The two commands" section with a sh block');
   const [start, tests] = block[1]
@@ -37,7 +36,7 @@ function newcomerEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 test("a fresh clone: the README's first command installs and starts the demo; the page answers and P/status is online", { timeout: 420_000 }, async (t) => {
   const command = readmeStartCommand();
   const clone = path.join(await tempDir(), 'linewatch');
-  execFileSync('git', ['clone', '--quiet', REPO, clone]);
+  execFileSync('git', ['clone', '--quiet', REPO_ROOT, clone]);
   const [httpPort, mqttPort] = [await freePort(), await freePort()];
   const started = Date.now();
   // Its own process group: npm -> sh -> tsx -> node, all stopped together.

@@ -13,11 +13,11 @@ import { after, before, describe, test } from 'node:test';
 import type { EventPayload } from '../agent/contract/payloads.ts';
 import { buildBundle } from '../models/bundle/build.ts';
 import { findExecutable, freePort, observer, sleep, startMosquitto, tempDir } from './support/mqtt-harness.ts';
+import { REPO_ROOT } from './support/paths.ts';
 import { mountSmallTmpfs, type SmallTmpfs, tmpfsUnavailable } from './support/small-tmpfs.ts';
 import { writeTexture } from './support/tuning-fixtures.ts';
 
-const REPO = path.resolve(import.meta.dirname, '..');
-const CLI = path.join(REPO, 'bin/linewatch.js');
+const CLI = path.join(REPO_ROOT, 'bin/linewatch.js');
 const HANG_GUARD = { timeout: 300_000 }; // not a speed assertion: a hung agent must not hang CI
 const mosquitto = findExecutable('mosquitto');
 
@@ -51,7 +51,7 @@ describe('full disk', { skip: tmpfsUnavailable() ?? (!mosquitto ? 'mosquitto is 
   test('events are dropped, counted and logged once while the disk is full; no temp file stays; delivery resumes when space returns', HANG_GUARD, async (t) => {
     const dir = await tempDir();
     const bundle = path.join(dir, 'bundle');
-    const built = await buildBundle({ weights: path.join(REPO, 'test/fixtures/clip-tiny'), out: bundle });
+    const built = await buildBundle({ weights: path.join(REPO_ROOT, 'test/fixtures/clip-tiny'), out: bundle });
     assert.ok(built.ok, built.ok ? '' : built.error);
     const frames = path.join(dir, 'frames');
     for (let i = 0; i < 3; i++) await writeTexture(path.join(frames, `f${i}.png`), i);

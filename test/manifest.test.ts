@@ -6,12 +6,12 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { buildBundle } from '../models/bundle/build.ts';
 import { loadBundle } from '../models/bundle/load.ts';
 import { parseManifest } from '../models/bundle/manifest.ts';
+import { TINY_CLIP } from './support/paths.ts';
 
-const FIXTURE = fileURLToPath(new URL('fixtures/clip-tiny', import.meta.url));
+const FIXTURE = TINY_CLIP;
 
 async function builtManifest(): Promise<Record<string, any>> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'lw-manifest-'));

@@ -9,14 +9,14 @@ import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import type { MemoryBank } from '../tuning/memory-bank.ts';
 import { encodeMemoryBank, memoryFileName, readMemoryBank, sha256Of } from '../tuning/memory-bank-file.ts';
 import type { PromptSet } from '../tuning/prompt-set.ts';
 import { PromptStore } from '../tuning/prompt-store.ts';
 import { createRng } from '../tuning/rng.ts';
+import { REPO_ROOT } from './support/paths.ts';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BUNDLE = { id: 'tiny', sha256: 'ab'.repeat(32) };
 const E = 8;
 
@@ -186,7 +186,7 @@ test('a crash after the bank and set are written but before the swap leaves the 
     const child = path.join(store.dir, '..', `${path.basename(store.dir)}-child.mts`);
     await writeFile(
       child,
-      `import { PromptStore } from ${JSON.stringify(pathToFileURL(path.join(repoRoot, 'tuning/prompt-store.ts')).href)};
+      `import { PromptStore } from ${JSON.stringify(pathToFileURL(path.join(REPO_ROOT, 'tuning/prompt-store.ts')).href)};
 const set = JSON.parse(process.argv[2]);
 await new PromptStore(process.argv[3]).write(set, Buffer.from(process.argv[4], 'base64'));
 process.kill(process.pid, 'SIGKILL');
@@ -194,7 +194,7 @@ process.kill(process.pid, 'SIGKILL');
     );
     const signal = await new Promise<NodeJS.Signals | null>((resolve, reject) => {
       const p = spawn(process.execPath, ['--import', 'tsx', child, JSON.stringify(next.set), store.dir, next.bytes.toString('base64')], {
-        cwd: repoRoot,
+        cwd: REPO_ROOT,
         stdio: 'inherit',
       });
       p.on('error', reject);

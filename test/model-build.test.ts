@@ -8,16 +8,15 @@ import { existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
 import { defaultLaa, defaultLayers } from '../models/bundle/build.ts';
 import { loadBundle, readTokenEmbedding } from '../models/bundle/load.ts';
 import { resizePositionalEmbedding } from '../models/graphs/positional-resize.ts';
 import { quantizePerOutputChannel } from '../models/onnx/transformer.ts';
 import { encodeSafetensors, readSafetensors, type TensorToWrite, tensorF32, tensorI64 } from '../models/weights/safetensors.ts';
+import { REPO_ROOT } from './support/paths.ts';
 
-const repoRoot = fileURLToPath(new URL('..', import.meta.url));
-const FIXTURE = path.join(repoRoot, 'test/fixtures/clip-tiny');
+const FIXTURE = path.join(REPO_ROOT, 'test/fixtures/clip-tiny');
 const REFERENCE = path.join(FIXTURE, 'reference.safetensors');
 const GRID = 8;
 const E = 64;
@@ -38,7 +37,7 @@ interface Run {
 
 function linewatch(...args: string[]): Promise<Run> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { cwd: repoRoot }, (error, stdout, stderr) => {
+    execFile(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { cwd: REPO_ROOT }, (error, stdout, stderr) => {
       if (error && typeof error.code !== 'number') return reject(error);
       resolve({ code: typeof error?.code === 'number' ? error.code : 0, stdout, stderr });
     });

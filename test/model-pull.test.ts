@@ -10,14 +10,14 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { resolveBundle } from '../agent/model/model-resolver.ts';
 import { loadBundle } from '../models/bundle/load.ts';
 import { type PullOptions, pullRepo } from '../models/hub-pull.ts';
 import { createLogger } from '../util/log.ts';
+import { REPO_ROOT, TINY_CLIP } from './support/paths.ts';
 
-const fixture = new URL('./fixtures/clip-tiny/', import.meta.url);
-const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+const fixture = pathToFileURL(`${TINY_CLIP}/`);
 const read = (rel: string) => readFileSync(new URL(rel, fixture));
 
 // A repository laid out like laion's CLIP repos: both weight layouts plus formats we must skip.
@@ -308,7 +308,7 @@ function runCli(argv: string[], env: Record<string, string>): Promise<{ code: nu
     execFile(
       process.execPath,
       ['--import', 'tsx', '--input-type=module', '-e', entry],
-      { cwd: repoRoot, env: { ...process.env, HF_ENDPOINT: '', HF_TOKEN: '', ...env } },
+      { cwd: REPO_ROOT, env: { ...process.env, HF_ENDPOINT: '', HF_TOKEN: '', ...env } },
       (error, stdout, stderr) => {
         if (error && typeof error.code !== 'number') return reject(error);
         resolve({ code: typeof error?.code === 'number' ? error.code : 0, stdout, stderr });

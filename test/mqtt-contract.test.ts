@@ -13,9 +13,9 @@ import { startEmbeddedBroker } from '../agent/mqtt/embedded-broker.ts';
 import { type MqttLink, type MqttSettings, openMqttLink } from '../agent/mqtt/mqtt-link.ts';
 import { checkPublished, loadContractChannels } from './support/asyncapi-channels.ts';
 import { findExecutable, makeCertificates, observer, sleep, startMosquitto, tempDir } from './support/mqtt-harness.ts';
+import { REPO_ROOT } from './support/paths.ts';
 import { recordingHandlers } from './support/recording-handlers.ts';
 
-const REPO = path.resolve(import.meta.dirname, '..');
 const SECRET = 'contract-secret';
 const PREFIX = 'lw';
 const TEST_TIMEOUT = { timeout: 60_000 }; // a hang guard, not an assertion on speed
@@ -108,7 +108,7 @@ function spawnAgentChild(url: string, deviceId: string): ChildProcess {
     const c = connectMqtt({ url: ${JSON.stringify(url)}, clientId: 'child-${deviceId}', username: null, password: null, tls: {},
       protocolVersion: 5, availability: { topic: '${PREFIX}/${deviceId}/status', online: 'online', offline: 'offline', stopped: 'stopped' } });
     setInterval(() => {}, 1000);`;
-  return spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: REPO, stdio: 'ignore' });
+  return spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: REPO_ROOT, stdio: 'ignore' });
 }
 
 /** The checks both brokers must pass. `v5` says whether the broker speaks MQTT 5. */

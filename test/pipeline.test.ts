@@ -20,8 +20,9 @@ import { DEFAULT_PROVIDER_SETTINGS } from '../models/runtime/execution-providers
 import { buildMemoryBank, DEFAULT_MAX_PATCHES } from '../tuning/memory-bank.ts';
 import type { PromptSet } from '../tuning/prompt-set.ts';
 import { VisionFeatures } from '../tuning/vision-features.ts';
+import { TINY_CLIP } from './support/paths.ts';
 
-const FIXTURE = path.resolve(import.meta.dirname, 'fixtures/clip-tiny');
+const FIXTURE = TINY_CLIP;
 const SCALE = { min: 0, max: 1, threshold: 0.5 };
 let bundle: Bundle;
 let engine: Engine;

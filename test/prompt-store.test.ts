@@ -4,12 +4,11 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { loadActivePrompts, ZERO_SHOT_ID } from '../agent/model/active-prompts.ts';
 import { type PromptSet, textEmbedRows, textEmbedsOf, tokenRows, validatePromptSet } from '../tuning/prompt-set.ts';
 import { PromptStore } from '../tuning/prompt-store.ts';
-
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+import { REPO_ROOT } from './support/paths.ts';
 
 function makeSet(id: string, minute: number, status: PromptSet['status'] = 'accepted'): PromptSet {
   return {
@@ -123,7 +122,7 @@ test('a crash between writing a set and swapping current leaves the previous set
     const child = path.join(store.dir, '..', `${path.basename(store.dir)}-child.mts`);
     await writeFile(
       child,
-      `import { PromptStore } from ${JSON.stringify(pathToFileURL(path.join(repoRoot, 'tuning/prompt-store.ts')).href)};
+      `import { PromptStore } from ${JSON.stringify(pathToFileURL(path.join(REPO_ROOT, 'tuning/prompt-store.ts')).href)};
 const set = JSON.parse(process.argv[2]);
 await new PromptStore(process.argv[3]).write(set);
 process.kill(process.pid, 'SIGKILL');
@@ -131,7 +130,7 @@ await new PromptStore(process.argv[3]).activate(set.id); // never reached
 `,
     );
     const signal = await new Promise<NodeJS.Signals | null>((resolve, reject) => {
-      const p = spawn(process.execPath, ['--import', 'tsx', child, JSON.stringify(makeSet('new', 2)), store.dir], { cwd: repoRoot, stdio: 'inherit' });
+      const p = spawn(process.execPath, ['--import', 'tsx', child, JSON.stringify(makeSet('new', 2)), store.dir], { cwd: REPO_ROOT, stdio: 'inherit' });
       p.on('error', reject);
       p.on('exit', (_code, sig) => resolve(sig));
     });

@@ -14,9 +14,9 @@ import { createSession } from '../models/session.ts';
 import type { Logger } from '../util/log.ts';
 import { chromiumMissing, launchChromium } from './support/chromium.ts';
 import { findExecutable, freePort, observer, startMosquitto, tempDir } from './support/mqtt-harness.ts';
+import { REPO_ROOT } from './support/paths.ts';
 
-const REPO = path.resolve(import.meta.dirname, '..');
-const DOUBLE = path.join(REPO, 'test/support/slow-tensorrt-provider.mjs');
+const DOUBLE = path.join(REPO_ROOT, 'test/support/slow-tensorrt-provider.mjs');
 const BUILD_MS = 12_000;
 const BUILDING = /^building TensorRT engine for vision\.onnx \(first start with this bundle\), \d+ s$/;
 const mosquitto = findExecutable('mosquitto');
@@ -37,7 +37,7 @@ function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
 
 async function tinyBundle(dir: string): Promise<string> {
   const bundle = path.join(dir, 'bundle');
-  const built = await buildBundle({ weights: path.join(REPO, 'test/fixtures/clip-tiny'), out: bundle });
+  const built = await buildBundle({ weights: path.join(REPO_ROOT, 'test/fixtures/clip-tiny'), out: bundle });
   assert.ok(built.ok, built.ok ? '' : built.error);
   return bundle;
 }
@@ -60,7 +60,7 @@ test('a slow TensorRT start shows "building TensorRT engine" on P/status, /healt
   t.after(() => browser.close());
   const watch = await observer(broker.url, { clientId: 'scada' }, ['lw/gpu1/status']);
 
-  const child = spawn(process.execPath, [path.join(REPO, 'bin/linewatch.js'), 'run', '--config', config], {
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/linewatch.js'), 'run', '--config', config], {
     env: { ...process.env, NODE_OPTIONS: `--import ${DOUBLE}`, LW_SLOW_TENSORRT_MS: String(BUILD_MS) },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

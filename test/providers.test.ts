@@ -14,6 +14,7 @@ import { loadBundle } from '../models/bundle/load.ts';
 import { DEFAULT_PROVIDER_SETTINGS, type ProviderSettings, providerEnvironment, withCpuFallback } from '../models/runtime/execution-providers.ts';
 import { cachedEngineCount, tensorrtCacheDir } from '../models/runtime/tensorrt-engine-cache.ts';
 import { sessionOptions } from '../models/session.ts';
+import { TINY_CLIP } from './support/paths.ts';
 
 const settings: ProviderSettings = {
   tensorrt: { fp16: true, engine_cache: true, dla_core: 1, workspace_mb: 512 },
@@ -97,7 +98,7 @@ test("a worker thread's process.env writes never reach native code; the main thr
 
 test('the inference engine sets them from the main thread before its worker creates the session', { timeout: 120_000 }, async () => {
   const out = path.join(tmp, 'bundle');
-  assert.ok((await buildBundle({ weights: path.resolve(import.meta.dirname, 'fixtures/clip-tiny'), out })).ok);
+  assert.ok((await buildBundle({ weights: TINY_CLIP, out })).ok);
   const bundle = await loadBundle(out);
   assert.ok(bundle.ok);
   const m = bundle.value.manifest;

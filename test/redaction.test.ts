@@ -16,9 +16,9 @@ import { startAgentProcess } from './support/agent-process.ts';
 import { chromiumMissing, launchChromium } from './support/chromium.ts';
 import { httpLeaks, leaksIn as secretsIn } from './support/leaks.ts';
 import { findExecutable, freePort, observer, sleep, startMosquitto, tempDir } from './support/mqtt-harness.ts';
+import { REPO_ROOT } from './support/paths.ts';
 
-const REPO = path.resolve(import.meta.dirname, '..');
-const CLI = path.join(REPO, 'bin/linewatch.js');
+const CLI = path.join(REPO_ROOT, 'bin/linewatch.js');
 const CAMERA_PASSWORD = 'S3cretPw';
 const MQTT_PASSWORD = 'mqtt-Pa55word-7781';
 const COMMAND_SECRET = 'command-secret-0123456789abcdef';
@@ -36,7 +36,7 @@ describe('no secret in any output of a running agent', { skip }, () => {
   test('MQTT payloads, logs, /healthz, /api/state, /metrics and the page keep passwords masked', HANG_GUARD, async (t) => {
     const dir = await tempDir();
     const bundle = path.join(dir, 'bundle');
-    const built = await buildBundle({ weights: path.join(REPO, 'test/fixtures/clip-tiny'), out: bundle });
+    const built = await buildBundle({ weights: path.join(REPO_ROOT, 'test/fixtures/clip-tiny'), out: bundle });
     assert.ok(built.ok, built.ok ? '' : built.error);
 
     const passwords = path.join(dir, 'passwords');

@@ -14,7 +14,8 @@ import { NormalReservoir } from '../agent/retune/reservoir.ts';
 import { RetuneRunner } from '../agent/retune/retune-job.ts';
 import { PromptStore } from '../tuning/prompt-store.ts';
 import { createLogger } from '../util/log.ts';
-import { buildTinyBundle, repoRoot, writeTexture } from './support/tuning-fixtures.ts';
+import { REPO_ROOT } from './support/paths.ts';
+import { buildTinyBundle, writeTexture } from './support/tuning-fixtures.ts';
 
 const HANG_GUARD = { timeout: 180_000 }; // not a speed assertion: a hung tuner must not hang CI
 let work: string;
@@ -149,10 +150,10 @@ test('the tuner exits without writing when its agent is SIGKILLed (its pipe clos
   await fs.writeFile(
     parentScript,
     `import path from 'node:path';
-import { NormalReservoir } from ${JSON.stringify(pathToFileURL(path.join(repoRoot, 'agent/retune/reservoir.ts')).href)};
-import { RetuneRunner } from ${JSON.stringify(pathToFileURL(path.join(repoRoot, 'agent/retune/retune-job.ts')).href)};
-import { PromptStore } from ${JSON.stringify(pathToFileURL(path.join(repoRoot, 'tuning/prompt-store.ts')).href)};
-import { createLogger } from ${JSON.stringify(pathToFileURL(path.join(repoRoot, 'util/log.ts')).href)};
+import { NormalReservoir } from ${JSON.stringify(pathToFileURL(path.join(REPO_ROOT, 'agent/retune/reservoir.ts')).href)};
+import { RetuneRunner } from ${JSON.stringify(pathToFileURL(path.join(REPO_ROOT, 'agent/retune/retune-job.ts')).href)};
+import { PromptStore } from ${JSON.stringify(pathToFileURL(path.join(REPO_ROOT, 'tuning/prompt-store.ts')).href)};
+import { createLogger } from ${JSON.stringify(pathToFileURL(path.join(REPO_ROOT, 'util/log.ts')).href)};
 const [dir, bundle] = process.argv.slice(2);
 const runner = new RetuneRunner({
   store: new PromptStore(path.join(dir, 'prompts')),
@@ -165,7 +166,7 @@ runner.setBundle(bundle);
 runner.start({ trigger: 'command' });
 `,
   );
-  const parent = spawn(process.execPath, ['--import', 'tsx', parentScript, dir, bundleDir], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] });
+  const parent = spawn(process.execPath, ['--import', 'tsx', parentScript, dir, bundleDir], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   started.push(parent.pid!);
   let out = '';
   parent.stdout!.on('data', (d: Buffer) => (out += d.toString()));

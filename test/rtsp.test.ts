@@ -17,9 +17,8 @@ import { buildBundle } from '../models/bundle/build.ts';
 import { startAgentProcess } from './support/agent-process.ts';
 import { httpLeaks, leaksIn } from './support/leaks.ts';
 import { findExecutable, freePort, observer, type Received, startMosquitto, tempDir } from './support/mqtt-harness.ts';
+import { REPO_ROOT } from './support/paths.ts';
 import { rtspServerMissing, startRtspServer } from './support/rtsp-server.ts';
-
-const REPO = path.resolve(import.meta.dirname, '..');
 
 const SIZE = { width: 32, height: 24 };
 const mosquitto = findExecutable('mosquitto');
@@ -121,7 +120,7 @@ describe('an RTSP camera in a running agent', { skip: skip || (!mosquitto && 'mo
   }, async (t) => {
     const dir = await tempDir();
     const bundle = path.join(dir, 'bundle');
-    const built = await buildBundle({ weights: path.join(REPO, 'test/fixtures/clip-tiny'), out: bundle });
+    const built = await buildBundle({ weights: path.join(REPO_ROOT, 'test/fixtures/clip-tiny'), out: bundle });
     assert.ok(built.ok, built.ok ? '' : built.error);
     const broker = await startMosquitto(mosquitto!);
     t.after(() => broker.stop());

@@ -10,9 +10,9 @@ import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import { buildBundle } from '../models/bundle/build.ts';
 import { freePort, tempDir } from './support/mqtt-harness.ts';
+import { REPO_ROOT } from './support/paths.ts';
 
-const REPO = path.resolve(import.meta.dirname, '..');
-const CLI = path.join(REPO, 'bin/linewatch.js');
+const CLI = path.join(REPO_ROOT, 'bin/linewatch.js');
 /** Not a speed assertion: a failed start that leaves something running never exits. */
 const EXIT_WITHIN_MS = 90_000;
 const TEST_TIMEOUT = { timeout: 240_000 };
@@ -73,7 +73,7 @@ describe('linewatch run: a failed start-up is one line and exit code 1', () => {
   before(async () => {
     dir = await tempDir();
     bundle = path.join(dir, 'bundle');
-    const built = await buildBundle({ weights: path.join(REPO, 'test/fixtures/clip-tiny'), out: bundle });
+    const built = await buildBundle({ weights: path.join(REPO_ROOT, 'test/fixtures/clip-tiny'), out: bundle });
     assert.ok(built.ok, built.ok ? '' : built.error);
   });
 
@@ -86,7 +86,7 @@ data_dir: ${dataDir}
 model: { bundle: ${bundlePath}, execution_providers: [cpu] }
 mqtt: ${mqtt}
 cameras:
-  line: { source: "dir:${path.join(REPO, 'demo/frames')}", fps: 2 }
+  line: { source: "dir:${path.join(REPO_ROOT, 'demo/frames')}", fps: 2 }
 http: { host: 127.0.0.1, port: ${httpPort} }
 `,
     );

@@ -9,15 +9,14 @@ import { promises as fs, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { GraphBuilder } from '../models/onnx/graph-builder.ts';
 import { checkGraph } from '../models/tensorrt/check-graph.ts';
 import { decodeOnnx } from '../models/tensorrt/onnx-graph.ts';
 import { matrixFor, parseSupportMatrix, type SupportMatrix } from '../models/tensorrt/support-matrix.ts';
+import { REPO_ROOT } from './support/paths.ts';
 
-const repoRoot = fileURLToPath(new URL('..', import.meta.url));
-const FIXTURE = path.join(repoRoot, 'test/fixtures/clip-tiny');
-const MATRIX_FILE = path.join(repoRoot, 'models/tensorrt/onnx-tensorrt-10.x.json');
+const FIXTURE = path.join(REPO_ROOT, 'test/fixtures/clip-tiny');
+const MATRIX_FILE = path.join(REPO_ROOT, 'models/tensorrt/onnx-tensorrt-10.x.json');
 const GRAPHS = ['vision.onnx', 'text.onnx', 'text_vjp.onnx'];
 
 let work: string;
@@ -32,7 +31,7 @@ interface Run {
 
 function linewatch(...args: string[]): Promise<Run> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { cwd: repoRoot }, (error, stdout, stderr) => {
+    execFile(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { cwd: REPO_ROOT }, (error, stdout, stderr) => {
       if (error && typeof error.code !== 'number') return reject(error);
       resolve({ code: typeof error?.code === 'number' ? error.code : 0, stdout, stderr });
     });

@@ -12,8 +12,9 @@ import { ExternalWeights, GraphBuilder } from '../models/onnx/graph-builder.ts';
 import { writeRandomClip } from '../models/weights/random-weights.ts';
 import { readClipWeights } from '../models/weights/read-weights.ts';
 import { readSafetensors, tensorF32, tensorI64 } from '../models/weights/safetensors.ts';
+import { TINY_CLIP } from './support/paths.ts';
 
-const FIXTURE = path.resolve(import.meta.dirname, 'fixtures/clip-tiny');
+const FIXTURE = TINY_CLIP;
 
 interface TextSessions {
   text: ort.InferenceSession;

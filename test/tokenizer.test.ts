@@ -5,9 +5,10 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { ClipTokenizer, cleanText } from '../models/tokenizer.ts';
+import { FIXTURES } from './support/paths.ts';
 
 // Ids produced by the canonical openai/CLIP tokenizer (shared/fixtures/clip-bpe).
-const reference = JSON.parse(readFileSync(new URL('./fixtures/clip-bpe/tokenizer-reference.json', import.meta.url), 'utf8')) as {
+const reference = JSON.parse(readFileSync(path.join(FIXTURES, 'clip-bpe/tokenizer-reference.json'), 'utf8')) as {
   sot: number;
   eot: number;
   vocab_size: number;

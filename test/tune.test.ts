@@ -20,7 +20,8 @@ import { PromptStore } from '../tuning/prompt-store.ts';
 import { runTuneJob, splitNormals } from '../tuning/tune-job.ts';
 import { VisionFeatures } from '../tuning/vision-features.ts';
 import { findExecutable } from './support/mqtt-harness.ts';
-import { buildTinyBundle, linewatch, repoRoot, TINY_CLIP, writeTexture } from './support/tuning-fixtures.ts';
+import { REPO_ROOT, TINY_CLIP } from './support/paths.ts';
+import { buildTinyBundle, linewatch, writeTexture } from './support/tuning-fixtures.ts';
 
 let work: string;
 let bundleDir: string;
@@ -165,7 +166,7 @@ test('tune on a real terminal (a pty from util-linux script): a bar per phase re
   const out = path.join(work, 'store-tty');
   const command = [
     process.execPath,
-    path.join(repoRoot, 'bin/linewatch.js'),
+    path.join(REPO_ROOT, 'bin/linewatch.js'),
     'tune',
     '--bundle',
     bundleDir,
@@ -425,7 +426,7 @@ test('tune --parent-pipe FD: when the pipe closes (the parent is gone) it exits 
   const child = spawn(
     process.execPath,
     [
-      path.join(repoRoot, 'bin/linewatch.js'),
+      path.join(REPO_ROOT, 'bin/linewatch.js'),
       'tune',
       '--bundle',
       bundleDir,
@@ -440,7 +441,7 @@ test('tune --parent-pipe FD: when the pipe closes (the parent is gone) it exits 
       '--parent-pipe',
       '3',
     ],
-    { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe', 'pipe'] },
+    { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe', 'pipe'] },
   );
   let stdout = '';
   let stderr = '';

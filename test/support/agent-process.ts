@@ -5,9 +5,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { after } from 'node:test';
 import { buildBundle } from '../../models/bundle/build.ts';
+import { REPO_ROOT, TINY_CLIP } from './paths.ts';
 
-const REPO = path.resolve(import.meta.dirname, '../..');
-const CLI = path.join(REPO, 'bin/linewatch.js');
+const CLI = path.join(REPO_ROOT, 'bin/linewatch.js');
 
 const running = new Set<ChildProcess>();
 after(() => {
@@ -39,10 +39,10 @@ export function startAgentProcess(config: string, env: Record<string, string> = 
 
 /** Builds the tiny fixture CLIP into `out` (a few seconds); throws with the builder's reason. */
 export async function buildTinyBundle(out: string): Promise<string> {
-  const built = await buildBundle({ weights: path.join(REPO, 'test/fixtures/clip-tiny'), out });
+  const built = await buildBundle({ weights: TINY_CLIP, out });
   if (!built.ok) throw new Error(`cannot build the tiny bundle: ${built.error}`);
   return out;
 }
 
 /** The bundled demo frames, as a `dir:` camera source (no ffmpeg needed). */
-export const DEMO_FRAMES = `dir:${path.join(REPO, 'demo/frames')}`;
+export const DEMO_FRAMES = `dir:${path.join(REPO_ROOT, 'demo/frames')}`;

@@ -6,8 +6,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { TSchema } from 'typebox';
 import { compileSchema, describeProblems } from '../../util/schema.ts';
+import { REPO_ROOT } from './paths.ts';
 
-const DOC_PATH = path.resolve(import.meta.dirname, '../../docs/asyncapi.json');
+const DOC_PATH = path.join(REPO_ROOT, 'docs/asyncapi.json');
 const PNG_SIGNATURE = Buffer.from('89504e470d0a1a0a', 'hex');
 
 type Json = Record<string, unknown>;

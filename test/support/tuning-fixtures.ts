@@ -4,13 +4,10 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { buildBundle } from '../../models/bundle/build.ts';
 import { createRng } from '../../tuning/rng.ts';
-
-export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-export const TINY_CLIP = path.join(repoRoot, 'test/fixtures/clip-tiny');
+import { REPO_ROOT, TINY_CLIP } from './paths.ts';
 
 export async function buildTinyBundle(out: string, laa = true): Promise<string> {
   const built = await buildBundle({ weights: TINY_CLIP, out, laa });
@@ -63,7 +60,7 @@ export interface CliRun {
 /** `node bin/linewatch.js ...args`, as a user or the agent runs it. */
 export function linewatch(...args: string[]): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [path.join(repoRoot, 'bin/linewatch.js'), ...args], { cwd: repoRoot, maxBuffer: 1 << 26 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [path.join(REPO_ROOT, 'bin/linewatch.js'), ...args], { cwd: REPO_ROOT, maxBuffer: 1 << 26 }, (error, stdout, stderr) => {
       if (error && typeof error.code !== 'number') return reject(error);
       resolve({ code: typeof error?.code === 'number' ? error.code : 0, stdout, stderr });
     });
