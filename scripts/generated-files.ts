@@ -1,5 +1,5 @@
 // The one table of files generated from schemas (published contract files). scripts/generate.ts
-// writes them and test/generated-files.test.ts fails when a committed copy differs from its render.
+// writes them and test/scripts/generated-files.test.ts fails when a committed copy differs from its render.
 import { publishedSchema } from '../agent/config/schema.ts';
 import { asyncApiDocument } from './asyncapi-document.ts';
 
