@@ -461,7 +461,7 @@ describe('live page in headless Chromium', { skip: skipChromium }, () => {
         assert.equal(await sets.nth(0).locator('.current-marker').textContent(), 'current');
         assert.equal(await sets.nth(1).locator('.current-marker').count(), 0);
         assert.equal(await sets.nth(0).locator('.set-gate').textContent(), 'synthetic AUROC 0.931 · normal FPR 0.000');
-        assert.equal(await sets.nth(1).locator('.set-gate').textContent(), 'synthetic AUROC 0.700 · normal FPR 0.020 (previous set: 0.880 · 0.001)');
+        assert.equal(await sets.nth(1).locator('.set-gate').textContent(), 'synthetic AUROC 0.700 · normal FPR 0.020 (gated against 0.880 · 0.001)');
         assert.equal(await sets.nth(1).locator('.set-reasons').textContent(), HOSTILE);
         assert.equal(
           await page.locator('#prompt-sets-panel img, #prompt-sets-panel b:not(#active-set)').count(),

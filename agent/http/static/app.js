@@ -131,8 +131,8 @@ function renderControls(card, cam) {
   const { sensitivity, threshold } = cam.overrides;
   fillInput(card.querySelector('.sensitivity-input'), sensitivity);
   fillInput(card.querySelector('.threshold-input'), threshold);
-  card.querySelector('.threshold-input').placeholder = "prompt set's";
-  card.querySelector('.sensitivity-in-force').textContent = `in force: ${sensitivity.toFixed(2)} (0.50 keeps the calibrated threshold)`;
+  card.querySelector('.threshold-input').placeholder = "set's";
+  card.querySelector('.sensitivity-in-force').textContent = `in force: ${sensitivity.toFixed(2)} (0.50 = as calibrated)`;
   card.querySelector('.threshold-in-force').textContent =
     threshold === null
       ? `in force: the prompt set's; decides at ${fmt(cam.threshold)}`
@@ -252,7 +252,8 @@ function renderCamera(cam) {
 /** The re-tune's phase (collecting -> tuning -> validating -> outcome) and its progress. */
 function renderRetune(r) {
   const running = RUNNING_PHASES.includes(r.state);
-  document.getElementById('retune-state').textContent = `${r.state}${r.state === 'idle' ? '' : ` ${percent(r.progress)}`}`;
+  document.getElementById('retune-state').textContent = running ? `${r.state} ${percent(r.progress)}` : r.state;
+  document.getElementById('retune-panel').dataset.state = r.state;
   const now = RUNNING_PHASES.indexOf(r.state);
   for (const li of document.querySelectorAll('#retune-phases li')) {
     const phase = li.dataset.phase;
@@ -280,7 +281,7 @@ function renderRetune(r) {
 function gateText(m) {
   if (m.synthetic_auroc === undefined && m.normal_fpr === undefined) return '';
   const own = `synthetic AUROC ${fmt(m.synthetic_auroc)} · normal FPR ${fmt(m.normal_fpr)}`;
-  return m.current_synthetic_auroc === undefined ? own : `${own} (previous set: ${fmt(m.current_synthetic_auroc)} · ${fmt(m.current_normal_fpr)})`;
+  return m.current_synthetic_auroc === undefined ? own : `${own} (gated against ${fmt(m.current_synthetic_auroc)} · ${fmt(m.current_normal_fpr)})`;
 }
 
 function promptSetRow(s) {
