@@ -196,6 +196,7 @@ export class Agent {
       cameras: this.cameras,
       runner: this.runner,
       link: () => this.link,
+      store: this.store,
     });
     const http = await startHttpServer({
       host: this.cfg.http.host,

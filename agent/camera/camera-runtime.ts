@@ -8,9 +8,11 @@ import { createLogger } from '../../util/log.ts';
 import type { CameraConfig, DetectorConfig } from '../config.ts';
 import type { CameraState } from '../contract/payloads.ts';
 import { CameraDetector } from '../detector/camera-detector.ts';
+import { encodeThumbnail } from '../detector/event-thumbnail.ts';
 import type { DetectorEvent } from '../detector/events.ts';
 import type { AnomalyMap } from '../detector/frame-verdict.ts';
 import { encodeMaskPng } from '../detector/mask-png.ts';
+import { RecentEvents } from '../detector/recent-events.ts';
 import type { DeliverScored, ScoredFrame } from '../engine/pipeline.ts';
 import type { CameraView } from '../http/agent-view.ts';
 import type { ActiveModel } from '../model/active-model.ts';
@@ -53,6 +55,8 @@ export class CameraRuntime {
   readonly detector: CameraDetector;
   status: ViewStatus = { state: 'offline', reason: 'starting' };
   readonly overrides: CameraOverrides;
+  /** The page's list of this camera's last events. */
+  readonly recentEvents: RecentEvents;
   processed = 0;
   private supervisor: CameraSupervisor | null = null;
   private latest: { frame: Frame; map: AnomalyMap; calibration: ScoreScale; score: number; scores: RawScores; threshold: number; anomalous: boolean } | null =
@@ -68,6 +72,10 @@ export class CameraRuntime {
   ) {
     const d = ctx.detector;
     this.overrides = { sensitivity: d.sensitivity, threshold: null };
+    this.recentEvents = new RecentEvents({
+      encode: encodeThumbnail,
+      onEncodeError: (e) => log.warn(`camera ${name}: event thumbnail not encoded: ${e.message}`),
+    });
     this.detector = new CameraDetector(name, cfg.ignore, {
       sensitivity: d.sensitivity,
       rules: { openFrames: d.event_open_frames, closeFrames: d.event_close_frames, updateIntervalMs: d.event_update_interval_s * 1000 },
@@ -144,6 +152,7 @@ export class CameraRuntime {
 
   private async publishEvent(e: DetectorEvent | null): Promise<void> {
     if (!e) return;
+    this.recentEvents.record(e);
     const stored = await this.ctx.publisher()?.event(e);
     // Only what reached the outbox counts: a dropped event (full disk) is counted as dropped there.
     if (stored?.ok) this.ctx.metrics.events.inc({ camera: this.name, type: e.type });
@@ -163,6 +172,7 @@ export class CameraRuntime {
     const map = { values: combined.map, width: frame.width, height: frame.height };
     const scores = rawScores(s.scores, this.detector.ignoreFor(map, frame.source));
     const { verdict, event } = this.detector.process(frame.ts, map, frame.source, calibration);
+    if (this.detector.events.lastFrameWasPeak) this.recentEvents.peak(frame, verdict.score);
     this.processed++;
     this.ctx.metrics.framesProcessed.inc({ camera: this.name });
     this.ctx.metrics.inferenceLatency.observe({ camera: this.name }, s.latencyMs.infer / 1000);
@@ -259,9 +269,11 @@ export class CameraRuntime {
       score: this.latest?.score ?? null,
       scores: this.latest?.scores ?? null,
       threshold: this.latest?.threshold ?? null,
+      overrides: { ...this.overrides },
       anomalous: this.latest?.anomalous ?? false,
       prompt_set: this.ctx.model.promptSetId,
       history: this.history.slice(),
+      events: this.recentEvents.list(),
     };
   }
 }

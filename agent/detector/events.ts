@@ -51,6 +51,7 @@ export class EventTracker {
   private normalStreak = 0;
   private lastReportTs = 0;
   private reportedMax = 0;
+  private peaked = false;
 
   constructor(
     readonly camera: string,
@@ -62,8 +63,14 @@ export class EventTracker {
     return this.openId !== null;
   }
 
+  /** True when the frame last observed raised the run's max score: it is the peak of the event (to be) for now. */
+  get lastFrameWasPeak(): boolean {
+    return this.peaked;
+  }
+
   /** Feeds one frame's verdict; returns the event message it causes, if any. */
   observe(o: Observation): DetectorEvent | null {
+    this.peaked = false;
     if (o.anomalous) {
       this.normalStreak = 0;
       const run = this.extendRun(o);
@@ -92,6 +99,7 @@ export class EventTracker {
     if (o.score > run.maxScore) {
       run.maxScore = o.score;
       run.bbox = o.bbox;
+      this.peaked = true;
     }
     return run;
   }

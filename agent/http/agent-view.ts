@@ -1,13 +1,17 @@
 // What the HTTP server (the live page, /api/state, /healthz) reads from the running agent, and the
 // one place that reads it from the agent's parts.
+
+import type { PromptStore } from '../../tuning/prompt-store.ts';
 import { redactDeep } from '../../util/redact.ts';
 import type { Cameras } from '../camera/cameras.ts';
 import type { CameraState, ResultPayload, RetuneStatePayload } from '../contract/payloads.ts';
+import type { RecentEvent } from '../detector/recent-events.ts';
 import type { Engine } from '../engine/engine.ts';
 import type { EngineStartStatus } from '../engine/engine-start-status.ts';
 import type { ActiveModel } from '../model/active-model.ts';
 import type { MqttLink } from '../mqtt/mqtt-link.ts';
 import type { RetuneRunner } from '../retune/retune-job.ts';
+import { type PromptSetHistory, promptSetHistory } from './prompt-set-history.ts';
 
 /** What the live page shows of one camera. */
 export interface CameraView {
@@ -20,10 +24,14 @@ export interface CameraView {
   /** The latest frame's raw score per scorer (results' `scores`). */
   scores: ResultPayload['scores'] | null;
   threshold: number | null;
+  /** What `set` changes, in force: the sensitivity, and the threshold that replaces the prompt set's (null: the set's own). */
+  overrides: { sensitivity: number; threshold: number | null };
   anomalous: boolean;
   prompt_set: string | null;
   /** Recent scores, oldest first; the provider bounds its length. */
   history: Array<{ ts: number; score: number }>;
+  /** The last events, newest first. */
+  events: RecentEvent[];
 }
 
 /** `/api/state`. */
@@ -58,6 +66,10 @@ export interface AgentView {
   /** The 8-bit grey PNG anomaly map of that frame (the MQTT mask), or null. Encoded on request. */
   mask(camera: string): Promise<Buffer | null>;
   health(): HealthReport;
+  /** The JPEG thumbnail of one of `camera`'s recent events, or null (unknown camera or event, none encoded). */
+  eventThumbnail(camera: string, eventId: string): Promise<Buffer | null>;
+  /** `/api/prompt-sets`: the prompt store's sets and which one scores. */
+  promptSets(): Promise<PromptSetHistory>;
 }
 
 /**
@@ -70,6 +82,8 @@ export function redactedView(view: AgentView): AgentView {
     frame: (camera) => view.frame(camera),
     mask: (camera) => view.mask(camera),
     health: () => redactDeep(view.health()),
+    eventThumbnail: (camera, eventId) => view.eventThumbnail(camera, eventId),
+    promptSets: async () => redactDeep(await view.promptSets()),
   };
 }
 
@@ -81,6 +95,7 @@ export interface AgentViewSources {
   cameras: Cameras;
   runner: RetuneRunner;
   link: () => MqttLink | null;
+  store: PromptStore;
 }
 
 export function agentView(s: AgentViewSources): AgentView {
@@ -106,6 +121,8 @@ export function agentView(s: AgentViewSources): AgentView {
       return b ? { bytes: b, contentType: 'image/jpeg' } : null;
     },
     mask: async (name) => (await camera(name)?.viewMask()) ?? null,
+    eventThumbnail: async (name, id) => (await camera(name)?.recentEvents.thumbnail(id)) ?? null,
+    promptSets: async () => promptSetHistory(await s.store.list(), s.model.promptSetId),
     health: () => {
       const checks: Record<string, { ok: boolean; detail?: string }> = {
         mqtt: { ok: s.link()?.connection.connected ?? false },

@@ -7,6 +7,7 @@ import { redact } from '../../util/redact.ts';
 import { err, ok, type Result } from '../../util/result.ts';
 import { MAX_COMMAND_BYTES } from '../commands/command-body.ts';
 import type { CommandDispatcher } from '../commands/types.ts';
+import { CAMERA_NAME } from '../config/schema.ts';
 import type { AgentMetrics } from '../stats/prometheus-metrics.ts';
 import type { AgentView } from './agent-view.ts';
 import { createHostCheck } from './host-check.ts';
@@ -35,6 +36,11 @@ export interface RunningHttpServer {
 const STATIC_DIR = path.join(import.meta.dirname, 'static');
 // Everything the page needs is served here: no CDN, so it works on an isolated line network.
 const CONTENT_SECURITY_POLICY = "default-src 'self'; img-src 'self' blob: data:; style-src 'self' 'unsafe-inline'; script-src 'self'";
+
+// Names that reach a lookup from a URL: a camera name as the configuration allows it, an event id as
+// the detector makes them (UUIDs); anything else is refused before the view is asked.
+const CAMERA_NAME_PATTERN = new RegExp(CAMERA_NAME);
+const EVENT_ID_PATTERN = /^[A-Za-z0-9-]{1,64}$/;
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse, match: RegExpExecArray) => void | Promise<void>;
 interface Route {
@@ -145,11 +151,29 @@ function routes(opts: HttpServerOptions): Route[] {
         res.end(mask);
       },
     },
+    {
+      method: 'GET',
+      pattern: /^\/api\/events\/([^/]+)\/([^/]+)\.jpg$/,
+      handle: async (_q, res, m) => {
+        const [cam, id] = [camera(m), decodeURIComponent(m[2])];
+        if (!CAMERA_NAME_PATTERN.test(cam) || !EVENT_ID_PATTERN.test(id)) {
+          return sendJson(res, 400, {
+            error: 'event thumbnails are /api/events/<camera>/<event id>.jpg: a configured camera name and an event id of letters, digits and -',
+          });
+        }
+        const jpeg = await view.eventThumbnail(cam, id);
+        if (!jpeg) return sendJson(res, 404, { error: `no thumbnail of event ${id} of camera "${cam}"` });
+        // The page asks with the peak's ts in the query: a new peak is a new URL.
+        res.writeHead(200, { 'Content-Type': 'image/jpeg', 'Cache-Control': 'private, max-age=3600' });
+        res.end(jpeg);
+      },
+    },
+    { method: 'GET', pattern: /^\/api\/prompt-sets$/, handle: async (_q, res) => sendJson(res, 200, await view.promptSets()) },
     { method: 'POST', pattern: /^\/api\/cmd\/([^/]+)$/, handle: (req, res, m) => handleCommand(req, res, decodeURIComponent(m[1]), dispatcher) },
   ];
 }
 
-/** `/` live page, `/metrics`, `/healthz`, the page's JSON and images, and `/api/cmd/<name>`. */
+/** `/` live page, `/metrics`, `/healthz`, the page's JSON and images (frames, masks, event thumbnails), and `/api/cmd/<name>`. */
 export async function startHttpServer(opts: HttpServerOptions): Promise<Result<RunningHttpServer>> {
   const table = routes(opts);
   // The port is known once listening (0 picks one); until then no request can arrive.

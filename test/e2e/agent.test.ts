@@ -10,6 +10,7 @@ import { signCommand } from '../../agent/commands/signature.ts';
 import type { EventPayload, ResultPayload, RetuneStatePayload } from '../../agent/contract/payloads.ts';
 import type { AgentState } from '../../agent/http/agent-view.ts';
 import { buildBundle } from '../../models/bundle/build.ts';
+import { stateUntil } from '../support/agent-state.ts';
 import { checkPublished, loadContractChannels } from '../support/asyncapi-channels.ts';
 import { findExecutable, freePort, observer, type Received, sleep, startMosquitto, tempDir } from '../support/mqtt-harness.ts';
 import { REPO_ROOT } from '../support/paths.ts';
@@ -47,17 +48,6 @@ async function postCommand(port: number, name: string, body: object): Promise<{ 
     body: JSON.stringify(body),
   });
   return { status: res.status, reply: (await res.json()) as { ok: boolean; error?: string } };
-}
-
-/** Polls the live page's state until `holds`; the agent's own view, so no guess at how long frames take. */
-async function stateUntil(port: number, holds: (s: AgentState) => boolean, what: string, timeoutMs = 60_000): Promise<AgentState> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const state = (await (await fetch(`http://127.0.0.1:${port}/api/state`)).json()) as AgentState;
-    if (holds(state)) return state;
-    if (Date.now() > deadline) throw new Error(`waited ${timeoutMs / 1000} s for ${what}; last state: ${JSON.stringify(state.cameras)}`);
-    await sleep(100);
-  }
 }
 
 const mosquitto = findExecutable('mosquitto');

@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
 import sharp from 'sharp';
 import { createCommandDispatcher } from '../../../agent/commands/dispatcher.ts';
 import type { AgentState, AgentView, HealthReport } from '../../../agent/http/agent-view.ts';
+import type { PromptSetHistory } from '../../../agent/http/prompt-set-history.ts';
 import { type RunningHttpServer, startHttpServer } from '../../../agent/http/server.ts';
 import { type AgentMetrics, createAgentMetrics } from '../../../agent/stats/prometheus-metrics.ts';
 import { chromiumMissing, launchChromium } from '../../support/chromium.ts';
@@ -15,9 +17,12 @@ const TEST_TIMEOUT = { timeout: 60_000 }; // a hang guard, not an assertion on s
 /** Test double of the running agent: fixed cameras, a grey frame, a mask hot on its left half. */
 class FakeAgentView implements AgentView {
   health_: HealthReport = { healthy: true, checks: { mqtt: { ok: true } } };
+  /** Which thumbnails were asked for: a name the server refuses must never get here. */
+  readonly thumbnailsAsked: string[] = [];
   constructor(
-    readonly frames: { frame: Buffer; mask: Buffer },
+    readonly frames: { frame: Buffer; mask: Buffer; thumbnail: Buffer },
     readonly agentState: AgentState,
+    readonly history: PromptSetHistory,
   ) {}
   state() {
     return this.agentState;
@@ -31,7 +36,33 @@ class FakeAgentView implements AgentView {
   health() {
     return this.health_;
   }
+  async eventThumbnail(camera: string, eventId: string) {
+    this.thumbnailsAsked.push(`${camera}/${eventId}`);
+    return camera === 'cam-a' && eventId === EVENT_ID ? this.frames.thumbnail : null;
+  }
+  async promptSets() {
+    return this.history;
+  }
 }
+
+const EVENT_ID = '0b7c1d52-5b7e-4c39-9d0e-2f1a3c4b5d6e';
+/** A string a hostile prompt set file could carry: the page must show it as text, never parse it. */
+const HOSTILE = '<img src=x onerror="document.title=`pwned`"><b>bold</b>';
+
+const PROMPT_SETS: PromptSetHistory = {
+  active: 'ps-0007',
+  sets: [
+    { id: 'ps-0007', created: '2026-03-02T08:00:00.000Z', status: 'accepted', reasons: [], metrics: { synthetic_auroc: 0.9312, normal_fpr: 0 }, current: true },
+    {
+      id: 'ps-0006',
+      created: '2026-03-01T08:00:00.000Z',
+      status: 'rejected',
+      reasons: [HOSTILE],
+      metrics: { synthetic_auroc: 0.7, normal_fpr: 0.02, current_synthetic_auroc: 0.88, current_normal_fpr: 0.001 },
+      current: false,
+    },
+  ],
+};
 
 const STATE: AgentState = {
   device_id: 'line1-node',
@@ -47,12 +78,25 @@ const STATE: AgentState = {
       score: 0.734,
       scores: { prompt: 0.612, memory: 0.081 },
       threshold: 0.5,
+      overrides: { sensitivity: 0.5, threshold: null },
       anomalous: true,
       prompt_set: 'ps-0007',
       history: [
         { ts: 1, score: 0.1 },
         { ts: 2, score: 0.4 },
         { ts: 3, score: 0.734 },
+      ],
+      events: [
+        { id: EVENT_ID, open: true, start_ts: Date.parse('2026-03-02T09:15:00Z'), end_ts: null, duration_ms: 12_400, max_score: 0.734, thumbnail_ts: 3 },
+        {
+          id: 'e-older',
+          open: false,
+          start_ts: Date.parse('2026-03-02T09:00:00Z'),
+          end_ts: Date.parse('2026-03-02T09:02:05Z'),
+          duration_ms: 125_000,
+          max_score: 0.61,
+          thumbnail_ts: null,
+        },
       ],
     },
     {
@@ -63,9 +107,11 @@ const STATE: AgentState = {
       score: null,
       scores: null,
       threshold: 0.5,
+      overrides: { sensitivity: 0.7, threshold: 0.3 },
       anomalous: false,
       prompt_set: 'ps-0002',
       history: [],
+      events: [],
     },
   ],
 };
@@ -87,7 +133,10 @@ before(async () => {
   const mask = await sharp(Buffer.from([255, 0]), { raw: { width: 2, height: 1, channels: 1 } })
     .png()
     .toBuffer();
-  view = new FakeAgentView({ frame, mask }, STATE);
+  const thumbnail = await sharp({ create: { width: 16, height: 16, channels: 3, background: { r: 200, g: 30, b: 30 } } })
+    .jpeg()
+    .toBuffer();
+  view = new FakeAgentView({ frame, mask, thumbnail }, STATE, PROMPT_SETS);
   metrics = createAgentMetrics();
   // A secret is set: the page still works because loopback requests are trusted.
   const dispatcher = createCommandDispatcher(recorded.handlers, { secret: 'page-secret' });
@@ -162,6 +211,30 @@ test('the JSON and image endpoints serve what the view holds; unknown paths and 
   const wrongMethod = await fetch(`${base}/api/state`, { method: 'POST' });
   assert.equal(wrongMethod.status, 405);
   assert.equal(wrongMethod.headers.get('allow'), 'GET');
+});
+
+test('event thumbnails by camera and event id: names are checked before the view is asked; prompt sets as the view lists them', async () => {
+  const ok = await fetch(`${base}/api/events/cam-a/${EVENT_ID}.jpg?t=3`);
+  assert.equal(ok.status, 200);
+  assert.equal(ok.headers.get('content-type'), 'image/jpeg');
+  assert.deepEqual(Buffer.from(await ok.arrayBuffer()), view.frames.thumbnail);
+  assert.equal((await fetch(`${base}/api/events/cam-a/0b7c1d52-0000-4c39-9d0e-2f1a3c4b5d6e.jpg`)).status, 404);
+  assert.equal((await fetch(`${base}/api/events/cam-b/${EVENT_ID}.jpg`)).status, 404);
+  const asked = view.thumbnailsAsked.length;
+  for (const bad of [
+    `/api/events/..%2F..%2Fetc/${EVENT_ID}.jpg`,
+    '/api/events/cam-a/..%2Fpasswd.jpg',
+    '/api/events/cam-a/a.b.jpg',
+    `/api/events/%3Cscript%3E/${EVENT_ID}.jpg`,
+    `/api/events/cam-a/${'a'.repeat(65)}.jpg`,
+    `/api/events/cam%00a/${EVENT_ID}.jpg`,
+  ]) {
+    const res = await fetch(`${base}${bad}`);
+    assert.equal(res.status, 400, bad);
+    assert.match(((await res.json()) as { error: string }).error, /\/api\/events\/<camera>\/<event id>\.jpg/);
+  }
+  assert.equal(view.thumbnailsAsked.length, asked, 'a refused name never reached the view');
+  assert.deepEqual(await (await fetch(`${base}/api/prompt-sets`)).json(), PROMPT_SETS);
 });
 
 test('commands over HTTP go through the dispatcher; non-JSON, cross-origin and oversized posts are refused', async () => {
@@ -273,6 +346,16 @@ interface Canvas2d {
 
 const skipChromium = chromiumMissing;
 
+/** Waits until the image `selector` names has loaded (a broken image never does). */
+function thumbnailLoaded(page: Page, selector: string): Promise<unknown> {
+  return page.waitForFunction((sel) => {
+    // Runs in the page; typed by hand because this project compiles without the DOM library.
+    const doc = (globalThis as unknown as { document: { querySelector(s: string): { complete: boolean; naturalWidth: number } | null } }).document;
+    const img = doc.querySelector(sel);
+    return Boolean(img?.complete && img.naturalWidth > 0);
+  }, selector);
+}
+
 describe('live page in headless Chromium', { skip: skipChromium }, () => {
   test('shows cameras, score, prompt set, the demo banner and the overlay; the re-tune button reaches the handler', TEST_TIMEOUT, async () => {
     const browser = await launchChromium();
@@ -326,4 +409,89 @@ describe('live page in headless Chromium', { skip: skipChromium }, () => {
       await browser.close();
     }
   });
+
+  test(
+    'events with thumbnails, settings in force, prompt sets (strings as text), re-tune phase; set and rollback reach the dispatcher',
+    TEST_TIMEOUT,
+    async () => {
+      const idle = STATE.retune;
+      STATE.retune = { state: 'tuning', progress: 0.42, job_id: 'j1', trigger: 'command', ts: 1 };
+      const browser = await launchChromium();
+      try {
+        const page = await browser.newPage();
+        await page.goto(`${base}/`);
+        const camA = page.locator('.camera[data-camera="cam-a"]');
+        const camB = page.locator('.camera[data-camera="cam-b"]');
+        await camA.locator('li.event').nth(1).waitFor();
+        // the threshold line of the history sits at the threshold: 80 - 0.5 * 80
+        assert.equal(await camA.locator('svg.history line.threshold-line').getAttribute('y1'), '40');
+        assert.equal(await camA.locator('.verdict-badge').textContent(), 'ANOMALY');
+        assert.equal(await camB.locator('.verdict-badge').textContent(), 'OFFLINE');
+
+        // events, newest first: the open one with its thumbnail loaded, the closed one without
+        const open = camA.locator(`li.event[data-event-id="${EVENT_ID}"]`);
+        assert.equal(await open.getAttribute('data-open'), 'true');
+        assert.equal(await open.locator('.event-state').textContent(), 'OPEN');
+        assert.equal(await open.locator('.event-duration').textContent(), '12 s');
+        assert.equal(await open.locator('.event-max').textContent(), 'max 0.734');
+        await thumbnailLoaded(page, `li.event[data-event-id="${EVENT_ID}"] img.thumb`);
+        assert.equal(await open.locator('img.thumb').evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth), 16);
+        const older = camA.locator('li.event').nth(1);
+        assert.equal(await older.getAttribute('data-event-id'), 'e-older');
+        assert.equal(await older.locator('.event-state').textContent(), 'closed');
+        assert.equal(await older.locator('.event-duration').textContent(), '2 min 5 s');
+        assert.equal(await older.locator('img.thumb').getAttribute('src'), null, 'no thumbnail asked for before one is encoded');
+        assert.equal(await camB.locator('.no-events').isVisible(), true);
+
+        // the settings in force
+        assert.equal(await camB.locator('.sensitivity-input').inputValue(), '0.7');
+        assert.equal(await camB.locator('.threshold-input').inputValue(), '0.3');
+        assert.equal(await camB.locator('.threshold-in-force').textContent(), 'in force: 0.300, set by command; decides at 0.500');
+        assert.equal(await camA.locator('.threshold-in-force').textContent(), "in force: the prompt set's; decides at 0.500");
+
+        // the re-tune's phase and progress
+        assert.equal(await page.locator('#retune-phase').textContent(), 'tuning 42 % (by command)');
+        assert.equal(await page.locator('#retune-phases li[data-phase="tuning"]').getAttribute('data-state'), 'now');
+        assert.equal(await page.locator('#retune-phases li[data-phase="collecting"]').getAttribute('data-state'), 'past');
+
+        // prompt sets: the current marker, the gate metrics, a hostile reason shown as text
+        const sets = page.locator('li.prompt-set');
+        await sets.nth(1).waitFor();
+        assert.deepEqual(await sets.evaluateAll((lis) => lis.map((li) => (li as unknown as { dataset: { id: string } }).dataset.id)), ['ps-0007', 'ps-0006']);
+        assert.equal(await sets.nth(0).locator('.current-marker').textContent(), 'current');
+        assert.equal(await sets.nth(1).locator('.current-marker').count(), 0);
+        assert.equal(await sets.nth(0).locator('.set-gate').textContent(), 'synthetic AUROC 0.931 · normal FPR 0.000');
+        assert.equal(await sets.nth(1).locator('.set-gate').textContent(), 'synthetic AUROC 0.700 · normal FPR 0.020 (gated against 0.880 · 0.001)');
+        assert.equal(await sets.nth(1).locator('.set-reasons').textContent(), HOSTILE);
+        assert.equal(
+          await page.locator('#prompt-sets-panel img, #prompt-sets-panel b:not(#active-set)').count(),
+          0,
+          'nothing of the reason was parsed as HTML',
+        );
+        assert.equal(await page.title(), 'linewatch');
+
+        const before = recorded.calls.length;
+        // set: the typed value goes to the dispatcher for that camera
+        await camA.locator('.threshold-input').fill('0.25');
+        await camA.locator('.apply-threshold').click();
+        await camA.locator('.set-reply', { hasText: 'threshold set to 0.250' }).waitFor();
+        // a dismissed confirmation sends nothing; an accepted one sends rollback
+        page.once('dialog', (d) => void d.dismiss());
+        await page.locator('#rollback').click();
+        page.once('dialog', (d) => void d.accept());
+        await page.locator('#rollback').click();
+        await page.locator('#rollback-reply', { hasText: 'rolled back' }).waitFor();
+        await page.locator('#retune-all').click();
+        await page.locator('#retune-reply', { hasText: 're-tune requested' }).waitFor();
+        assert.deepEqual(recorded.calls.slice(before), [
+          ['set', { camera: 'cam-a', threshold: 0.25 }],
+          ['rollback', {}],
+          ['retune', {}],
+        ]);
+      } finally {
+        STATE.retune = idle;
+        await browser.close();
+      }
+    },
+  );
 });
