@@ -7,6 +7,7 @@
 // only the command request, whose arguments the dispatcher checks, is open.
 import Type, { type Static, type TProperties } from 'typebox';
 import type { CommandReply } from '../commands/types.ts';
+import { TunePhase } from './tune-progress.ts';
 
 const closed = <P extends TProperties>(properties: P, description: string) => Type.Object(properties, { additionalProperties: false, description });
 const epochMs = (description = 'milliseconds since the Unix epoch') => Type.Number({ minimum: 0, description });
@@ -121,6 +122,7 @@ export const RetuneStatePayload = closed(
   {
     state: RetuneStateName,
     progress: unitScore('0..1 over the whole job'),
+    phase: Type.Optional({ ...TunePhase, description: "the tuner's step while tuning/validating: synthesis, features, steps, calibration" }),
     camera: Type.Optional(Type.String({ description: "which camera's normal frames the job learns from; absent = all" })),
     job_id: Type.Optional(Type.String()),
     trigger: Type.Optional(Type.Union([Type.Literal('cron'), Type.Literal('command'), Type.Literal('http'), Type.Literal('cli')])),

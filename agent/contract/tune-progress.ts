@@ -7,10 +7,10 @@ import { compileSchema, explainProblems } from '../../util/schema.ts';
 
 const count = Type.Integer({ minimum: 0 });
 
-export const TuneProgress = Type.Object(
-  { type: Type.Literal('progress'), phase: Type.Enum(['synthesis', 'features', 'steps', 'calibration']), done: count, total: count },
-  { additionalProperties: false },
-);
+/** The tuner's steps, in order: OAGM synthesis, vision features, prompt-learning steps, calibration. */
+export const TunePhase = Type.Enum(['synthesis', 'features', 'steps', 'calibration']);
+
+export const TuneProgress = Type.Object({ type: Type.Literal('progress'), phase: TunePhase, done: count, total: count }, { additionalProperties: false });
 export const TuneResult = Type.Object(
   {
     type: Type.Literal('result'),

@@ -139,7 +139,7 @@ export class RetuneRunner {
   }
 
   private finish(state: 'done' | 'rejected' | 'failed', patch: Partial<RetuneState>): void {
-    this.set({ ...patch, state, progress: 1 });
+    this.set({ ...patch, state, phase: undefined, progress: 1 });
   }
 
   private async run(jobDir: string, req: RetuneRequest): Promise<void> {
@@ -223,7 +223,7 @@ export class RetuneRunner {
       else if (msg.type === 'progress') {
         const [a, b] = PHASE_SPAN[msg.phase] ?? [0, 1];
         const state = msg.phase === 'calibration' ? 'validating' : 'tuning';
-        this.set({ state, progress: a + ((b - a) * msg.done) / Math.max(1, msg.total) });
+        this.set({ state, phase: msg.phase, progress: a + ((b - a) * msg.done) / Math.max(1, msg.total) });
       }
     });
     return new Promise((resolve) => {

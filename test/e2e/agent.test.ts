@@ -164,6 +164,15 @@ http: { port: ${httpPort} }
     const finished = json<RetuneStatePayload>(endState);
     assert.equal(finished.state, 'done', finished.message);
     assert.ok(finished.prompt_set);
+    const jobStates = watch.got
+      .filter((m) => m.topic === 'lw/cell7/retune/state')
+      .map((m) => json<RetuneStatePayload>(m))
+      .filter((s) => s.job_id === jobId);
+    assert.ok(
+      jobStates.some((s) => s.state === 'validating' && s.phase === 'calibration'),
+      `the tuner's step rides along: ${JSON.stringify(jobStates.map((s) => [s.state, s.phase]))}`,
+    );
+    assert.equal(finished.phase, undefined, 'no step once the job has ended');
     const tuned = json<ResultPayload>(await watch.next((m) => m.topic === 'lw/cell7/line/result' && json<ResultPayload>(m).prompt_set === finished.prompt_set));
     // The tuned set carries a memory bank: from its first result on, both scorers score (swapped together).
     assert.equal(typeof tuned.scores.memory, 'number', JSON.stringify(tuned.scores));

@@ -303,7 +303,7 @@ test('a corrupt small git file is rejected by its git blob id', async () => {
 // The CLI runs in a child process: it reads the real environment and owns its stdout (the test
 // runner reports over this process's stdout).
 function runCli(argv: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  const entry = `import('../cli/model-pull.ts').then((m) => m.run(${JSON.stringify(argv)})).then((c) => { process.exitCode = c; }, (e) => { process.stderr.write(String(e.message)); process.exitCode = 99; });`;
+  const entry = `import('./cli/model-pull.ts').then((m) => m.run(${JSON.stringify(argv)})).then((c) => { process.exitCode = c; }, (e) => { process.stderr.write(String(e.message)); process.exitCode = 99; });`;
   return new Promise((resolve, reject) => {
     execFile(
       process.execPath,

@@ -271,7 +271,7 @@ function renderRetune(r) {
   bar.firstElementChild.style.width = `${r.state === 'idle' ? 0 : Math.round(r.progress * 100)}%`;
   const what = [r.camera ? `camera ${r.camera}` : null, r.trigger ? `by ${r.trigger}` : null].filter(Boolean).join(', ');
   let phase = 'idle: no re-tune running';
-  if (running) phase = `${r.state} ${percent(r.progress)}`;
+  if (running) phase = `${r.state}${r.phase ? ` (${r.phase})` : ''} ${percent(r.progress)}`;
   else if (r.state !== 'idle') phase = r.prompt_set ? `${r.state}: prompt set ${r.prompt_set}` : r.state;
   document.getElementById('retune-phase').textContent = what ? `${phase} (${what})` : phase;
   document.getElementById('retune-message').textContent = r.message ?? '';

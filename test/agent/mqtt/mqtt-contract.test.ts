@@ -104,7 +104,7 @@ const PNG_1X1 = Buffer.from(
 /** Runs an agent (this repo's connection code) in a child process, to be SIGKILLed. */
 function spawnAgentChild(url: string, deviceId: string): ChildProcess {
   const code = `
-    import { connectMqtt } from './connection.ts';
+    import { connectMqtt } from './agent/mqtt/connection.ts';
     const c = connectMqtt({ url: ${JSON.stringify(url)}, clientId: 'child-${deviceId}', username: null, password: null, tls: {},
       protocolVersion: 5, availability: { topic: '${PREFIX}/${deviceId}/status', online: 'online', offline: 'offline', stopped: 'stopped' } });
     setInterval(() => {}, 1000);`;
