@@ -21,7 +21,7 @@ import type { PromptSet } from '../../tuning/prompt-set.ts';
 import { PromptStore } from '../../tuning/prompt-store.ts';
 import { findExecutable, freePort, startMosquitto, tempDir } from '../support/mqtt-harness.ts';
 import { REPO_ROOT } from '../support/paths.ts';
-import { buildTinyBundle } from '../support/tuning-fixtures.ts';
+import { buildTinyBundle } from '../support/tiny-bundle.ts';
 
 const CLI = path.join(REPO_ROOT, 'bin/linewatch.js');
 const FRAMES = path.join(REPO_ROOT, 'demo/frames');

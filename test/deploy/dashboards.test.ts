@@ -7,10 +7,11 @@ import { promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { parse } from 'yaml';
-import { buildTinyBundle, DEMO_FRAMES, startAgentProcess } from '../support/agent-process.ts';
+import { DEMO_FRAMES, startAgentProcess } from '../support/agent-process.ts';
 import { findExecutable, freePort, sleep, tempDir } from '../support/mqtt-harness.ts';
 import { REPO_ROOT } from '../support/paths.ts';
 import { exportedNames, metricNamesIn } from '../support/promql-names.ts';
+import { buildTinyBundle } from '../support/tiny-bundle.ts';
 
 const RULES_DIR = path.join(REPO_ROOT, 'deploy/prometheus');
 const DASHBOARD = path.join(REPO_ROOT, 'deploy/grafana/linewatch.json');

@@ -11,9 +11,10 @@ import mqtt from 'mqtt';
 import { parse, parseAllDocuments } from 'yaml';
 import { loadConfig } from '../../agent/config.ts';
 import type { AgentState } from '../../agent/http/agent-view.ts';
-import { type AgentProcess, buildTinyBundle, DEMO_FRAMES, startAgentProcess } from '../support/agent-process.ts';
+import { type AgentProcess, DEMO_FRAMES, startAgentProcess } from '../support/agent-process.ts';
 import { findExecutable, freePort, observer, type Received, sleep, startMosquitto, tempDir } from '../support/mqtt-harness.ts';
 import { REPO_ROOT } from '../support/paths.ts';
+import { buildTinyBundle } from '../support/tiny-bundle.ts';
 
 const HANG_GUARD = { timeout: 300_000 }; // not a speed assertion: a hung agent must not hang CI
 const SECRET = 'fleet-test-secret-0123456789';

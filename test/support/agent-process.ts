@@ -4,8 +4,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { after } from 'node:test';
-import { buildBundle } from '../../models/bundle/build.ts';
-import { REPO_ROOT, TINY_CLIP } from './paths.ts';
+import { REPO_ROOT } from './paths.ts';
 
 const CLI = path.join(REPO_ROOT, 'bin/linewatch.js');
 
@@ -35,13 +34,6 @@ export function startAgentProcess(config: string, env: Record<string, string> = 
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => (running.delete(child), resolve(code))));
   return { child, log, output: () => output, exited };
-}
-
-/** Builds the tiny fixture CLIP into `out` (a few seconds); throws with the builder's reason. */
-export async function buildTinyBundle(out: string): Promise<string> {
-  const built = await buildBundle({ weights: TINY_CLIP, out });
-  if (!built.ok) throw new Error(`cannot build the tiny bundle: ${built.error}`);
-  return out;
 }
 
 /** The bundled demo frames, as a `dir:` camera source (no ffmpeg needed). */

@@ -1,19 +1,11 @@
 // Shared by the tune/synth/eval tests: a bundle from the tiny CLIP fixture, generated texture
 // images with drawn defects, and the CLI run as a child process.
-import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { buildBundle } from '../../models/bundle/build.ts';
 import { createRng } from '../../tuning/rng.ts';
-import { REPO_ROOT, TINY_CLIP } from './paths.ts';
-
-export async function buildTinyBundle(out: string, laa = true): Promise<string> {
-  const built = await buildBundle({ weights: TINY_CLIP, out, laa });
-  assert.ok(built.ok, built.ok ? '' : built.error);
-  return out;
-}
+import { REPO_ROOT } from './paths.ts';
 
 export interface Box {
   x0: number;

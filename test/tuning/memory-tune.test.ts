@@ -11,7 +11,8 @@ import { MANIFEST_FILE } from '../../models/bundle/manifest.ts';
 import { bankSizes } from '../../tuning/memory-bank.ts';
 import { PromptStore } from '../../tuning/prompt-store.ts';
 import { runTuneJob } from '../../tuning/tune-job.ts';
-import { buildTinyBundle, writeTexture } from '../support/tuning-fixtures.ts';
+import { buildTinyBundle } from '../support/tiny-bundle.ts';
+import { writeTexture } from '../support/tuning-fixtures.ts';
 
 let work: string;
 let bundleDir: string;

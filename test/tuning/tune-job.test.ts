@@ -21,7 +21,8 @@ import { runTuneJob, splitNormals } from '../../tuning/tune-job.ts';
 import { VisionFeatures } from '../../tuning/vision-features.ts';
 import { findExecutable } from '../support/mqtt-harness.ts';
 import { REPO_ROOT, TINY_CLIP } from '../support/paths.ts';
-import { buildTinyBundle, linewatch, writeTexture } from '../support/tuning-fixtures.ts';
+import { buildTinyBundle } from '../support/tiny-bundle.ts';
+import { linewatch, writeTexture } from '../support/tuning-fixtures.ts';
 
 let work: string;
 let bundleDir: string;
@@ -310,7 +311,7 @@ test('tune refuses a bundle whose files fail their checksums, and re-tunes past 
 
   // A store whose current set was tuned for another bundle (the agent after a bundle change):
   // the set is no comparison, the run goes on and says so.
-  const other = await buildTinyBundle(path.join(work, 'bundle-no-laa'), false);
+  const other = await buildTinyBundle(path.join(work, 'bundle-no-laa'), { laa: false });
   const out = path.join(work, 'store-other-bundle');
   const first = await runTuneJob({ bundleDir: other, normals: nineNormals, outDir: out, steps: 3 });
   assert.ok(first.ok && first.value.status === 'accepted', first.ok ? first.value.reasons.join() : first.error);

@@ -16,10 +16,11 @@ import { bundleIdentity } from '../../../tuning/bundle-identity.ts';
 import type { PromptSet } from '../../../tuning/prompt-set.ts';
 import { PromptStore } from '../../../tuning/prompt-store.ts';
 import { createRng } from '../../../tuning/rng.ts';
-import { buildTinyBundle, DEMO_FRAMES, startAgentProcess } from '../../support/agent-process.ts';
+import { DEMO_FRAMES, startAgentProcess } from '../../support/agent-process.ts';
 import { stateUntil } from '../../support/agent-state.ts';
 import { chromiumMissing, launchChromium } from '../../support/chromium.ts';
 import { findExecutable, freePort, sleep, startMosquitto, tempDir } from '../../support/mqtt-harness.ts';
+import { buildTinyBundle } from '../../support/tiny-bundle.ts';
 
 const HANG_GUARD = { timeout: 300_000 }; // not a speed assertion: a hung agent must not hang CI
 const SCREENSHOTS = process.env.LINEWATCH_SCREENSHOTS;

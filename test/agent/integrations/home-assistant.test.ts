@@ -10,8 +10,9 @@ import { describe, test } from 'node:test';
 import type { ResultPayload, RetuneStatePayload } from '../../../agent/contract/payloads.ts';
 import { createTopics } from '../../../agent/contract/topics.ts';
 import { discoveryConfigs } from '../../../agent/integrations/home-assistant.ts';
-import { buildTinyBundle, DEMO_FRAMES, startAgentProcess } from '../../support/agent-process.ts';
+import { DEMO_FRAMES, startAgentProcess } from '../../support/agent-process.ts';
 import { findExecutable, observer, type Received, sleep, startMosquitto, tempDir } from '../../support/mqtt-harness.ts';
+import { buildTinyBundle } from '../../support/tiny-bundle.ts';
 
 const HANG_GUARD = { timeout: 300_000 }; // not a speed assertion: a hung agent must not hang CI
 const SECRET = 'ha-test-secret-0123456789';

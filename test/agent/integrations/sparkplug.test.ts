@@ -12,9 +12,10 @@ import { signCommand } from '../../../agent/commands/signature.ts';
 import type { ResultPayload, RetuneStatePayload } from '../../../agent/contract/payloads.ts';
 import { startSparkplugEdgeNode } from '../../../agent/integrations/sparkplug/edge-node.ts';
 import { connectMqtt } from '../../../agent/mqtt/connection.ts';
-import { buildTinyBundle, DEMO_FRAMES, startAgentProcess } from '../../support/agent-process.ts';
+import { DEMO_FRAMES, startAgentProcess } from '../../support/agent-process.ts';
 import { findExecutable, observer, type Received, sleep, startMosquitto, tempDir } from '../../support/mqtt-harness.ts';
 import { recordingHandlers } from '../../support/recording-handlers.ts';
+import { buildTinyBundle } from '../../support/tiny-bundle.ts';
 
 const HANG_GUARD = { timeout: 300_000 }; // not a speed assertion: a hung agent must not hang CI
 const mosquitto = findExecutable('mosquitto');

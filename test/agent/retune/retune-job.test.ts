@@ -15,7 +15,8 @@ import { RetuneRunner } from '../../../agent/retune/retune-job.ts';
 import { PromptStore } from '../../../tuning/prompt-store.ts';
 import { createLogger } from '../../../util/log.ts';
 import { REPO_ROOT } from '../../support/paths.ts';
-import { buildTinyBundle, writeTexture } from '../../support/tuning-fixtures.ts';
+import { buildTinyBundle } from '../../support/tiny-bundle.ts';
+import { writeTexture } from '../../support/tuning-fixtures.ts';
 
 const HANG_GUARD = { timeout: 180_000 }; // not a speed assertion: a hung tuner must not hang CI
 let work: string;

@@ -8,7 +8,8 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { chooseShots } from '../../../tuning/eval/evaluate-category.ts';
 import { runTuneJob } from '../../../tuning/tune-job.ts';
-import { type Box, buildTinyBundle, linewatch, writeTexture } from '../../support/tuning-fixtures.ts';
+import { buildTinyBundle } from '../../support/tiny-bundle.ts';
+import { type Box, linewatch, writeTexture } from '../../support/tuning-fixtures.ts';
 
 let work: string;
 let bundleDir: string;
@@ -162,7 +163,7 @@ test('eval scores with a given prompt set, and refuses one tuned for another bun
   assert.deepEqual(metrics.categories.widget.shots, []);
   assert.equal(metrics.categories.widget.timings_s.steps, 0);
 
-  const other = await buildTinyBundle(path.join(work, 'bundle-no-laa'), false);
+  const other = await buildTinyBundle(path.join(work, 'bundle-no-laa'), { laa: false });
   r = await linewatch(
     'eval',
     '--bundle',
