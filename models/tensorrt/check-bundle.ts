@@ -1,5 +1,5 @@
-// `linewatch model check --target tensorrt`: every graph of a bundle (vision.onnx for inference,
-// text.onnx and text_vjp.onnx for re-tuning on the device) against the ONNX-TensorRT parser's
+// `linewatch model check --target tensorrt`: every graph of a bundle (vision.onnx and memory.onnx
+// for inference, text.onnx and text_vjp.onnx for re-tuning on the device) against the ONNX-TensorRT parser's
 // support matrix for one TensorRT version. No TensorRT library is needed: the check reads the
 // graphs and the matrix only, so it runs in CI and on the build machine before a Jetson sees the
 // bundle. The shapes the graphs leave dynamic by design are listed: TensorRT needs a range for
@@ -27,8 +27,11 @@ export interface TensorrtReport {
 function bundleGraphs(b: Bundle): { file: string; declared: DeclaredDynamicDim[] }[] {
   // prompts are assembled at run time: S = learned tokens + 2 (SOS, EOT) or a tokenized meta prompt
   const promptLength: DeclaredDynamicDim = { input: 'prompt_embeds', axis: 1, meaning: `prompt length, 1 to ${b.manifest.text.contextLength} tokens` };
+  // the bank holds every kept patch of the training normals: its length changes at every tuning
+  const bankLength: DeclaredDynamicDim = { input: 'memory_bank', axis: 1, meaning: 'memory bank patches per layer, up to memory.max_patches' };
   return [
     { file: b.paths.vision, declared: [] },
+    ...(b.paths.memory ? [{ file: b.paths.memory, declared: [bankLength] }] : []),
     { file: b.paths.text, declared: [promptLength] },
     { file: b.paths.textVjp, declared: [promptLength] },
   ];

@@ -14,8 +14,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import YAML from 'yaml';
-import type { AgentConfig } from '../../agent/config.ts';
+import { type AgentConfig, loadConfig } from '../../agent/config.ts';
 import type { Check } from '../../cli/doctor/check.ts';
+import { tensorrtCheck } from '../../cli/doctor/checks/tensorrt.ts';
 import { runChecks } from '../../cli/doctor/run-checks.ts';
 import type { PromptSet } from '../../tuning/prompt-set.ts';
 import { PromptStore } from '../../tuning/prompt-store.ts';
@@ -182,8 +183,50 @@ describe('linewatch doctor', () => {
     );
     const trt = await doctor(['--config', await writeConfig({ model: { bundle: 'auto', execution_providers: ['tensorrt'] } })]);
     expectFail(trt, 'execution providers', /no configured provider can run: tensorrt/, /ONNXRUNTIME_NODE_INSTALL=cuda12/);
-    assert.deepEqual({ ...trt.checks.get('tensorrt'), ms: 0 }, { name: 'tensorrt', status: 'skip', detail: 'skipped: not available in this version', ms: 0 });
+    const tensorrt = trt.checks.get('tensorrt');
+    assert.equal(tensorrt?.status, 'skip', JSON.stringify(tensorrt));
+    assert.match(tensorrt.detail, /^skipped: no bundle yet at .*bundles[/\\]demo/);
   });
+
+  test(
+    'tensorrt: every graph of the bundle parses, and whether the next start builds or loads engines; an int8 bundle is named with its fix',
+    SLOW,
+    async () => {
+      const dir = await tempDir();
+      const check = async (over: Record<string, unknown>) => {
+        const file = await writeConfig({ data_dir: path.join(dir, 'data'), ...over });
+        const config = loadConfig(file);
+        assert.ok(config.ok, config.ok ? '' : config.error);
+        return { finding: await tensorrtCheck.run({ config: config.value, configFile: file }), config: config.value };
+      };
+      const float32 = await buildTinyBundle(path.join(dir, 'fp32'));
+      const cpuOnly = await check({ model: { bundle: float32, execution_providers: ['cpu'] } });
+      assert.deepEqual(cpuOnly.finding, { status: 'ok', detail: 'not configured' });
+
+      const fresh = await check({ model: { bundle: float32, execution_providers: ['tensorrt', 'cpu'] } });
+      assert.equal(fresh.finding.status, 'ok', JSON.stringify(fresh.finding));
+      assert.match(
+        fresh.finding.detail,
+        /^4 graphs parse in TensorRT 10\.x; no cached engine in .*trt-cache[/\\]fp32-[0-9a-f]{16}: the first start builds one per graph/,
+      );
+      const cacheDir = /no cached engine in (\S+):/.exec(fresh.finding.detail)![1];
+      await fs.mkdir(cacheDir, { recursive: true });
+      await fs.writeFile(path.join(cacheDir, 'TensorrtExecutionProvider_TRTKernel_graph_1.engine'), 'engine');
+      const cached = await check({ model: { bundle: float32, execution_providers: ['tensorrt', 'cpu'] } });
+      assert.match(cached.finding.detail, /; 1 cached engine\(s\) in .*: the next start loads them$/);
+      const uncached = await check({ model: { bundle: float32, execution_providers: ['tensorrt', 'cpu'], tensorrt: { engine_cache: false } } });
+      assert.match(uncached.finding.detail, /engine cache off \(model\.tensorrt\.engine_cache\): every start builds the engines again$/);
+
+      const int8 = await buildTinyBundle(path.join(dir, 'int8'), { precision: 'int8' });
+      const quantized = await check({ model: { bundle: int8, execution_providers: ['tensorrt', 'cpu'] } });
+      assert.equal(quantized.finding.status, 'warn', JSON.stringify(quantized.finding));
+      assert.match(
+        quantized.finding.detail,
+        /^vision\.onnx would not parse in TensorRT 10\.x \((DynamicQuantizeLinear, MatMulInteger|MatMulInteger, DynamicQuantizeLinear)\)$/,
+      );
+      assert.match(quantized.finding.action ?? '', /^use a float32 bundle \(model\.precision: fp32\)/);
+    },
+  );
 
   test('a bundle file that was modified fails the checksum, naming the file; the intact bundle passes', SLOW, async () => {
     const bundle = await buildTinyBundle(path.join(await tempDir(), 'tiny'));

@@ -27,13 +27,3 @@ export const bundleCheck: Check = {
       : ok(what);
   },
 };
-
-/** TensorRT engine build check: a later version adds it; until then it says so when tensorrt is configured. */
-export const tensorrtCheck: Check = {
-  name: 'tensorrt',
-  timeoutMs: 1000,
-  async run({ config }) {
-    if (!config.model.execution_providers.includes('tensorrt')) return ok('not configured');
-    return { status: 'skip', detail: 'skipped: not available in this version' };
-  },
-};

@@ -17,7 +17,7 @@ import { REPO_ROOT } from '../../support/paths.ts';
 
 const FIXTURE = path.join(REPO_ROOT, 'test/fixtures/clip-tiny');
 const MATRIX_FILE = path.join(REPO_ROOT, 'models/tensorrt/onnx-tensorrt-10.x.json');
-const GRAPHS = ['vision.onnx', 'text.onnx', 'text_vjp.onnx'];
+const GRAPHS = ['vision.onnx', 'memory.onnx', 'text.onnx', 'text_vjp.onnx'];
 
 let work: string;
 let float32: string;
@@ -109,7 +109,7 @@ test('versions: 10 and 10.1 take the matrix as published, 10.3 with a caveat, 8.
 // ---------------------------------------------------------------------------------------------
 // bundles
 
-test('a float32 bundle: every node of the three graphs parses; the dynamic dimensions are listed', async () => {
+test('a float32 bundle: every node of the four graphs parses; the dynamic dimensions are listed', async () => {
   const r = await linewatch('model', 'check', '--bundle', float32, '--target', 'tensorrt', '--json');
   const report = JSON.parse(r.stdout);
   assert.deepEqual(
@@ -121,9 +121,11 @@ test('a float32 bundle: every node of the three graphs parses; the dynamic dimen
   assert.equal(report.precision, 'fp32');
   const dims = (g: number) => report.graphs[g].dynamicDims.map((d: { input: string; axis: number; name: string }) => `${d.input}[${d.axis}]=${d.name}`);
   assert.deepEqual(dims(0), ['pixel_values[0]=B']);
-  assert.deepEqual(dims(1), ['prompt_embeds[0]=P', 'prompt_embeds[1]=S', 'eot_index[0]=P']);
-  assert.deepEqual(dims(2), ['prompt_embeds[0]=P', 'prompt_embeds[1]=S', 'eot_index[0]=P', 'upstream_grad[0]=P']);
-  assert.ok(report.graphs[2].ops.includes('Erf') || report.graphs[2].ops.includes('Sigmoid'), 'the gradient graph was read');
+  assert.deepEqual(dims(1), ['patch_embeds[0]=B', 'memory_bank[1]=M']);
+  assert.deepEqual(dims(2), ['prompt_embeds[0]=P', 'prompt_embeds[1]=S', 'eot_index[0]=P']);
+  assert.deepEqual(dims(3), ['prompt_embeds[0]=P', 'prompt_embeds[1]=S', 'eot_index[0]=P', 'upstream_grad[0]=P']);
+  assert.ok(report.graphs[1].ops.includes('ReduceMax'), 'the memory graph was read');
+  assert.ok(report.graphs[3].ops.includes('Erf') || report.graphs[3].ops.includes('Sigmoid'), 'the gradient graph was read');
 });
 
 test('an int8 bundle fails, naming each MatMulInteger and DynamicQuantizeLinear node of vision.onnx', async () => {
@@ -142,7 +144,7 @@ test('an int8 bundle fails, naming each MatMulInteger and DynamicQuantizeLinear 
   assert.equal(json.pass, false);
   assert.deepEqual(
     json.graphs.map((g: { pass: boolean }) => g.pass),
-    [false, true, true],
+    [false, true, true, true],
   );
 });
 
