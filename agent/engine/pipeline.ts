@@ -1,10 +1,13 @@
 // Camera slots -> inference worker. Frames from cameras that are ready together go in one batch;
 // while a batch runs, newer frames replace older ones in their slots (latest frame wins). Each
 // frame carries where its result goes, so results need no lookup by camera name.
+// A batch's results are handed over (detector, events, mask PNGs, MQTT) on the next turn of the
+// event loop, after the next batch has gone to the worker: that work overlaps inference instead
+// of leaving the worker idle while it runs.
 import type { Frame } from '../camera/frame.ts';
 import { FrameSlot } from '../camera/frame-slot.ts';
 import type { ScorerName, ScorerOutputs } from '../scoring/scorer.ts';
-import type { Engine } from './engine.ts';
+import type { Engine, InferenceBatch } from './engine.ts';
 import type { FrameOutput } from './protocol.ts';
 
 export interface ScoredFrame {
@@ -26,6 +29,8 @@ export class InferencePipeline {
   private readonly slots = new Map<string, FrameSlot<WaitingFrame>>();
   private running = false;
   private loop: Promise<void> = Promise.resolve();
+  /** The last batch's hand-over, which stop() waits for so that no scored frame is lost. */
+  private delivering: Promise<void> = Promise.resolve();
   private wake: (() => void) | null = null;
   readonly inferMs: number[] = [];
 
@@ -62,6 +67,7 @@ export class InferencePipeline {
     this.running = false;
     this.wake?.();
     await this.loop;
+    await this.delivering;
   }
 
   private async nextBatch(): Promise<WaitingFrame[]> {
@@ -84,15 +90,30 @@ export class InferencePipeline {
         const r = await this.engine.infer(batch.map((w) => w.frame.rgb.buffer as ArrayBuffer));
         this.inferMs.push(r.inferMs);
         if (this.inferMs.length > 512) this.inferMs.shift();
-        r.outputs.forEach((o, i) => {
-          const { frame, deliver } = batch[i];
-          deliver({ frame: { ...frame, rgb: new Uint8Array(o.rgb) }, scores: scorerOutputs(o), latencyMs: { pre: r.preMs, infer: r.inferMs } });
-        });
+        // setImmediate runs after the pending microtasks, among them this loop taking the next
+        // batch and posting it to the worker; and before that batch's reply can arrive, so
+        // batches are still handed over in order.
+        this.delivering = new Promise((resolve) => setImmediate(() => resolve(this.deliverAll(batch, r))));
       } catch (e) {
-        this.onError(e instanceof Error ? e : new Error(String(e)));
+        this.onError(asError(e));
       }
     }
   }
+
+  private deliverAll(batch: WaitingFrame[], r: InferenceBatch): void {
+    r.outputs.forEach((o, i) => {
+      const { frame, deliver } = batch[i];
+      try {
+        deliver({ frame: { ...frame, rgb: new Uint8Array(o.rgb) }, scores: scorerOutputs(o), latencyMs: { pre: r.preMs, infer: r.inferMs } });
+      } catch (e) {
+        this.onError(asError(e));
+      }
+    });
+  }
+}
+
+function asError(e: unknown): Error {
+  return e instanceof Error ? e : new Error(String(e));
 }
 
 function scorerOutputs(o: FrameOutput): ScorerOutputs {

@@ -115,6 +115,29 @@ test('frames of cameras ready together go in one batch; a newer frame replaces o
   }
 });
 
+test("the next batch goes to the worker before the previous batch's results are handed over", async () => {
+  const events: string[] = [];
+  let p: InferencePipeline;
+  let batches = 0;
+  const recording = Object.create(engine, {
+    infer: {
+      value: (frames: ArrayBuffer[]) => {
+        events.push(`infer ${++batches}`);
+        // a newer frame arrives while the first batch runs
+        if (batches === 1) p.offer(frame('a', 2, 20), deliver);
+        return engine.infer(frames);
+      },
+    },
+  }) as Engine;
+  const scored: ScoredFrame[] = [];
+  const deliver = (s: ScoredFrame) => (events.push(`deliver ${s.frame.frameId}`), scored.push(s));
+  p = new InferencePipeline(recording, (e) => assert.fail(e));
+  p.offer(frame('a', 1, 10), deliver);
+  p.start();
+  await collect(() => p, 2, scored);
+  assert.deepEqual(events, ['infer 1', 'infer 2', 'deliver 1', 'deliver 2']);
+});
+
 test('the prompt scorer gives the map and score the pipeline gave before the scorer seam', async () => {
   const { map, rawScore } = (await scoreOne(99)).scores.prompt!;
   // Recorded on the tiny fixture with text embeddings sin(i), frame value 99, one CPU thread.
