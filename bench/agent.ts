@@ -4,12 +4,15 @@
 //   - agent: `dir:` cameras delivering faster than the model, the embedded broker, a subscriber
 //     counting results: processed fps, frame-to-subscriber latency (p50/p99), the longest
 //     event-loop stall of the agent's thread, and RSS over the run (drift after warm-up).
-// Targets (DESIGN.md): agent fps >= 90 % of the bare model's; latency p99 <= model time + 50 ms;
-// no stall over 50 ms; RSS drift < 5 % after warm-up.
+// Targets (DESIGN.md, issue 9): agent fps >= 95 % of the bare model's; latency p99 <= model time
+// + 50 ms; no stall over 50 ms; RSS drift < 5 % after warm-up. The bare model is measured before
+// and after the saturated agent and the ratio taken against both together, so a machine that
+// slows down or speeds up during the run (other load, clocks) shows as two different bare figures
+// rather than as agent overhead.
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import mqtt from 'mqtt';
@@ -21,15 +24,12 @@ import { loadBundle } from '../models/bundle/load.ts';
 import { WEIGHT_PRECISIONS, type WeightPrecision } from '../models/onnx/transformer.ts';
 import { createSession } from '../models/session.ts';
 import { VIT_B_16 } from '../models/weights/random-weights.ts';
+import { percentile } from '../util/percentile.ts';
 import { randomBundle } from './random-bundle.ts';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const framesDir = path.join(repoRoot, 'demo/frames');
 const WARMUP_S = 30;
-
-function percentile(sorted: number[], p: number): number {
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] : NaN;
-}
 
 /** Bare model run times, ms, sorted. */
 async function bareModelMs(bundleDir: string, seconds: number): Promise<number[]> {
@@ -99,6 +99,8 @@ interface AgentRun {
   /** Per result, in arrival order. */
   parts: LatencyParts[];
   maxStallMs: number;
+  /** Share of the measured time the agent's main thread was busy (camera decode, detector, publishing). */
+  mainThreadBusy: number;
   rssMiB: number[];
 }
 
@@ -135,16 +137,18 @@ async function runAgent(bundleDir: string, cameras: number, fps: number, seconds
   const sampler = setInterval(() => rssMiB.push(process.memoryUsage().rss / 2 ** 20), 5000);
   measuring = true;
   stalls.enable();
+  const loop0 = performance.eventLoopUtilization();
   const t0 = Date.now();
   await new Promise((r) => setTimeout(r, seconds * 1000));
   measuring = false;
   const elapsed = (Date.now() - t0) / 1000;
+  const mainThreadBusy = performance.eventLoopUtilization(loop0).utilization;
   stalls.disable();
   clearInterval(sampler);
   sub.end(true);
   await agent.stop();
   await fs.rm(dir, { recursive: true, force: true });
-  return { fps: latencies.length / elapsed, latencies: latencies.sort((a, b) => a - b), parts, maxStallMs: stalls.max / 1e6, rssMiB };
+  return { fps: latencies.length / elapsed, latencies: latencies.sort((a, b) => a - b), parts, maxStallMs: stalls.max / 1e6, mainThreadBusy, rssMiB };
 }
 
 async function main(): Promise<void> {
@@ -158,15 +162,21 @@ async function main(): Promise<void> {
   const { dir: bundleDir } = await randomBundle('vit-b-16-224', VIT_B_16, { precision });
 
   process.stderr.write('bare model...\n');
-  const bare = await bareModelMs(bundleDir, 20);
-  const bareMs = mean(bare);
-  const bareFps = 1000 / bareMs;
+  const bareBefore = await bareModelMs(bundleDir, 20);
+  const beforeFps = 1000 / mean(bareBefore);
   // Throughput: cameras deliver 1.5x what the model can take, so inference never waits for a frame.
-  const saturatedFps = Math.ceil((1.5 * bareFps) / cameras);
+  const saturatedFps = Math.ceil((1.5 * beforeFps) / cameras);
   process.stderr.write(`agent, saturated (${cameras} x ${saturatedFps} fps), ${seconds} s after ${WARMUP_S} s warm-up...\n`);
   const busy = await runAgent(bundleDir, cameras, saturatedFps, seconds);
+  process.stderr.write('bare model again...\n');
+  const bareAfter = await bareModelMs(bundleDir, 20);
+  const bare = [...bareBefore, ...bareAfter];
+  const bareMs = mean(bare);
+  const bareFps = 1000 / bareMs;
   // Latency: cameras at half the model's capacity, so a frame does not wait for the previous inference.
   const relaxedFps = Math.max(1, Math.floor(bareFps / 2 / cameras));
+  const busyInferMs = mean(busy.parts.map((p) => p.infer));
+  const perResultMs = 1000 / busy.fps;
   process.stderr.write(`agent, relaxed (${cameras} x ${relaxedFps} fps), ${seconds} s after ${WARMUP_S} s warm-up...\n`);
   const calm = await runAgent(bundleDir, cameras, relaxedFps, seconds);
 
@@ -174,15 +184,23 @@ async function main(): Promise<void> {
   // allocators is not the second one's growth).
   const drift = (r: number[]) => `${r[0].toFixed(0)} -> ${r[r.length - 1].toFixed(0)} MiB (${(((r[r.length - 1] - r[0]) / r[0]) * 100).toFixed(1)} %)`;
   // p99 of each part on its own, and the parts of the slowest 1 % of results (on average)
-  const sortedPart = (k: keyof LatencyParts) => calm.parts.map((p) => p[k]).sort((a, b) => a - b);
-  const partP99 = (['pre', 'infer', 'post', 'other'] as const).map((k) => `${k} ${percentile(sortedPart(k), 0.99).toFixed(0)}`).join(', ');
+  const partP99 = (['pre', 'infer', 'post', 'other'] as const)
+    .map(
+      (k) =>
+        `${k} ${percentile(
+          calm.parts.map((p) => p[k]),
+          0.99,
+        ).toFixed(0)}`,
+    )
+    .join(', ');
   const p99 = percentile(calm.latencies, 0.99);
   const slowest = calm.parts.filter((p) => p.pre + p.infer + p.post + p.other >= p99);
   const slowMean = (['pre', 'infer', 'post', 'other'] as const).map((k) => `${k} ${mean(slowest.map((p) => p[k])).toFixed(0)}`).join(', ');
   const lines = [
     `bench:agent  ViT-B/16@224 ${precision} (random weights), ${cameras} dir: camera(s), embedded broker, CPU, ${os.cpus().length} cores, ${seconds} s per phase`,
-    `  bare model                ${bareMs.toFixed(1)} ms/frame = ${bareFps.toFixed(2)} fps; p50 ${percentile(bare, 0.5).toFixed(0)} ms, p99 ${percentile(bare, 0.99).toFixed(0)} ms`,
-    `  agent, saturated          ${busy.fps.toFixed(2)} fps = ${((busy.fps / bareFps) * 100).toFixed(1)} % of the bare model   target >= 90 %`,
+    `  bare model                ${bareMs.toFixed(1)} ms/frame = ${bareFps.toFixed(2)} fps (${beforeFps.toFixed(2)} before the agent, ${(1000 / mean(bareAfter)).toFixed(2)} after); p50 ${percentile(bare, 0.5).toFixed(0)} ms, p99 ${percentile(bare, 0.99).toFixed(0)} ms`,
+    `  agent, saturated          ${busy.fps.toFixed(2)} fps = ${((busy.fps / bareFps) * 100).toFixed(1)} % of the bare model   target >= 95 %`,
+    `                            per result ${perResultMs.toFixed(1)} ms = inference ${busyInferMs.toFixed(1)} ms (bare ${bareMs.toFixed(1)}) + ${(perResultMs - busyInferMs).toFixed(1)} ms between batches; main thread busy ${(busy.mainThreadBusy * 100).toFixed(0)} % (camera decode, detector, publishing: CPU the model does not get)`,
     `  frame -> subscriber       relaxed: p50 ${percentile(calm.latencies, 0.5).toFixed(0)} ms, p99 ${percentile(calm.latencies, 0.99).toFixed(0)} ms   target p99 <= ${(bareMs + 50).toFixed(0)} ms (model + 50)`,
     `                            relaxed, p99 of each part (ms): ${partP99}; the slowest 1 % on average: ${slowMean}`,
     `                            saturated: p50 ${percentile(busy.latencies, 0.5).toFixed(0)} ms, p99 ${percentile(busy.latencies, 0.99).toFixed(0)} ms (includes waiting for the busy model)`,

@@ -1,6 +1,8 @@
 // P/stats (and the `status` command's reply): per-camera rates, inference latency, the provider and
 // prompt set in force, the outbox and memory. Each tick also moves the Prometheus counters that
 // follow the same numbers, so both views agree.
+
+import { percentile } from '../../util/percentile.ts';
 import type { Cameras } from '../camera/cameras.ts';
 import type { StatsPayload } from '../contract/payloads.ts';
 import type { Engine } from '../engine/engine.ts';
@@ -20,12 +22,6 @@ export interface DeviceStatsSources {
   retune: RetuneTrigger;
   metrics: AgentMetrics;
   link: () => MqttLink | null;
-}
-
-export function percentile(values: number[], p: number): number {
-  if (!values.length) return 0;
-  const sorted = values.slice().sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
 }
 
 export class DeviceStats {
