@@ -8,6 +8,7 @@
 // language and vision maps the same way once both are on one scale. This file only picks which
 // scorers take part.
 import { type CombinedMap, combineScorerMaps } from '../../tuning/combine-scores.ts';
+import { scorersInUse } from '../../tuning/scorer-names.ts';
 import type { ScorerName, ScorerOutputs, ScorerStates } from './scorer.ts';
 
 /**
@@ -15,16 +16,13 @@ import type { ScorerName, ScorerOutputs, ScorerStates } from './scorer.ts';
  * them did, the prompt scorer's (always there: vision.onnx needs its text embeddings).
  */
 export function combineScores(outputs: ScorerOutputs, states: ScorerStates, use: readonly ScorerName[]): CombinedMap {
-  let parts = use.flatMap((name) => {
-    const output = outputs[name];
-    const state = states[name];
-    return output && state ? [{ output, state }] : [];
-  });
-  if (!parts.length) parts = [{ output: required(outputs.prompt, 'output'), state: required(states.prompt, 'state') }];
-  return combineScorerMaps(parts.map((p) => ({ map: p.output.map, scale: p.state.calibration })));
+  const names = scorersInUse(use, (name) => outputs[name] !== undefined && states[name] !== undefined);
+  return combineScorerMaps(
+    names.map((name) => ({ map: required(outputs[name], name, 'output').map, scale: required(states[name], name, 'state').calibration })),
+  );
 }
 
-function required<T>(value: T | undefined, what: string): T {
-  if (value === undefined) throw new Error(`no prompt scorer ${what} to fall back to`);
+function required<T>(value: T | undefined, name: ScorerName, what: string): T {
+  if (value === undefined) throw new Error(`no ${name} scorer ${what} to fall back to`);
   return value;
 }
