@@ -59,13 +59,10 @@ export function judgeCombined(parts: readonly { held: HeldOutMaps; scale: ScoreS
   const pixels = parts[0].held.maps.length / count;
   if (parts.some((p) => p.held.maps.length !== count * pixels) || !Number.isInteger(pixels))
     return err(`held-out maps of ${parts.map((p) => p.held.maps.length).join(' vs ')} values for ${count} images`);
-  const scores = new Float64Array(count);
-  let scale: ScoreScale = parts[0].scale;
-  for (let i = 0; i < count; i++) {
-    const combined = combineScorerMaps(parts.map((p) => ({ map: p.held.maps.subarray(i * pixels, (i + 1) * pixels), scale: p.scale })));
-    scores[i] = mapMax(combined.map);
-    scale = combined.scale;
-  }
+  const combinedOf = (i: number) => combineScorerMaps(parts.map((p) => ({ map: p.held.maps.subarray(i * pixels, (i + 1) * pixels), scale: p.scale })));
+  const scores = Float64Array.from({ length: count }, (_, i) => mapMax(combinedOf(i).map));
+  // the combined scale depends on the scorers' scales alone: the same for every image
+  const { scale } = combinedOf(0);
   return judgeDecisions(scores, (s) => normaliseScore(s, scale) > scale.threshold, counts);
 }
 
