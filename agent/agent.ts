@@ -74,6 +74,7 @@ export class Agent {
       maxNormals: cfg.retune.max_normals,
       steps: cfg.retune.steps,
       providers: cfg.model.execution_providers,
+      scorers: cfg.detector.scorers,
       log: createLogger('retune'),
       onState: (s) => this.retune.onState(s),
     });

@@ -14,6 +14,7 @@ import { buildVisionGraph } from '../models/graphs/vision.ts';
 import { ExternalWeights, GraphBuilder } from '../models/onnx/graph-builder.ts';
 import { VIT_B_16 } from '../models/weights/random-weights.ts';
 import { readClipWeights } from '../models/weights/read-weights.ts';
+import { normaliseRows } from '../tuning/memory-bank.ts';
 import { createRng } from '../tuning/rng.ts';
 import { benchDir, randomBundle } from './random-bundle.ts';
 import { bestOf, openSession } from './session-timing.ts';
@@ -58,12 +59,12 @@ async function main(): Promise<void> {
     Float32Array.from({ length: 2 * E }, () => rng.normal()),
     [2, E],
   );
-  const bankOf = (shots: number) =>
-    new ort.Tensor(
-      'float32',
-      Float32Array.from({ length: K * shots * N * E }, () => rng.normal()),
-      [K, shots * N, E],
-    );
+  // unit rows, as tuning builds banks (memory.onnx takes them as they are)
+  const bankOf = (shots: number) => {
+    const rows = Float32Array.from({ length: K * shots * N * E }, () => rng.normal());
+    normaliseRows(rows, E);
+    return new ort.Tensor('float32', rows, [K, shots * N, E]);
+  };
   const head = ['anomaly_map', 'anomaly_score'];
   const lines = [
     `onnxruntime-node ${ort.env.versions.common}, CPU, ${THREADS} intra-op thread(s), batch 1, best of ${RUNS}; ViT-B/16@224, K = ${K} layers, N = ${N}, E = ${E}`,

@@ -1,19 +1,23 @@
 // `linewatch tune`: learn a prompt set from a folder of normal images (tuning/tune-job.ts).
 import { tuneProgressText } from '../agent/contract/tune-progress.ts';
+import { SCORER_NAMES } from '../tuning/scorer-names.ts';
 import { MIN_NORMALS, runTuneJob } from '../tuning/tune-job.ts';
 import { UserError } from '../util/result.ts';
 import { oneOf, parseOptions, realNumber, required, runCommand, wholeNumber } from './args.ts';
 import { exitWhenParentGone } from './parent-pipe.ts';
 import { createPhaseProgress, defaultProgressMode, PROGRESS_MODES } from './phase-progress.ts';
 import { PROVIDERS_USAGE, providersOption } from './providers-option.ts';
+import { scorersOption } from './scorers-option.ts';
 
 const usage = `usage: linewatch tune --bundle DIR --normals DIR --out DIR [--steps N] [--seed S] [--providers LIST]
-                      [--no-mpts] [--lambda X] [--progress bar|plain|json]
+                      [--scorers LIST] [--no-mpts] [--lambda X] [--progress bar|plain|json]
                       [--no-activate] [--parent-pipe FD]
 
 Learns normal/anomalous prompts from normal images alone (OAGM synthetic anomalies, MPTS
-meta-guided prompt learning), calibrates them on held-out normals and anomalies, and commits the
-set to the prompt store --out (<id>.json + current) if the gate accepts it.
+meta-guided prompt learning) and a memory bank of the normals' patches, calibrates each on
+held-out normals and anomalies, and commits the set to the prompt store --out (<id>.json, its
+bank, current) if the gate accepts it. The gate judges the scorers of --scorers combined as the
+agent combines them, against the current set measured the same way on the same images.
 
   --bundle DIR      model bundle (linewatch model build)
   --normals DIR     normal images (png, jpg, jpeg, bmp, tif, webp; not recursive), at least ${MIN_NORMALS}
@@ -21,6 +25,8 @@ set to the prompt store --out (<id>.json + current) if the gate accepts it.
   --steps N         prompt learning steps (default 300)
   --seed S          seed for the split, synthesis and initialisation (default 0)
 ${PROVIDERS_USAGE}
+  --scorers LIST    the scorers the gate judges, combined in this order, comma-separated
+                    (${SCORER_NAMES.join(', ')}): the agent's detector.scorers; default ${SCORER_NAMES.join(',')}
   --no-mpts         task loss only, no meta-guided projection (ablation)
   --lambda X        MPTS projection strength (default 1)
   --progress MODE   bar (default on a terminal), plain (default otherwise), or json: JSON lines
@@ -42,6 +48,7 @@ export async function run(argv: string[]): Promise<number> {
       steps: { type: 'string' },
       seed: { type: 'string' },
       providers: { type: 'string' },
+      scorers: { type: 'string' },
       'no-mpts': { type: 'boolean' },
       lambda: { type: 'string' },
       progress: { type: 'string' },
@@ -72,6 +79,7 @@ export async function run(argv: string[]): Promise<number> {
       steps,
       seed,
       providers: providersOption(values.providers),
+      scorers: scorersOption(values.scorers),
       lambda,
       guidance: values['no-mpts'] ? 'none' : 'mpts',
       activate: !values['no-activate'],

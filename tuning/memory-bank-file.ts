@@ -2,12 +2,13 @@
 // little-endian tensor per selected layer (`layer_<block>` [M_k, E]; shapes in the safetensors
 // header), metadata naming the set and the bundle. The set's `memory` entry carries the file's
 // sha256, so a sidecar that was truncated, replaced or belongs to another set is refused on load
-// with a message naming it.
+// with a message naming it, and so is one whose rows are not unit vectors: memory.onnx does not
+// normalise the bank (models/graphs/memory.ts), so such a bank would score wrongly, not fail.
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { encodeSafetensors, parseSafetensors, tensorF32 } from '../models/weights/safetensors.ts';
 import { err, ok, type Result } from '../util/result.ts';
-import { bankSizes, type MemoryBank } from './memory-bank.ts';
+import { bankSizes, type MemoryBank, nonUnitRow } from './memory-bank.ts';
 import type { PromptSet } from './prompt-set.ts';
 
 export const MEMORY_FILE_SUFFIX = '.memory.safetensors';
@@ -62,7 +63,11 @@ export async function readMemoryBank(file: string, set: PromptSet): Promise<Resu
       return err(`memory bank ${file}: tensor layer_${l} is missing or not float32 [${entry.patches[k]}, E]`);
     }
     embedDim = info.shape[1];
-    layers.push(tensorF32(parsed.value, `layer_${l}`));
+    const rows = tensorF32(parsed.value, `layer_${l}`);
+    const bad = nonUnitRow(rows, embedDim);
+    if (bad)
+      return err(`memory bank ${file}: row ${bad.row} of tensor layer_${l} has length ${bad.norm.toPrecision(4)}, not 1; a bank must hold L2-normalised rows`);
+    layers.push(rows);
   }
   return ok({ embedDim, layers });
 }

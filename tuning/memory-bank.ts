@@ -56,14 +56,31 @@ export function buildMemoryBank(patchEmbeds: Float32Array, images: number[], lay
   return { bank: { embedDim: E, layers }, coreset };
 }
 
-/** Divides each row by its L2 norm (as the graph's l2Normalise: a zero row stays zero). */
-function normaliseRows(rows: Float32Array, width: number): void {
+/**
+ * Divides each row by its L2 norm (as the graph's l2Normalise: a zero row stays zero). memory.onnx
+ * takes the bank as it is, so every bank it is fed must have been through this.
+ */
+export function normaliseRows(rows: Float32Array, width: number): void {
   for (let o = 0; o < rows.length; o += width) {
     let s = 0;
     for (let j = 0; j < width; j++) s += rows[o + j] * rows[o + j];
     const norm = Math.max(Math.sqrt(s), 1e-12);
     for (let j = 0; j < width; j++) rows[o + j] /= norm;
   }
+}
+
+/** How far a row's L2 norm may be from 1 (float32 rounding of a normalised row is ~1e-7). */
+const UNIT_TOLERANCE = 1e-4;
+
+/** The first row of `rows` that is neither of unit length nor zero (as normaliseRows leaves them), or null. */
+export function nonUnitRow(rows: Float32Array, width: number): { row: number; norm: number } | null {
+  for (let o = 0; o < rows.length; o += width) {
+    let s = 0;
+    for (let j = 0; j < width; j++) s += rows[o + j] * rows[o + j];
+    const norm = Math.sqrt(s);
+    if (norm !== 0 && Math.abs(norm - 1) > UNIT_TOLERANCE) return { row: o / width, norm };
+  }
+  return null;
 }
 
 /** Rows per layer. */

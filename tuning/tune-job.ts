@@ -4,15 +4,19 @@
 //   -> split: train / calibration / gate normals
 //   -> OAGM anomalies from the training normals and, separately, from the held-out normals
 //   -> patch features of the training anomalies -> prompt learning (MPTS or task loss only)
-//   -> vision.onnx with the new text embeddings on the held-out normals and anomalies
-//   -> calibration (threshold from the calibration normals only)
-//   -> gate (synthetic AUROC on all held-out images; normal FPR on the gate normals, which the
-//      threshold never saw) against the current set measured on the SAME held-out images
-//   -> memory bank from the training normals' patch embeddings (already computed above), its
-//      score calibrated on the same held-out images (stored in the set's `memory` entry)
+//   -> memory bank from the training normals' patch embeddings (already computed above)
+//   -> vision.onnx with the new text embeddings, and memory.onnx with the new bank, on the
+//      held-out normals and anomalies: each scorer's maps, each calibrated on its own scores
+//      (threshold from the calibration normals only; the set's `calibration` and
+//      `memory.calibration`)
+//   -> gate on the scorers the agent combines (`scorers`, its detector.scorers: prompt and
+//      memory, or the prompts alone for `--scorers prompt` or a bundle without memory.onnx),
+//      their maps combined exactly as the agent combines them (held-out-judgement.ts): synthetic
+//      AUROC on all held-out images, normal FPR on the gate normals, which no threshold saw,
+//      against the current set measured the same way on the SAME held-out images (with its own
+//      bank when it has one, prompt-only when it has none)
 //   -> prompt store commit (accepted sets become current unless `activate` is false; rejected
 //      ones are kept with reasons).
-// The gate judges the prompts; the memory score is calibrated but not yet gated.
 //
 // The split. Held out: max(2, floor(n / 3)) normals, half of them (rounded down) gate normals,
 // the rest calibration normals; the others train. So 3 normals is the minimum (1 train, 1
@@ -24,17 +28,18 @@ import path from 'node:path';
 import type { ExecutionProvider } from '../models/runtime/execution-providers.ts';
 import { err, ok, type Result } from '../util/result.ts';
 import { bundleMismatch } from './bundle-identity.ts';
-import { type Calibration, calibrate, defaultTargetFpr, isAnomalous } from './calibration.ts';
-import { defaultGateOptions, type GateMetrics, gate } from './gate.ts';
+import { defaultTargetFpr } from './calibration.ts';
+import { defaultGateOptions, gate } from './gate.ts';
+import { type HeldOutCounts, type HeldOutMaps, type Judged, judgeCombined, judgeScorer, type ScorerJudgement } from './held-out-judgement.ts';
 import { listImageFiles, readRgbImages } from './images.ts';
 import { type AnalysedNormals, derivedSeed, emptyTimings, learnPrompts, type PhaseTimings, synthesizeFrom, syntheticCount, timed } from './learn-prompts.ts';
 import { bankSizes, buildMemoryBank, DEFAULT_MAX_PATCHES, type MemoryBank } from './memory-bank.ts';
 import { encodeMemoryBank, type MemoryEntry, memoryFileName, sha256Of } from './memory-bank-file.ts';
-import { imageMetrics } from './metrics.ts';
 import type { OagmOptionsInput } from './oagm.ts';
 import { newPromptSetId, type PromptSet, type PromptSetStatus, textEmbedRows, textEmbedsOf, tokenRows } from './prompt-set.ts';
-import { PromptStore } from './prompt-store.ts';
+import { type LoadedPromptSet, PromptStore } from './prompt-store.ts';
 import { createRng } from './rng.ts';
+import { SCORER_NAMES, type ScorerName, scorersInUse } from './scorer-names.ts';
 import { defaultTrainOptions, type Guidance } from './train.ts';
 import { openTuningModels, type TuningModels } from './tuning-models.ts';
 
@@ -60,6 +65,12 @@ export interface TuneJobOptions {
   providers?: ExecutionProvider[];
   /** `memory.max_patches`: a layer's bank above this is subsampled by greedy coreset (default 20,000). */
   maxPatches?: number;
+  /**
+   * The scorers the gate judges, combined in this order: the `detector.scorers` of the agent the
+   * set is for, so the gate judges what that agent publishes. One the set (or the current set)
+   * cannot have is left out, as the agent leaves it out. Default: prompt, memory.
+   */
+  scorers?: readonly ScorerName[];
   onProgress?: (phase: TunePhase, done: number, total: number) => void;
   /** False: an accepted set is written but not made current (the caller activates it). Default true. */
   activate?: boolean;
@@ -110,36 +121,18 @@ const SPLIT_STREAM = 1;
 const TRAIN_SYNTHESIS_STREAM = 2;
 const HELD_OUT_SYNTHESIS_STREAM = 3;
 
-interface HeldOutScores {
-  calibration: Float32Array;
-  gate: Float32Array;
-  anomalies: Float32Array;
+/** Rows `indices` of a [count, width] array, in that order. */
+function pickRows(values: Float32Array, indices: number[], width: number): Float32Array {
+  const picked = new Float32Array(indices.length * width);
+  indices.forEach((i, r) => picked.set(values.subarray(i * width, (i + 1) * width), r * width));
+  return picked;
 }
 
-interface Evaluated {
-  calibration: Calibration;
-  gate: GateMetrics;
-  syntheticTpr: number;
-}
-
-/** Threshold from the calibration normals; FPR on the gate normals; AUROC on all held-out images. */
-function evaluateHeldOut(scores: HeldOutScores, targetFpr: number): Result<Evaluated> {
-  const calibrated = calibrate(scores.calibration, scores.anomalies, targetFpr);
-  if (!calibrated.ok) return calibrated;
-  const normals = [...scores.calibration, ...scores.gate];
-  const auroc = imageMetrics([...normals, ...scores.anomalies], [...normals.map(() => 0), ...Array.from(scores.anomalies, () => 1)]);
-  if (!auroc.ok) return auroc;
-  const { calibration } = calibrated.value;
-  const falsePositives = scores.gate.reduce((c, s) => c + (isAnomalous(s, calibration) ? 1 : 0), 0);
-  return ok({
-    calibration,
-    gate: { syntheticAuroc: auroc.value.auroc, normalFpr: falsePositives / scores.gate.length },
-    syntheticTpr: calibrated.value.metrics.syntheticTpr,
-  });
-}
-
-function pick(values: Float32Array, indices: number[]): Float32Array {
-  return Float32Array.from(indices, (i) => values[i]);
+function concat(a: Float32Array, b: Float32Array): Float32Array {
+  const joined = new Float32Array(a.length + b.length);
+  joined.set(a);
+  joined.set(b, a.length);
+  return joined;
 }
 
 export async function runTuneJob(options: TuneJobOptions): Promise<Result<TuneJobResult>> {
@@ -165,6 +158,7 @@ async function tune(models: TuningModels, files: string[], options: TuneJobOptio
   const lambda = options.lambda ?? defaultTrainOptions.lambda;
   const targetFpr = options.targetFpr ?? defaultTargetFpr;
   const epsilon = options.epsilon ?? defaultGateOptions.epsilon;
+  const scorers = options.scorers ?? SCORER_NAMES;
   const progress = options.onProgress ?? (() => {});
   const timings = { ...emptyTimings(), memory: 0 };
   const { vision } = models;
@@ -181,13 +175,17 @@ async function tune(models: TuningModels, files: string[], options: TuneJobOptio
   const heldCount = syntheticCount(held.length);
   const synthesisTotal = n + trainCount + heldCount;
 
-  // One pass over every normal: attention for OAGM, patch features for training, and the scores
-  // of the current prompts on the held-out normals.
-  const scoringEmbeds = current ? textEmbedsOf(current) : models.metaTextEmbeds;
+  // One pass over every normal: attention for OAGM, patch features for training and the memory
+  // bank, and the maps of the current prompts on the held-out normals.
+  const scoringEmbeds = current ? textEmbedsOf(current.set) : models.metaTextEmbeds;
   const normals: AnalysedNormals = {
     images: images.value,
     vision: await timed(timings, 'features', () =>
-      vision.run(images.value, scoringEmbeds, { patchEmbeds: true, onImages: (done) => progress('synthesis', done, synthesisTotal) }),
+      vision.run(images.value, scoringEmbeds, {
+        patchEmbeds: true,
+        anomalyMaps: current !== null,
+        onImages: (done) => progress('synthesis', done, synthesisTotal),
+      }),
     ),
   };
   const oagm = options.oagm ?? {};
@@ -216,42 +214,46 @@ async function tune(models: TuningModels, files: string[], options: TuneJobOptio
     timings,
   );
 
-  let currentEvaluation: Evaluated | null = null;
-  if (current) {
-    const anomalies = await timed(timings, 'features', () =>
-      vision.run(
-        heldSynthetic.map((s) => s.image),
-        textEmbedsOf(current),
-        { onImages: (done) => progress('features', trainCount + done, featureTotal) },
-      ),
-    );
-    const scores = normals.vision.anomalyScores;
-    const evaluated = evaluateHeldOut(
-      { calibration: pick(scores, split.calibration), gate: pick(scores, split.gate), anomalies: anomalies.anomalyScores },
-      targetFpr,
-    );
-    // A current set that cannot even be calibrated on this data is no bar to clear.
-    if (evaluated.ok) currentEvaluation = evaluated.value;
-    else options.onWarning?.(`the current prompt set ${current.id} could not be measured on the held-out images (${evaluated.error}); gating without it`);
-  }
+  const currentAnomalies = current
+    ? await timed(timings, 'features', () =>
+        vision.run(
+          heldSynthetic.map((s) => s.image),
+          textEmbedsOf(current.set),
+          { anomalyMaps: true, onImages: (done) => progress('features', trainCount + done, featureTotal) },
+        ),
+      )
+    : null;
 
+  // The held-out images in the order the judgement takes: calibration normals, gate normals, anomalies.
+  const counts: HeldOutCounts = { calibration: split.calibration.length, gate: split.gate.length, anomalies: heldSynthetic.length };
   const heldImages = [...held.map((i) => images.value[i]), ...heldSynthetic.map((s) => s.image)];
   const scored = await timed(timings, 'calibration', () =>
-    vision.run(heldImages, trained.textEmbeds, { patchEmbeds: models.memory !== null, onImages: (done) => progress('calibration', done, heldImages.length) }),
+    vision.run(heldImages, trained.textEmbeds, {
+      patchEmbeds: models.memory !== null,
+      anomalyMaps: true,
+      onImages: (done) => progress('calibration', done, heldImages.length),
+    }),
   );
-  const candidateScores = scored.anomalyScores;
-  const calibrationCount = split.calibration.length;
-  const evaluated = evaluateHeldOut(
-    {
-      calibration: candidateScores.subarray(0, calibrationCount),
-      gate: candidateScores.subarray(calibrationCount, held.length),
-      anomalies: candidateScores.subarray(held.length),
-    },
-    targetFpr,
-  );
-  if (!evaluated.ok) return err(`the learned prompts cannot be calibrated: ${evaluated.error}`);
-  const memory = await timed(timings, 'memory', () => memoryOf(models, normals, split, scored.patchEmbeds, targetFpr, seed, options));
-  const decision = gate(evaluated.value.gate, currentEvaluation?.gate ?? null, { epsilon, targetFpr });
+  const promptHeld: HeldOutMaps = { maps: scored.anomalyMaps!, scores: scored.anomalyScores };
+  const prompt = judgeScorer(promptHeld, counts, targetFpr);
+  if (!prompt.ok) return err(`the learned prompts cannot be calibrated: ${prompt.error}`);
+  const memory = await timed(timings, 'memory', () => memoryOf(models, normals, split, scored.patchEmbeds, counts, targetFpr, seed, options));
+  const candidate = combinedJudgement({ prompt: { held: promptHeld, judged: prompt.value }, ...(memory ? { memory } : {}) }, scorers, counts);
+  if (!candidate.ok) return err(`the tuned set cannot be judged: ${candidate.error}`);
+
+  let compared: SetJudgement | null = null;
+  if (current) {
+    const pixels = vision.size * vision.size;
+    const currentPrompt: HeldOutMaps = {
+      maps: concat(pickRows(normals.vision.anomalyMaps!, held, pixels), currentAnomalies!.anomalyMaps!),
+      scores: concat(pickRows(normals.vision.anomalyScores, held, 1), currentAnomalies!.anomalyScores),
+    };
+    const measured = await timed(timings, 'memory', () => judgeCurrent(models, current, currentPrompt, scored.patchEmbeds, scorers, counts, targetFpr));
+    // A current set that cannot even be calibrated on this data is no bar to clear.
+    if (measured.ok) compared = measured.value;
+    else options.onWarning?.(`the current prompt set ${current.set.id} could not be measured on the held-out images (${measured.error}); gating without it`);
+  }
+  const decision = gate(candidate.value.combined.gate, compared?.combined.gate ?? null, { epsilon, targetFpr });
 
   const name = (i: number) => path.basename(files[i]);
   const id = newPromptSetId();
@@ -264,16 +266,17 @@ async function tune(models: TuningModels, files: string[], options: TuneJobOptio
     bundle: models.identity,
     tokens: tokenRows(trained.tokens),
     text_embeds: textEmbedRows(trained.textEmbeds),
-    calibration: evaluated.value.calibration,
-    ...(memory && memoryBytes ? { memory: { ...memory.entry, file: memoryFileName(id), sha256: sha256Of(memoryBytes) } } : {}),
+    calibration: prompt.value.calibration,
+    ...(memory && memoryBytes
+      ? { memory: { ...memory.entry, calibration: memory.judged.calibration, file: memoryFileName(id), sha256: sha256Of(memoryBytes) } }
+      : {}),
     metrics: {
-      synthetic_auroc: evaluated.value.gate.syntheticAuroc,
-      normal_fpr: evaluated.value.gate.normalFpr,
-      synthetic_tpr: evaluated.value.syntheticTpr,
-      ...(currentEvaluation ? { current_synthetic_auroc: currentEvaluation.gate.syntheticAuroc, current_normal_fpr: currentEvaluation.gate.normalFpr } : {}),
+      ...judgedMetrics('', candidate.value.combined),
+      ...judgedMetrics('prompt_', prompt.value),
+      ...(memory ? judgedMetrics('memory_', memory.judged) : {}),
+      ...(compared ? { current_synthetic_auroc: compared.combined.gate.syntheticAuroc, current_normal_fpr: compared.combined.gate.normalFpr } : {}),
       ...(trained.last ? { task_loss: trained.last.task, ...(trained.last.meta !== null ? { meta_loss: trained.last.meta } : {}) } : {}),
       conflicting_steps: trained.conflicts,
-      ...(memory ? { memory_synthetic_auroc: memory.gate.syntheticAuroc, memory_normal_fpr: memory.gate.normalFpr } : {}),
     },
     config: {
       steps,
@@ -285,7 +288,9 @@ async function tune(models: TuningModels, files: string[], options: TuneJobOptio
       target_fpr: targetFpr,
       gate_epsilon: epsilon,
       object_mask: oagm.object?.useObjectMask ?? true,
-      compared_with: currentEvaluation ? current!.id : null,
+      scorers: candidate.value.scorers,
+      compared_with: compared ? current!.set.id : null,
+      compared_scorers: compared ? compared.scorers : null,
     },
     data: {
       ...(typeof options.normals === 'string' ? { normals_dir: path.resolve(options.normals) } : {}),
@@ -301,23 +306,79 @@ async function tune(models: TuningModels, files: string[], options: TuneJobOptio
   return ok({ set, path: committed.value.path, status: set.status, current: committed.value.current, reasons: decision.reasons, timings });
 }
 
-interface BuiltMemory {
-  bank: MemoryBank;
-  entry: Omit<MemoryEntry, 'file' | 'sha256'>;
-  gate: GateMetrics;
+/** `synthetic_auroc`, `normal_fpr`, `synthetic_tpr` under `prefix`. */
+function judgedMetrics(prefix: string, judged: Judged): Record<string, number> {
+  return {
+    [`${prefix}synthetic_auroc`]: judged.gate.syntheticAuroc,
+    [`${prefix}normal_fpr`]: judged.gate.normalFpr,
+    [`${prefix}synthetic_tpr`]: judged.syntheticTpr,
+  };
+}
+
+/** A scorer of a set, measured on the held-out images and calibrated there. */
+interface MeasuredScorer {
+  held: HeldOutMaps;
+  judged: ScorerJudgement;
+}
+
+interface SetJudgement {
+  /** The scorers combined, in combination order. */
+  scorers: ScorerName[];
+  combined: Judged;
+}
+
+/** The scorers of `use` the set has, combined as the agent combines them. */
+function combinedJudgement(measured: Partial<Record<ScorerName, MeasuredScorer>>, use: readonly ScorerName[], counts: HeldOutCounts): Result<SetJudgement> {
+  const names = scorersInUse(use, (name) => measured[name] !== undefined);
+  const parts = names.map((name) => ({ held: measured[name]!.held, scale: measured[name]!.judged.calibration }));
+  const combined = judgeCombined(parts, counts);
+  return combined.ok ? ok({ scorers: names, combined: combined.value }) : combined;
 }
 
 /**
- * The bank of the training normals and its calibration on the held-out images, which
- * `heldPatchEmbeds` holds in the order calibration normals, gate normals, held-out anomalies.
- * Null (with a warning) when the bundle has no memory graph or the memory score cannot be
- * calibrated: the set is then prompt-only, as before the memory scorer existed.
+ * The current set on the same held-out images, measured as the candidate is: its prompts'
+ * maps (`prompt`), and its own bank's maps over the same patch embeddings when it has a bank and
+ * memory is judged; each scorer calibrated on the calibration normals afresh.
+ */
+async function judgeCurrent(
+  models: TuningModels,
+  current: LoadedPromptSet,
+  prompt: HeldOutMaps,
+  heldPatchEmbeds: Float32Array | null,
+  use: readonly ScorerName[],
+  counts: HeldOutCounts,
+  targetFpr: number,
+): Promise<Result<SetJudgement>> {
+  const promptJudged = judgeScorer(prompt, counts, targetFpr);
+  if (!promptJudged.ok) return err(`prompts: ${promptJudged.error}`);
+  const measured: Partial<Record<ScorerName, MeasuredScorer>> = { prompt: { held: prompt, judged: promptJudged.value } };
+  if (use.includes('memory') && current.memory && models.memory && heldPatchEmbeds) {
+    const scores = await models.memory.run(heldPatchEmbeds, current.memory, { maps: true });
+    const held = { maps: scores.maps!, scores: scores.scores };
+    const judged = judgeScorer(held, counts, targetFpr);
+    if (!judged.ok) return err(`memory bank: ${judged.error}`);
+    measured.memory = { held, judged: judged.value };
+  }
+  return combinedJudgement(measured, use, counts);
+}
+
+interface BuiltMemory extends MeasuredScorer {
+  bank: MemoryBank;
+  entry: Omit<MemoryEntry, 'file' | 'sha256' | 'calibration'>;
+}
+
+/**
+ * The bank of the training normals and its maps and calibration on the held-out images, which
+ * `heldPatchEmbeds` holds in HeldOutCounts order. Null (with a warning) when the bundle has no
+ * memory graph or the memory score cannot be calibrated: the set is then prompt-only, as before
+ * the memory scorer existed.
  */
 async function memoryOf(
   models: TuningModels,
   normals: AnalysedNormals,
   split: NormalSplit,
   heldPatchEmbeds: Float32Array | null,
+  counts: HeldOutCounts,
   targetFpr: number,
   seed: number,
   options: TuneJobOptions,
@@ -334,12 +395,11 @@ async function memoryOf(
     { layers: vision.layers, patches: vision.patches, embedDim: vision.embedDim },
     { maxPatches, seed },
   );
-  const scores = (await models.memory.run(heldPatchEmbeds, built.bank)).scores;
-  const c = split.calibration.length;
-  const held = c + split.gate.length;
-  const evaluated = evaluateHeldOut({ calibration: scores.subarray(0, c), gate: scores.subarray(c, held), anomalies: scores.subarray(held) }, targetFpr);
-  if (!evaluated.ok) {
-    options.onWarning?.(`the memory score cannot be calibrated (${evaluated.error}); the prompt set has no memory bank`);
+  const scores = await models.memory.run(heldPatchEmbeds, built.bank, { maps: true });
+  const held = { maps: scores.maps!, scores: scores.scores };
+  const judged = judgeScorer(held, counts, targetFpr);
+  if (!judged.ok) {
+    options.onWarning?.(`the memory score cannot be calibrated (${judged.error}); the prompt set has no memory bank`);
     return null;
   }
   const entry = {
@@ -347,13 +407,12 @@ async function memoryOf(
     patches: bankSizes(built.bank),
     max_patches: maxPatches,
     coreset: built.coreset,
-    calibration: evaluated.value.calibration,
   };
-  return { bank: built.bank, entry, gate: evaluated.value.gate };
+  return { bank: built.bank, entry, held, judged: judged.value };
 }
 
-/** The store's current set when it fits this bundle; otherwise null (with a warning). */
-async function currentSet(store: PromptStore, models: TuningModels, warn: ((message: string) => void) | undefined): Promise<PromptSet | null> {
+/** The store's current set (with its verified bank) when it fits this bundle; otherwise null (with a warning). */
+async function currentSet(store: PromptStore, models: TuningModels, warn: ((message: string) => void) | undefined): Promise<LoadedPromptSet | null> {
   const loaded = await store.loadCurrent();
   if (!loaded.ok) {
     // An empty store: the first set. Otherwise every stored set is unusable, which deserves a word.
@@ -368,5 +427,5 @@ async function currentSet(store: PromptStore, models: TuningModels, warn: ((mess
     warn?.(`${mismatch}; the new set is gated without comparing to it`);
     return null;
   }
-  return loaded.value.set;
+  return loaded.value;
 }

@@ -15,6 +15,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { PromptStore } from '../../tuning/prompt-store.ts';
+import type { ScorerName } from '../../tuning/scorer-names.ts';
 import type { Logger } from '../../util/log.ts';
 import { err, ok, type Result } from '../../util/result.ts';
 import type { RetuneStatePayload } from '../contract/payloads.ts';
@@ -44,6 +45,8 @@ export interface RetuneJobOptions {
   steps: number;
   /** model.execution_providers: the tuner tries them too (cpu added last); absent: cpu only. */
   providers?: readonly string[];
+  /** detector.scorers: the tuner's gate judges the scorers this agent combines, in its order (`tune --scorers`). */
+  scorers: readonly ScorerName[];
   log: Logger;
   onState: (s: RetuneState) => void;
 }
@@ -197,6 +200,7 @@ export class RetuneRunner {
       'json',
     ];
     if (this.opts.providers) args.push('--providers', this.opts.providers.join(','));
+    args.push('--scorers', this.opts.scorers.join(','));
     args.push('--no-activate', '--parent-pipe', String(PARENT_PIPE_FD));
     // fd 3: the pipe the tuner watches; nothing is ever written to it, its end-of-file is the agent's death.
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });

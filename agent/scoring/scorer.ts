@@ -5,11 +5,11 @@
 // worker looks each scorer up by name in the table (scorers.ts) to feed and read the graph.
 import type { ScoreScale } from '../../tuning/calibration.ts';
 import type { LoadedPromptSet } from '../../tuning/prompt-store.ts';
+import type { ScorerName } from '../../tuning/scorer-names.ts';
 import type { Result } from '../../util/result.ts';
 
-/** The type keys of the scorers, as `detector.scorers` names them. */
-export const SCORER_NAMES = ['prompt', 'memory'] as const;
-export type ScorerName = (typeof SCORER_NAMES)[number];
+/** The type keys of the scorers (tuning/scorer-names.ts), as `detector.scorers` names them. */
+export { SCORER_NAMES, type ScorerName } from '../../tuning/scorer-names.ts';
 
 /**
  * The bundle graphs scorers run on: vision.onnx, and graphs run after it on some of its outputs

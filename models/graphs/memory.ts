@@ -6,7 +6,10 @@
 // The nearest-neighbour search is a batched MatMul and a ReduceMax, so it runs wherever
 // vision.onnx runs, TensorRT included. The bank is a required input with a variable length M:
 // onnxruntime-node ignores a fed value for an input that has an initializer, and the bank
-// changes at every tuning. Layers whose banks differ in length are padded to the longest by
+// changes at every tuning. It must hold unit rows (L2-normalised): tuning builds it so
+// (tuning/memory-bank.ts) and loading a sidecar checks it (memory-bank-file.ts), so the graph
+// normalises only the patches; normalising the bank here would redo on every frame a pass over
+// K x M x E values that building the bank did once. Layers whose banks differ in length are padded to the longest by
 // repeating one of their own rows (packBank in tuning/memory-bank.ts): a duplicate leaves the
 // maximum unchanged.
 import type { GraphBuilder } from '../onnx/graph-builder.ts';
@@ -31,10 +34,10 @@ export interface MemoryGraphOptions {
   imageSize: number;
 }
 
-/** The scorer over patch embeddings `patchEmbeds` [B,K,N,E] and a bank [K,M,E]. */
+/** The scorer over patch embeddings `patchEmbeds` [B,K,N,E] and a bank [K,M,E] of unit rows. */
 export function memoryHead(g: GraphBuilder, patchEmbeds: string, bank: string, grid: number, imageSize: number): { map: string; score: string } {
   const patches = l2Normalise(g, patchEmbeds); // [B,K,N,E]
-  const bankT = g.node('Transpose', [l2Normalise(g, bank)], { perm: [0, 2, 1] }); // [K,E,M]
+  const bankT = g.node('Transpose', [bank], { perm: [0, 2, 1] }); // [K,E,M], unit rows already
   const similarity = g.node('MatMul', [patches, bankT]); // [B,K,N,M]
   const best = g.node('ReduceMax', [similarity], { axes: [3], keepdims: 1 }); // [B,K,N,1]
   const distance = g.node('Max', [g.node('Sub', [g.constF([1 - SIMILARITY_TOLERANCE], []), best]), g.constF([0], [])]);

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import type { MemoryBank } from '../../tuning/memory-bank.ts';
+import { type MemoryBank, normaliseRows } from '../../tuning/memory-bank.ts';
 import { encodeMemoryBank, memoryFileName, readMemoryBank, sha256Of } from '../../tuning/memory-bank-file.ts';
 import type { PromptSet } from '../../tuning/prompt-set.ts';
 import { PromptStore } from '../../tuning/prompt-store.ts';
@@ -20,9 +20,12 @@ import { REPO_ROOT } from '../support/paths.ts';
 const BUNDLE = { id: 'tiny', sha256: 'ab'.repeat(32) };
 const E = 8;
 
+/** Unit rows, as tuning builds banks. */
 function randomBank(seed: number): MemoryBank {
   const rng = createRng(seed);
-  return { embedDim: E, layers: [5, 3].map((m) => Float32Array.from({ length: m * E }, () => rng.normal())) };
+  const layers = [5, 3].map((m) => Float32Array.from({ length: m * E }, () => rng.normal()));
+  for (const layer of layers) normaliseRows(layer, E);
+  return { embedDim: E, layers };
 }
 
 /** A set with a memory bank, and the sidecar's bytes. */
@@ -172,6 +175,26 @@ test('a bank is refused for another set or another bundle', async () => {
     // a set of the same id for another bundle that names a bank built for the first one
     const otherBundle = { ...a.set, bundle: { id: 'big', sha256: 'cd'.repeat(32) } };
     assert.match(((r) => (r.ok ? '' : r.error))(await readMemoryBank(file, otherBundle)), /was built for another bundle/);
+  } finally {
+    await rm(store.dir, { recursive: true });
+  }
+});
+
+test('a bank whose rows are not unit vectors is refused on load, naming the file, the tensor and the row', async () => {
+  const store = await tempStore();
+  try {
+    const good = setWithMemory('good', 1, randomBank(1));
+    await store.commit(good.set, good.bytes);
+    // checksum-consistent, but row 2 of the second layer is twice its unit length: memory.onnx
+    // takes the bank as it is, so it would score wrongly rather than fail
+    const bank = randomBank(2);
+    for (let e = 0; e < E; e++) bank.layers[1][2 * E + e] *= 2;
+    const scaled = setWithMemory('scaled', 2, bank);
+    await store.write(scaled.set, scaled.bytes);
+    const refused = await store.activate('scaled');
+    assert.match(refused.ok ? '' : refused.error, /memory bank .*scaled\.memory\.safetensors: row 2 of tensor layer_4 has length 2\.000, not 1/);
+    const loaded = await store.loadCurrent();
+    assert.ok(loaded.ok && loaded.value.set.id === 'good');
   } finally {
     await rm(store.dir, { recursive: true });
   }

@@ -11,7 +11,7 @@
 // threshold.
 import { err, ok, type Result } from '../../util/result.ts';
 import { calibrate, type ScoreScale } from '../calibration.ts';
-import { combineMaps, mapMax } from '../combine-scores.ts';
+import { combineScorerMaps, mapMax } from '../combine-scores.ts';
 import { resizeBilinear } from '../image/bilinear.ts';
 import { heatOverlay, outlineMask } from '../image/overlay.ts';
 import type { RgbImage } from '../image/rgb-image.ts';
@@ -169,10 +169,10 @@ export async function evaluateCategory(models: TuningModels, category: Category,
       runs.memory.maps.push(memoryMap);
       runs.memory.scores.push(memory.scores[b]);
       if (!scoring.scales) continue;
-      const both = combineMaps([
+      const both = combineScorerMaps([
         { map: promptMap, scale: scoring.scales.prompt },
         { map: memoryMap, scale: scoring.scales.memory },
-      ]);
+      ]).map;
       runs.both.maps.push(both);
       runs.both.scores.push(mapMax(both));
     }

@@ -43,6 +43,7 @@ test('a re-tune with too few normal frames fails with the reason, and only one j
     minNormals: 4,
     maxNormals: 8,
     steps: 10,
+    scorers: ['prompt', 'memory'],
     log: createLogger('test'),
     onState: (s) => states.push(s),
   });

@@ -13,6 +13,7 @@ import type { RetuneStatePayload } from '../../../agent/contract/payloads.ts';
 import { NormalReservoir } from '../../../agent/retune/reservoir.ts';
 import { RetuneRunner } from '../../../agent/retune/retune-job.ts';
 import { PromptStore } from '../../../tuning/prompt-store.ts';
+import type { ScorerName } from '../../../tuning/scorer-names.ts';
 import { createLogger } from '../../../util/log.ts';
 import { REPO_ROOT } from '../../support/paths.ts';
 import { buildTinyBundle } from '../../support/tiny-bundle.ts';
@@ -39,7 +40,7 @@ async function dataDir(name: string, n = 9): Promise<string> {
   return dir;
 }
 
-function runnerIn(dir: string, steps: number, states: RetuneStatePayload[] = []): RetuneRunner {
+function runnerIn(dir: string, steps: number, states: RetuneStatePayload[] = [], scorers: ScorerName[] = ['prompt', 'memory']): RetuneRunner {
   const runner = new RetuneRunner({
     store: new PromptStore(path.join(dir, 'prompts')),
     workDir: path.join(dir, 'retune'),
@@ -47,6 +48,7 @@ function runnerIn(dir: string, steps: number, states: RetuneStatePayload[] = [])
     minNormals: 3,
     maxNormals: 16,
     steps,
+    scorers,
     log: createLogger('test'),
     onState: (s) => states.push(s),
   });
@@ -87,12 +89,15 @@ async function until(holds: () => boolean, what: string, timeoutMs = 120_000): P
 
 test('an accepted set is activated by the runner (the tuner runs with --no-activate); the work dir is removed', HANG_GUARD, async () => {
   const dir = await dataDir('done');
-  const runner = runnerIn(dir, 8);
+  // an agent whose detector.scorers is [prompt]: its tuner's gate judges the prompts alone
+  const runner = runnerIn(dir, 8, [], ['prompt']);
   const job = runner.start({ trigger: 'command' });
   assert.ok(job.ok);
   const end = await job.value.done;
   assert.equal(end.state, 'done', end.message);
   assert.equal((await fs.readFile(path.join(dir, 'prompts/current'), 'utf8')).trim(), end.prompt_set);
+  const set = JSON.parse(await fs.readFile(path.join(dir, `prompts/${end.prompt_set}.json`), 'utf8'));
+  assert.deepEqual(set.config.scorers, ['prompt'], 'the runner passed detector.scorers to the tuner');
   assert.deepEqual(await fs.readdir(path.join(dir, 'retune')), []);
 });
 
@@ -160,7 +165,7 @@ const runner = new RetuneRunner({
   store: new PromptStore(path.join(dir, 'prompts')),
   workDir: path.join(dir, 'retune'),
   reservoir: new NormalReservoir({ dir: path.join(dir, 'reservoir'), maxFrames: 100, minIntervalMs: 0 }),
-  minNormals: 3, maxNormals: 16, steps: 100000, log: createLogger('parent'),
+  minNormals: 3, maxNormals: 16, steps: 100000, scorers: ['prompt', 'memory'], log: createLogger('parent'),
   onState: (s) => console.log(JSON.stringify(s)),
 });
 runner.setBundle(bundle);

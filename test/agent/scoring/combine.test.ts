@@ -35,7 +35,8 @@ test('two scorers: each map on its own calibrated scale, then the mean; the thre
   const c = combineScores(m.outputs, m.states, both);
   // prompt scaled: 0.2 0.9 0.5 0.5; memory scaled: 0.9 0.1 0.5 1.0; mean: 0.55 0.5 0.5 0.75
   close(c.map, [0.55, 0.5, 0.5, 0.75]);
-  assert.deepEqual(c.scale, { min: 0, max: 1, threshold: 0.4 });
+  assert.deepEqual([c.scale.min, c.scale.max], [0, 1]);
+  close([c.scale.threshold], [0.4]); // (0.5 + 0.3) / 2, in the map's float32 arithmetic
 });
 
 test("neither scorer dominates by scale: multiplying one scorer's raw values and calibration by 100 changes nothing", () => {
@@ -61,6 +62,18 @@ test('a pixel is above the combined threshold only where some scorer is above it
     c.map.forEach((v, k) => {
       if (v > c.scale.threshold) assert.ok(p[k] > tp || q[k] / 0.2 > tq, `trial ${trial}, pixel ${k}`);
     });
+  }
+});
+
+test('a pixel where every scorer sits exactly at its own threshold is not above the combined threshold (float32 map arithmetic)', () => {
+  // Thresholds at float32 values, so a map value can equal one exactly. With the mean of 0.1 and
+  // 0.9 taken in float64 (0.49999999) the float32 pixel (0.5) would lie above it.
+  const levels = [0.1, 0.2, 0.3, 0.4, 0.45, 0.55, 0.6, 0.7, 0.8, 0.9].map(Math.fround);
+  for (const p of levels) {
+    for (const q of levels) {
+      const c = combineScores({ prompt: output(p), memory: output(q) }, { prompt: state(0, 1, p), memory: state(0, 1, q) }, both);
+      assert.ok(!(c.map[0] > c.scale.threshold), `prompt at ${p}, memory at ${q}: ${c.map[0]} > ${c.scale.threshold}`);
+    }
   }
 });
 

@@ -13,7 +13,7 @@ import ort from 'onnxruntime-node';
 import { buildMemoryGraph, MEMORY_INPUTS, MEMORY_OUTPUTS, SIMILARITY_TOLERANCE } from '../../../models/graphs/memory.ts';
 import { patchScoreMap } from '../../../models/graphs/vision.ts';
 import { GraphBuilder } from '../../../models/onnx/graph-builder.ts';
-import { type MemoryBank, packBank } from '../../../tuning/memory-bank.ts';
+import { type MemoryBank, normaliseRows, packBank } from '../../../tuning/memory-bank.ts';
 import { createRng } from '../../../tuning/rng.ts';
 
 const K = 2;
@@ -47,9 +47,16 @@ after(async () => {
   await fs.rm(work, { recursive: true, force: true });
 });
 
-/** Unit-less random rows (not normalised: the graph normalises both sides). */
+/** Unit-less random rows (patches: the graph normalises them). */
 function randomRows(rng: ReturnType<typeof createRng>, count: number): Float32Array {
   return Float32Array.from({ length: count * E }, () => rng.normal() * 3);
+}
+
+/** Bank rows: the graph takes them as unit rows, as tuning builds them. */
+function unitRows(rows: Float32Array): Float32Array {
+  const unit = rows.slice();
+  normaliseRows(unit, E);
+  return unit;
 }
 
 /** max(0, 1 - tolerance - max_j cos(patch, bank_j)) per (b, k, n), in float64. */
@@ -85,7 +92,7 @@ for (const sizes of [
   for (const batch of [1, 4]) {
     test(`memory.onnx equals the brute-force search: bank rows ${sizes.join('/')}, batch ${batch}`, async () => {
       const rng = createRng(sizes[0] * 100 + sizes[1], batch);
-      const bank: MemoryBank = { embedDim: E, layers: sizes.map((m) => randomRows(rng, m)) };
+      const bank: MemoryBank = { embedDim: E, layers: sizes.map((m) => unitRows(randomRows(rng, m))) };
       const patches = randomRows(rng, batch * K * N);
       const packed = packBank(bank);
       const out = await memory.run({
@@ -108,7 +115,9 @@ test('a bank that contains the patches themselves scores exactly 0 everywhere', 
   const patches = randomRows(rng, 2 * K * N);
   // layer k of the bank: both images' layer-k patches plus unrelated rows
   const layer = (k: number) =>
-    Float32Array.from([...patches.subarray(k * N * E, (k + 1) * N * E), ...patches.subarray((K + k) * N * E, (K + k + 1) * N * E), ...randomRows(rng, 9)]);
+    unitRows(
+      Float32Array.from([...patches.subarray(k * N * E, (k + 1) * N * E), ...patches.subarray((K + k) * N * E, (K + k + 1) * N * E), ...randomRows(rng, 9)]),
+    );
   const packed = packBank({ embedDim: E, layers: [layer(0), layer(1)] });
   const out = await memory.run({
     [MEMORY_INPUTS.patches]: new ort.Tensor('float32', patches, [2, K, N, E]),
