@@ -1,11 +1,9 @@
-// Shared by the tune/synth/eval tests: a bundle from the tiny CLIP fixture, generated texture
-// images with drawn defects, and the CLI run as a child process.
-import { execFile } from 'node:child_process';
+// Shared by the tune/synth/eval tests: generated texture images with drawn defects (and their
+// masks), written as PNG.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { createRng } from '../../tuning/rng.ts';
-import { REPO_ROOT } from './paths.ts';
 
 export interface Box {
   x0: number;
@@ -41,20 +39,4 @@ export async function writeTexture(file: string, seed: number, size = 64, defect
       .png()
       .toFile(maskFile);
   }
-}
-
-export interface CliRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** `node bin/linewatch.js ...args`, as a user or the agent runs it. */
-export function linewatch(...args: string[]): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [path.join(REPO_ROOT, 'bin/linewatch.js'), ...args], { cwd: REPO_ROOT, maxBuffer: 1 << 26 }, (error, stdout, stderr) => {
-      if (error && typeof error.code !== 'number') return reject(error);
-      resolve({ code: typeof error?.code === 'number' ? error.code : 0, stdout, stderr });
-    });
-  });
 }

@@ -13,8 +13,9 @@ import { MANIFEST_FILE } from '../../models/bundle/manifest.ts';
 import { bankSizes } from '../../tuning/memory-bank.ts';
 import { PromptStore } from '../../tuning/prompt-store.ts';
 import { runTuneJob } from '../../tuning/tune-job.ts';
+import { linewatch } from '../support/linewatch-cli.ts';
 import { buildTinyBundle } from '../support/tiny-bundle.ts';
-import { linewatch, writeTexture } from '../support/tuning-fixtures.ts';
+import { writeTexture } from '../support/tuning-fixtures.ts';
 
 let work: string;
 let bundleDir: string;

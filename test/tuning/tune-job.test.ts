@@ -19,10 +19,11 @@ import { OnnxTextEncoder } from '../../tuning/onnx-text-encoder.ts';
 import { PromptStore } from '../../tuning/prompt-store.ts';
 import { runTuneJob, splitNormals } from '../../tuning/tune-job.ts';
 import { VisionFeatures } from '../../tuning/vision-features.ts';
+import { linewatch } from '../support/linewatch-cli.ts';
 import { findExecutable } from '../support/mqtt-harness.ts';
 import { REPO_ROOT, TINY_CLIP } from '../support/paths.ts';
 import { buildTinyBundle } from '../support/tiny-bundle.ts';
-import { linewatch, writeTexture } from '../support/tuning-fixtures.ts';
+import { writeTexture } from '../support/tuning-fixtures.ts';
 
 let work: string;
 let bundleDir: string;

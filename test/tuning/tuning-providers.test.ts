@@ -7,8 +7,9 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { linewatch } from '../support/linewatch-cli.ts';
 import { buildTinyBundle } from '../support/tiny-bundle.ts';
-import { linewatch, writeTexture } from '../support/tuning-fixtures.ts';
+import { writeTexture } from '../support/tuning-fixtures.ts';
 
 // With GPU provider libraries installed the fallback cannot be observed (see test/models/session.test.ts).
 const bindingDir = path.join(path.dirname(createRequire(import.meta.url).resolve('onnxruntime-node')), '..', 'bin', 'napi-v6', process.platform, process.arch);

@@ -3,7 +3,6 @@
 // independent computation, LAA locality, positional-embedding resizing, and bad input.
 
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,6 +13,7 @@ import { loadBundle, readTokenEmbedding } from '../../../models/bundle/load.ts';
 import { resizePositionalEmbedding } from '../../../models/graphs/positional-resize.ts';
 import { quantizePerOutputChannel } from '../../../models/onnx/transformer.ts';
 import { encodeSafetensors, readSafetensors, type TensorToWrite, tensorF32, tensorI64 } from '../../../models/weights/safetensors.ts';
+import { linewatch } from '../../support/linewatch-cli.ts';
 import { REPO_ROOT } from '../../support/paths.ts';
 
 const FIXTURE = path.join(REPO_ROOT, 'test/fixtures/clip-tiny');
@@ -28,21 +28,6 @@ before(async () => {
 after(async () => {
   await fs.rm(work, { recursive: true, force: true });
 });
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function linewatch(...args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { cwd: REPO_ROOT }, (error, stdout, stderr) => {
-      if (error && typeof error.code !== 'number') return reject(error);
-      resolve({ code: typeof error?.code === 'number' ? error.code : 0, stdout, stderr });
-    });
-  });
-}
 
 async function build(name: string, weights: string, ...options: string[]): Promise<string> {
   const out = path.join(work, name);

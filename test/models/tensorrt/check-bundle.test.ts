@@ -4,7 +4,6 @@
 // the parser's published support matrix held against the graphs.
 
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { promises as fs, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +12,7 @@ import { GraphBuilder } from '../../../models/onnx/graph-builder.ts';
 import { checkGraph } from '../../../models/tensorrt/check-graph.ts';
 import { decodeOnnx } from '../../../models/tensorrt/onnx-graph.ts';
 import { matrixFor, parseSupportMatrix, type SupportMatrix } from '../../../models/tensorrt/support-matrix.ts';
+import { linewatch } from '../../support/linewatch-cli.ts';
 import { REPO_ROOT } from '../../support/paths.ts';
 
 const FIXTURE = path.join(REPO_ROOT, 'test/fixtures/clip-tiny');
@@ -22,21 +22,6 @@ const GRAPHS = ['vision.onnx', 'memory.onnx', 'text.onnx', 'text_vjp.onnx'];
 let work: string;
 let float32: string;
 let int8: string;
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function linewatch(...args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { cwd: REPO_ROOT }, (error, stdout, stderr) => {
-      if (error && typeof error.code !== 'number') return reject(error);
-      resolve({ code: typeof error?.code === 'number' ? error.code : 0, stdout, stderr });
-    });
-  });
-}
 
 async function build(name: string, ...options: string[]): Promise<string> {
   const out = path.join(work, name);

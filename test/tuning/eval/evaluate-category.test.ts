@@ -8,8 +8,9 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { chooseShots } from '../../../tuning/eval/evaluate-category.ts';
 import { runTuneJob } from '../../../tuning/tune-job.ts';
+import { linewatch } from '../../support/linewatch-cli.ts';
 import { buildTinyBundle } from '../../support/tiny-bundle.ts';
-import { type Box, linewatch, writeTexture } from '../../support/tuning-fixtures.ts';
+import { type Box, writeTexture } from '../../support/tuning-fixtures.ts';
 
 let work: string;
 let bundleDir: string;

@@ -14,8 +14,9 @@ import { readRgbImages } from '../../../tuning/images.ts';
 import { buildMemoryBank, DEFAULT_MAX_PATCHES } from '../../../tuning/memory-bank.ts';
 import { MemorySearch } from '../../../tuning/memory-bank-search.ts';
 import { VisionFeatures } from '../../../tuning/vision-features.ts';
+import { linewatch } from '../../support/linewatch-cli.ts';
 import { buildTinyBundle } from '../../support/tiny-bundle.ts';
-import { linewatch, writeTexture } from '../../support/tuning-fixtures.ts';
+import { writeTexture } from '../../support/tuning-fixtures.ts';
 
 let work: string;
 let bundleDir: string;
