@@ -289,7 +289,7 @@ async function main(argv: string[]): Promise<void> {
     if (only && !c.name.toLowerCase().startsWith(only.toLowerCase())) continue;
     const key = c.name.replace(/[^A-Za-z0-9]+/g, '-').toLowerCase();
     const { dir: bundle, buildSeconds } = await randomBundle(key, c.dims, { rebuild: true });
-    const { dir: int8 } = await randomBundle(key, c.dims, { precision: 'int8' });
+    const { dir: int8 } = await randomBundle(key, c.dims, { precision: 'int8', rebuild: true });
     const manifest = JSON.parse(await fs.readFile(path.join(bundle, 'manifest.json'), 'utf8'));
     const layers = manifest.vision.layers.length;
     const flops = visionFlops(c.dims, layers);

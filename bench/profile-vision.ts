@@ -39,7 +39,7 @@ async function main(argv: string[]): Promise<void> {
   const int8 = argv.includes('int8');
   const [threads = 2, batch = 1] = argv.filter((a) => /^\d+$/.test(a)).map(Number);
   const runs = 3;
-  const { dir } = await randomBundle('vit-b-16-224', VIT_B_16, int8 ? { precision: 'int8' } : {});
+  const { dir } = await randomBundle('vit-b-16-224', VIT_B_16, { rebuild: true, ...(int8 ? { precision: 'int8' } : {}) });
   const outDir = path.join(benchDir, 'profile');
   await fs.mkdir(outDir, { recursive: true });
   const prefix = path.join(outDir, `vision-${int8 ? 'int8' : 'fp32'}`);
