@@ -58,10 +58,29 @@ function int8MatMul(g: GraphBuilder, x: string, weight: Matrix, hint: string): s
   return g.node('Mul', [g.node('Cast', [product], { to: 1 /* FLOAT */ }), scale]);
 }
 
-/** x @ W^T + b for a PyTorch Linear weight [out, in]. */
-export function linear(g: GraphBuilder, x: string, weight: Matrix, bias: Float32Array | null, precision: WeightPrecision, hint: string): string {
-  const y = precision === 'int8' ? int8MatMul(g, x, weight, hint) : g.node('MatMul', [x, g.weight(`${hint}_w`, transpose(weight), [weight.cols, weight.rows])]);
-  return bias ? g.node('Add', [y, g.weight(`${hint}_bias`, bias, [bias.length])]) : y;
+/**
+ * x @ W^T + b for a PyTorch Linear weight [out, in]. `tokens`: x is [B, tokens, in] with a static
+ * token count, so a float32 product with a bias can run as one 2-D Gemm between two Reshapes
+ * (which onnxruntime does without a copy). WHY: its MatMulAddFusion forms Gemm only from 2-D or
+ * fully static shapes, and with a symbolic batch the bias would cost a separate pass.
+ */
+export function linear(
+  g: GraphBuilder,
+  x: string,
+  weight: Matrix,
+  bias: Float32Array | null,
+  precision: WeightPrecision,
+  hint: string,
+  tokens: number | null = null,
+): string {
+  const w = () => g.weight(`${hint}_w`, transpose(weight), [weight.cols, weight.rows]);
+  const b = (values: Float32Array) => g.weight(`${hint}_bias`, values, [values.length]);
+  if (precision === 'fp32' && bias && tokens !== null) {
+    const product = g.node('Gemm', [g.node('Reshape', [x, g.constI([-1, weight.cols])]), w(), b(bias)]);
+    return g.node('Reshape', [product, g.constI([-1, tokens, weight.rows])]);
+  }
+  const y = precision === 'int8' ? int8MatMul(g, x, weight, hint) : g.node('MatMul', [x, w()]);
+  return bias ? g.node('Add', [y, b(bias)]) : y;
 }
 
 export function activation(g: GraphBuilder, x: string, act: Activation): string {
@@ -94,7 +113,7 @@ export interface AttentionTrace {
 /** Multi-head self-attention; returns the output [B,T,W] and the intermediates a reverse pass needs. */
 export function attention(g: GraphBuilder, x: string, w: BlockWeights, o: AttentionOptions, hint: string): AttentionTrace {
   const d = o.width / o.heads;
-  const qkv = linear(g, x, w.qkvWeight, w.qkvBias, o.precision, `${hint}_qkv`);
+  const qkv = linear(g, x, w.qkvWeight, w.qkvBias, o.precision, `${hint}_qkv`, o.tokens);
   // [B, T, 3W] -> [B, T, 3, h, d] -> [3, B, h, T, d]
   const split = g.node('Transpose', [g.node('Reshape', [qkv, g.constI([0, o.tokens ?? -1, 3, o.heads, d])])], {
     perm: [2, 0, 3, 1, 4],
@@ -106,7 +125,7 @@ export function attention(g: GraphBuilder, x: string, w: BlockWeights, o: Attent
   const probs = g.node('Softmax', [scores], { axis: -1 });
   const ctx = g.node('MatMul', [probs, v]); // [B, h, T, d]
   const merged = g.node('Reshape', [g.node('Transpose', [ctx], { perm: [0, 2, 1, 3] }), g.constI([0, o.tokens ?? -1, o.width])]);
-  return { out: linear(g, merged, w.outWeight, w.outBias, o.precision, `${hint}_out`), probs, q: qs, k, v };
+  return { out: linear(g, merged, w.outWeight, w.outBias, o.precision, `${hint}_out`, o.tokens), probs, q: qs, k, v };
 }
 
 /**
@@ -170,10 +189,10 @@ export function residualBlock(g: GraphBuilder, x: string, w: BlockWeights, o: Bl
   const normed = layerNorm(g, mid, w.ln2, o.eps, `${hint}_ln2`);
   const mlp = mlpChunks(w, o.mlpChunks);
   const part = (i: number) => (mlp.length === 1 ? '' : String(i));
-  const preAct = mlp.map((c, i) => linear(g, normed, c.fcWeight, c.fcBias, o.precision, `${hint}_fc${part(i)}`));
+  const preAct = mlp.map((c, i) => linear(g, normed, c.fcWeight, c.fcBias, o.precision, `${hint}_fc${part(i)}`, o.tokens));
   // c_proj's bias once, on the first block's product
   const products = mlp.map((c, i) =>
-    linear(g, activation(g, preAct[i], o.act), c.projWeight, i === 0 ? w.projBias : null, o.precision, `${hint}_proj${part(i)}`),
+    linear(g, activation(g, preAct[i], o.act), c.projWeight, i === 0 ? w.projBias : null, o.precision, `${hint}_proj${part(i)}`, o.tokens),
   );
   const out = g.node('Add', [mid, products.reduce((sum, p) => g.node('Add', [sum, p]))]);
   return { input: x, attn, mid, mlp, preAct, out, probs: attn.probs };
