@@ -3,7 +3,9 @@
 // the values) and prints, for 1 and 2 intra-op threads: vision ms/image at batch 1 and 4, the
 // effective GFLOP/s from an analytic FLOP count, the dense-MatMul GFLOP/s measured in the same
 // process, their ratio, text_vjp and text ms per tuning step at S = 16, and peak RSS; then the
-// int8 bundle of the same weights: ms/image, speed-up over float32, and how far its outputs move.
+// int8 bundle of the same weights: ms/image, speed-up over float32, its throughput against the
+// same-run int8 ceiling (the dense chain as DynamicQuantizeLinear + MatMulInteger, the way the
+// bundle's int8 Linear layers are built), and how far its outputs move.
 //
 // Each model is measured in a child process so its peak RSS is that of inference alone (the build
 // holds the whole checkpoint in memory several times over), and sessions are opened one at a
@@ -16,6 +18,7 @@ import ort from 'onnxruntime-node';
 import { loadBundle } from '../models/bundle/load.ts';
 import { tensorDifference } from '../models/bundle/tensor-difference.ts';
 import { GraphBuilder } from '../models/onnx/graph-builder.ts';
+import { linear, type WeightPrecision } from '../models/onnx/transformer.ts';
 import { type ClipDims, VIT_B_16, VIT_L_14_336 } from '../models/weights/random-weights.ts';
 import { randomBundle } from './random-bundle.ts';
 import { bestMs, openSession } from './session-timing.ts';
@@ -79,8 +82,9 @@ interface Measurement {
   threads: number;
   denseGflops: number;
   vision: VisionTiming[];
-  /** The int8 bundle of the same weights, when one was given. */
+  /** The int8 bundle of the same weights and the int8 dense chain, when an int8 bundle was given. */
   int8Vision: VisionTiming[] | null;
+  int8DenseGops: number | null;
   textVjpMs: number;
   textMs: number;
 }
@@ -105,14 +109,24 @@ interface ChildReport {
 /** ViT-MLP-shaped dense chain: [1024,768] x [768,3072] x [3072,768], four times over. */
 const DENSE = { m: 1024, k: 768, n: 3072, pairs: 4 };
 
-async function writeDenseGraph(file: string): Promise<number> {
-  const g = new GraphBuilder('dense');
+/**
+ * The dense chain with its matrices as the bundle's Linear layers of `precision` store them
+ * (transformer.ts `linear`, no bias): plain MatMul for fp32, DynamicQuantizeLinear + MatMulInteger
+ * and the rescale for int8, so each ceiling is what the graph's own GEMMs could reach.
+ */
+async function writeDenseGraph(file: string, precision: WeightPrecision): Promise<number> {
+  const g = new GraphBuilder(`dense_${precision}`);
   const { m, k, n, pairs } = DENSE;
   let x = g.input('x', 'float32', [m, k]);
-  const scaled = (rows: number, cols: number) => Float32Array.from({ length: rows * cols }, (_, i) => ((i % 17) - 8) / (8 * Math.sqrt(rows)));
-  const up = g.weight('up', scaled(k, n), [k, n]);
-  const down = g.weight('down', scaled(n, k), [n, k]);
-  for (let i = 0; i < pairs; i++) x = g.node('MatMul', [g.node('MatMul', [x, up]), down]);
+  // PyTorch Linear layout [out, in], scaled so the activations stay O(1) along the chain
+  const matrix = (rows: number, cols: number) => ({
+    rows,
+    cols,
+    data: Float32Array.from({ length: rows * cols }, (_, i) => ((i % 17) - 8) / (8 * Math.sqrt(cols))),
+  });
+  const up = matrix(n, k);
+  const down = matrix(k, n);
+  for (let i = 0; i < pairs; i++) x = linear(g, linear(g, x, up, null, precision, `up${i}`), down, null, precision, `down${i}`);
   g.output(x, 'y', 'float32', [m, k]);
   await fs.writeFile(file, g.encode());
   return pairs * 2 * (2 * m * k * n);
@@ -125,11 +139,12 @@ async function measure(bundleDir: string, int8Dir: string | null, runs: Record<n
   if (int8Bundle && !int8Bundle.ok) throw new Error(int8Bundle.error);
   const int8 = int8Bundle?.ok ? int8Bundle.value : null;
   const m = bundle.value.manifest;
-  const denseFile = path.join(workDir, 'dense.onnx');
-  const denseFlops = await writeDenseGraph(denseFile);
+  const denseFiles = { fp32: path.join(workDir, 'dense.onnx'), int8: path.join(workDir, 'dense-int8.onnx') };
+  const denseFlops = await writeDenseGraph(denseFiles.fp32, 'fp32');
+  await writeDenseGraph(denseFiles.int8, 'int8');
   const measurements: Measurement[] = [];
-  const denseMs = async (threads: number) => {
-    const session = await openSession(denseFile, threads);
+  const denseMs = async (threads: number, precision: WeightPrecision) => {
+    const session = await openSession(denseFiles[precision], threads);
     const ms = await bestMs(session, { x: new ort.Tensor('float32', new Float32Array(DENSE.m * DENSE.k).fill(0.5), [DENSE.m, DENSE.k]) }, 5, 3);
     await session.release();
     return ms;
@@ -161,10 +176,12 @@ async function measure(bundleDir: string, int8Dir: string | null, runs: Record<n
   for (const threads of THREADS) {
     // dense before and after the vision runs, the better of the two: on a shared machine the load
     // changes over a run, and the ratio should not flatter the model by a dense run that was unlucky
-    const denseBefore = await denseMs(threads);
+    const denseBefore = await denseMs(threads, 'fp32');
     const vision = await visionTimings(bundle.value.paths.vision, threads);
+    const bestDenseMs = Math.min(denseBefore, await denseMs(threads, 'fp32'));
+    const int8DenseBefore = int8 ? await denseMs(threads, 'int8') : null;
     const int8Vision = int8 ? await visionTimings(int8.paths.vision, threads) : null;
-    const bestDenseMs = Math.min(denseBefore, await denseMs(threads));
+    const bestInt8DenseMs = int8DenseBefore === null ? null : Math.min(int8DenseBefore, await denseMs(threads, 'int8'));
 
     const prompts = {
       prompt_embeds: new ort.Tensor(
@@ -186,7 +203,8 @@ async function measure(bundleDir: string, int8Dir: string | null, runs: Record<n
     const textVjpMs = await bestMs(session, { ...prompts, upstream_grad: upstream }, 10, 3);
     await session.release();
 
-    measurements.push({ threads, denseGflops: denseFlops / bestDenseMs / 1e6, vision, int8Vision, textVjpMs, textMs });
+    const int8DenseGops = bestInt8DenseMs === null ? null : denseFlops / bestInt8DenseMs / 1e6;
+    measurements.push({ threads, denseGflops: denseFlops / bestDenseMs / 1e6, vision, int8Vision, int8DenseGops, textVjpMs, textMs });
   }
   const int8Deviation = int8 ? await deviation(bundle.value.paths.vision, int8.paths.vision, feeds(1)) : null;
   return { measurements, int8Deviation, peakRssMiB: process.resourceUsage().maxRSS / 1024 };
@@ -237,10 +255,16 @@ function report(c: ModelCase, flops: FlopCount, layers: number, buildSeconds: nu
     );
   }
   if (r.int8Deviation) {
-    lines.push("  int8 bundle (same weights; blocks' Linear layers int8): threads | b=1: ms/img  speed-up | b=4: ms/img  speed-up");
+    lines.push(
+      "  int8 bundle (same weights; blocks' Linear layers int8): threads | int8 dense | b=1: ms/img  speed-up  GOP/s  ratio | b=4: ms/img  speed-up  GOP/s  ratio",
+    );
     for (const m of r.measurements) {
-      const cells = m.int8Vision!.map((v, i) => `${fmt(v.msPerImage).padStart(9)}  ${fmt(m.vision[i].msPerImage / v.msPerImage, 2).padStart(7)}x`);
-      lines.push(`  ${' '.repeat(56)}${String(m.threads).padStart(7)} | ${cells[0]} | ${cells[1]}`);
+      const ceiling = m.int8DenseGops!;
+      const cells = m.int8Vision!.map(
+        (v, i) =>
+          `${fmt(v.msPerImage).padStart(9)}  ${fmt(m.vision[i].msPerImage / v.msPerImage, 2).padStart(7)}x  ${fmt(v.gflops).padStart(5)}  ${((100 * v.gflops) / ceiling).toFixed(0).padStart(4)}%`,
+      );
+      lines.push(`  ${' '.repeat(56)}${String(m.threads).padStart(7)} | ${fmt(ceiling).padStart(5)} GOP/s | ${cells[0]} | ${cells[1]}`);
     }
     const d = r.int8Deviation;
     lines.push(
@@ -265,7 +289,7 @@ async function main(argv: string[]): Promise<void> {
     if (only && !c.name.toLowerCase().startsWith(only.toLowerCase())) continue;
     const key = c.name.replace(/[^A-Za-z0-9]+/g, '-').toLowerCase();
     const { dir: bundle, buildSeconds } = await randomBundle(key, c.dims, { rebuild: true });
-    const { dir: int8 } = await randomBundle(key, c.dims, { precision: 'int8' });
+    const { dir: int8 } = await randomBundle(key, c.dims, { precision: 'int8', rebuild: true });
     const manifest = JSON.parse(await fs.readFile(path.join(bundle, 'manifest.json'), 'utf8'));
     const layers = manifest.vision.layers.length;
     const flops = visionFlops(c.dims, layers);

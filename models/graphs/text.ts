@@ -47,7 +47,7 @@ export function textForward(g: GraphBuilder, w: ClipWeights, inp: TextGraphInput
   const mask = g.node('Slice', [full, g.constI([0, 0]), g.node('Concat', [seqLen, seqLen], { axis: 0 }), g.constI([0, 1])]);
   // float32 always: text_vjp's reverse pass differentiates exactly this forward, and the text
   // encoder runs per prompt change, not per frame, so it gains nothing from int8
-  const opts = { heads: t.heads, mask, tokens: null, width: t.width, act: w.activation, eps: w.layerNormEps, precision: 'fp32' } as const;
+  const opts = { heads: t.heads, mask, tokens: null, width: t.width, act: w.activation, eps: w.layerNormEps, precision: 'fp32', mlpChunks: 1 } as const;
   const blocks = t.blocks.map((b, i) => {
     const trace = residualBlock(g, x, b, opts, `txt${i}`);
     x = trace.out;

@@ -74,9 +74,13 @@ export interface BlockShape {
 
 /** Reverse of `residualBlock`: gradient of the block input given that of its output. */
 export function blockBackward(g: GraphBuilder, t: BlockTrace, w: BlockWeights, s: BlockShape, dOut: string, hint: string): string {
-  const dAct = linearBackward(g, dOut, w.projWeight, `${hint}_proj`);
-  const dPre = activationBackward(g, t.preAct, dAct, s.act);
-  const dLn2 = linearBackward(g, dPre, w.fcWeight, `${hint}_fc`);
+  const part = (i: number) => (t.mlp.length === 1 ? '' : String(i));
+  const dLn2 = t.mlp
+    .map((c, i) => {
+      const dAct = linearBackward(g, dOut, c.projWeight, `${hint}_proj${part(i)}`);
+      return linearBackward(g, activationBackward(g, t.preAct[i], dAct, s.act), c.fcWeight, `${hint}_fc${part(i)}`);
+    })
+    .reduce((sum, d) => g.node('Add', [sum, d]));
   const dMid = g.node('Add', [dOut, layerNormBackward(g, t.mid, w.ln2.weight, s.eps, dLn2, `${hint}_ln2`)]);
   const dLn1 = attentionBackward(g, t.attn, w, s.heads, s.width, dMid, hint);
   return g.node('Add', [dMid, layerNormBackward(g, t.input, w.ln1.weight, s.eps, dLn1, `${hint}_ln1`)]);

@@ -58,10 +58,29 @@ function int8MatMul(g: GraphBuilder, x: string, weight: Matrix, hint: string): s
   return g.node('Mul', [g.node('Cast', [product], { to: 1 /* FLOAT */ }), scale]);
 }
 
-/** x @ W^T + b for a PyTorch Linear weight [out, in]. */
-export function linear(g: GraphBuilder, x: string, weight: Matrix, bias: Float32Array | null, precision: WeightPrecision, hint: string): string {
-  const y = precision === 'int8' ? int8MatMul(g, x, weight, hint) : g.node('MatMul', [x, g.weight(`${hint}_w`, transpose(weight), [weight.cols, weight.rows])]);
-  return bias ? g.node('Add', [y, g.weight(`${hint}_bias`, bias, [bias.length])]) : y;
+/**
+ * x @ W^T + b for a PyTorch Linear weight [out, in]. `tokens`: x is [B, tokens, in] with a static
+ * token count, so a float32 product with a bias can run as one 2-D Gemm between two Reshapes
+ * (which onnxruntime does without a copy). WHY: its MatMulAddFusion forms Gemm only from 2-D or
+ * fully static shapes, and with a symbolic batch the bias would cost a separate pass.
+ */
+export function linear(
+  g: GraphBuilder,
+  x: string,
+  weight: Matrix,
+  bias: Float32Array | null,
+  precision: WeightPrecision,
+  hint: string,
+  tokens: number | null = null,
+): string {
+  const w = () => g.weight(`${hint}_w`, transpose(weight), [weight.cols, weight.rows]);
+  const b = (values: Float32Array) => g.weight(`${hint}_bias`, values, [values.length]);
+  if (precision === 'fp32' && bias && tokens !== null) {
+    const product = g.node('Gemm', [g.node('Reshape', [x, g.constI([-1, weight.cols])]), w(), b(bias)]);
+    return g.node('Reshape', [product, g.constI([-1, tokens, weight.rows])]);
+  }
+  const y = precision === 'int8' ? int8MatMul(g, x, weight, hint) : g.node('MatMul', [x, w()]);
+  return bias ? g.node('Add', [y, b(bias)]) : y;
 }
 
 export function activation(g: GraphBuilder, x: string, act: Activation): string {
@@ -94,7 +113,7 @@ export interface AttentionTrace {
 /** Multi-head self-attention; returns the output [B,T,W] and the intermediates a reverse pass needs. */
 export function attention(g: GraphBuilder, x: string, w: BlockWeights, o: AttentionOptions, hint: string): AttentionTrace {
   const d = o.width / o.heads;
-  const qkv = linear(g, x, w.qkvWeight, w.qkvBias, o.precision, `${hint}_qkv`);
+  const qkv = linear(g, x, w.qkvWeight, w.qkvBias, o.precision, `${hint}_qkv`, o.tokens);
   // [B, T, 3W] -> [B, T, 3, h, d] -> [3, B, h, T, d]
   const split = g.node('Transpose', [g.node('Reshape', [qkv, g.constI([0, o.tokens ?? -1, 3, o.heads, d])])], {
     perm: [2, 0, 3, 1, 4],
@@ -106,7 +125,42 @@ export function attention(g: GraphBuilder, x: string, w: BlockWeights, o: Attent
   const probs = g.node('Softmax', [scores], { axis: -1 });
   const ctx = g.node('MatMul', [probs, v]); // [B, h, T, d]
   const merged = g.node('Reshape', [g.node('Transpose', [ctx], { perm: [0, 2, 1, 3] }), g.constI([0, o.tokens ?? -1, o.width])]);
-  return { out: linear(g, merged, w.outWeight, w.outBias, o.precision, `${hint}_out`), probs, q: qs, k, v };
+  return { out: linear(g, merged, w.outWeight, w.outBias, o.precision, `${hint}_out`, o.tokens), probs, q: qs, k, v };
+}
+
+/**
+ * One column block of the MLP's hidden layer: rows of c_fc (its output channels), the matching
+ * bias entries and columns of c_proj (its input channels).
+ */
+export interface MlpChunk {
+  fcWeight: Matrix;
+  fcBias: Float32Array;
+  projWeight: Matrix;
+}
+
+/**
+ * The MLP split into `chunks` equal blocks of its hidden dimension: c_proj(act(c_fc(x))) is the
+ * sum over blocks of c_proj_i(act(c_fc_i(x))), the same up to float32 summation order. WHY: on
+ * the CPU provider a K = 4W contraction (c_proj) runs well below the speed of K <= 2W ones (MLAS's
+ * SGEMM, measured with bench/profile-vision.ts), so the vision graph trades one long contraction
+ * for a few short ones. One chunk returns the block's own matrices (no copy, so graphs sharing a
+ * weights file still store them once).
+ */
+export function mlpChunks(w: BlockWeights, chunks: number): MlpChunk[] {
+  if (chunks === 1) return [{ fcWeight: w.fcWeight, fcBias: w.fcBias, projWeight: w.projWeight }];
+  const hidden = w.fcWeight.rows;
+  const size = hidden / chunks;
+  const proj = w.projWeight;
+  return Array.from({ length: chunks }, (_, i) => {
+    const [from, to] = [i * size, (i + 1) * size];
+    const projData = new Float32Array(proj.rows * size);
+    for (let r = 0; r < proj.rows; r++) projData.set(proj.data.subarray(r * proj.cols + from, r * proj.cols + to), r * size);
+    return {
+      fcWeight: { rows: size, cols: w.fcWeight.cols, data: w.fcWeight.data.subarray(from * w.fcWeight.cols, to * w.fcWeight.cols) },
+      fcBias: w.fcBias.subarray(from, to),
+      projWeight: { rows: proj.rows, cols: size, data: projData },
+    };
+  });
 }
 
 /** Everything a block computed, named, so the text gradient graph can run the reverse pass. */
@@ -115,16 +169,31 @@ export interface BlockTrace {
   attn: AttentionTrace;
   /** After the attention residual. */
   mid: string;
-  /** MLP pre-activation. */
-  preAct: string;
+  /** The MLP chunks and their pre-activations, in the same order. */
+  mlp: MlpChunk[];
+  preAct: string[];
   out: string;
   probs: string;
 }
 
-export function residualBlock(g: GraphBuilder, x: string, w: BlockWeights, o: AttentionOptions & { act: Activation; eps: number }, hint: string): BlockTrace {
+export interface BlockOptions extends AttentionOptions {
+  act: Activation;
+  eps: number;
+  /** Hidden-dimension blocks of the MLP (see mlpChunks); must divide its width. */
+  mlpChunks: number;
+}
+
+export function residualBlock(g: GraphBuilder, x: string, w: BlockWeights, o: BlockOptions, hint: string): BlockTrace {
   const attn = attention(g, layerNorm(g, x, w.ln1, o.eps, `${hint}_ln1`), w, o, hint);
   const mid = g.node('Add', [x, attn.out]);
-  const preAct = linear(g, layerNorm(g, mid, w.ln2, o.eps, `${hint}_ln2`), w.fcWeight, w.fcBias, o.precision, `${hint}_fc`);
-  const out = g.node('Add', [mid, linear(g, activation(g, preAct, o.act), w.projWeight, w.projBias, o.precision, `${hint}_proj`)]);
-  return { input: x, attn, mid, preAct, out, probs: attn.probs };
+  const normed = layerNorm(g, mid, w.ln2, o.eps, `${hint}_ln2`);
+  const mlp = mlpChunks(w, o.mlpChunks);
+  const part = (i: number) => (mlp.length === 1 ? '' : String(i));
+  const preAct = mlp.map((c, i) => linear(g, normed, c.fcWeight, c.fcBias, o.precision, `${hint}_fc${part(i)}`, o.tokens));
+  // c_proj's bias once, on the first block's product
+  const products = mlp.map((c, i) =>
+    linear(g, activation(g, preAct[i], o.act), c.projWeight, i === 0 ? w.projBias : null, o.precision, `${hint}_proj${part(i)}`, o.tokens),
+  );
+  const out = g.node('Add', [mid, products.reduce((sum, p) => g.node('Add', [sum, p]))]);
+  return { input: x, attn, mid, mlp, preAct, out, probs: attn.probs };
 }

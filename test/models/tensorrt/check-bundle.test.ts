@@ -119,11 +119,12 @@ test('an int8 bundle fails, naming each MatMulInteger and DynamicQuantizeLinear 
   const named = [...r.stdout.matchAll(/^ {2}node (\S+) \((\w+)\): not supported by the ONNX parser of TensorRT 10$/gm)];
   const ops = new Set(named.map((m) => m[2]));
   assert.deepEqual([...ops].sort(), ['DynamicQuantizeLinear', 'MatMulInteger']);
-  // the tiny fixture has 4 blocks of 4 Linear layers each, every one quantized
-  assert.equal(named.length, 2 * 16);
+  // the tiny fixture has 4 blocks of 6 quantized products each: qkv, out, and c_fc and c_proj
+  // in two hidden-dimension blocks each (vision.ts MLP_CHUNKS)
+  assert.equal(named.length, 2 * 24);
   assert.match(r.stdout, /^vision\.onnx .* FAIL/m);
   assert.match(r.stdout, /^text\.onnx .* ok/m);
-  assert.match(r.stdout, /^32 problem\(s\) \(DynamicQuantizeLinear x16, MatMulInteger x16\)/m);
+  assert.match(r.stdout, /^48 problem\(s\) \(DynamicQuantizeLinear x24, MatMulInteger x24\)/m);
 
   const json = JSON.parse((await linewatch('model', 'check', '--bundle', int8, '--target', 'tensorrt', '--json')).stdout);
   assert.equal(json.pass, false);
