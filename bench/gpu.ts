@@ -4,12 +4,15 @@
 // at batch 1 and 4, one re-tuning step's text_vjp, and how far the provider's outputs are from
 // the CPU provider's on the same inputs. Numbers, not pass/fail; a provider that cannot open a
 // graph says why. Without --bundle it uses the random-weights ViT-B/16 bundle of the other
-// benchmarks (speed does not depend on the values).
+// benchmarks (speed does not depend on the values). Where no GPU provider can run (a CPU-only
+// install, or its libraries missing) it exits 1 at once, saying what is missing and what fixes it.
 import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
+import { providersOption } from '../cli/providers-option.ts';
 import { type Bundle, loadBundle } from '../models/bundle/load.ts';
 import { tensorDifference } from '../models/bundle/tensor-difference.ts';
-import { DEFAULT_PROVIDER_SETTINGS } from '../models/runtime/execution-providers.ts';
+import { DEFAULT_PROVIDER_SETTINGS, type ExecutionProvider } from '../models/runtime/execution-providers.ts';
+import { providerProblem } from '../models/runtime/provider-availability.ts';
 import { createSession } from '../models/session.ts';
 import { VIT_B_16 } from '../models/weights/random-weights.ts';
 import { createLogger } from '../util/log.ts';
@@ -130,12 +133,14 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: { bundle: { type: 'string' }, providers: { type: 'string', default: 'tensorrt,cuda,cpu' }, device: { type: 'string' } },
   });
+  const providers = providersOption(values.providers) ?? [];
+  const unusable = await noGpuProvider(providers);
+  if (unusable) throw new Error(unusable);
   const dir = values.bundle ?? (await randomBundle('vit-b-16-224', VIT_B_16)).dir;
   const bundle = await loadBundle(dir, { verify: false });
   if (!bundle.ok) throw new Error(bundle.error);
   const deviceId = values.device === undefined ? undefined : Number(values.device);
   const built = ort.listSupportedBackends().map((b) => b.name);
-  const providers = values.providers!.split(',').map((p) => p.trim());
   // the CPU provider runs too (last) when not asked for: it is what the others are compared with
   const order = [...providers.filter((p) => p !== 'cpu'), 'cpu'];
   const lines = [
@@ -153,6 +158,16 @@ async function main(): Promise<void> {
   const cpu = results.find((r) => r.provider === 'cpu');
   for (const r of results) lines.push(row(r, cpu));
   process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/** Why none of the GPU providers asked for can run here; null when one can. */
+async function noGpuProvider(providers: readonly ExecutionProvider[]): Promise<string | null> {
+  const gpu = providers.filter((p) => p !== 'cpu');
+  if (!gpu.length) return `--providers names no GPU provider (${providers.join(', ')}): nothing to measure`;
+  const problems = await Promise.all(gpu.map(async (p) => ({ p, problem: await providerProblem(p) })));
+  if (problems.some(({ problem }) => problem === null)) return null;
+  const why = problems.map(({ p, problem }) => `${p}: ${problem!.missing} (${problem!.action})`).join('; ');
+  return `no GPU execution provider can run on this install, nothing to measure: ${why}`;
 }
 
 main().catch((e: unknown) => {

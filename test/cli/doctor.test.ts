@@ -7,8 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, promises as fs } from 'node:fs';
-import { createRequire } from 'node:module';
+import { promises as fs } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,6 +19,7 @@ import { tensorrtCheck } from '../../cli/doctor/checks/tensorrt.ts';
 import { runChecks } from '../../cli/doctor/run-checks.ts';
 import type { PromptSet } from '../../tuning/prompt-set.ts';
 import { PromptStore } from '../../tuning/prompt-store.ts';
+import { GPU_PROVIDERS_INSTALLED } from '../support/gpu-providers.ts';
 import { findExecutable, freePort, startMosquitto, tempDir } from '../support/mqtt-harness.ts';
 import { REPO_ROOT } from '../support/paths.ts';
 import { buildTinyBundle } from '../support/tiny-bundle.ts';
@@ -162,16 +162,9 @@ describe('linewatch doctor', () => {
     assert.equal(run.checks.get('ffmpeg')!.detail, `ffmpeg ${version}, decoders h264`);
   });
 
-  const ortBin = path.join(
-    path.dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json')),
-    'bin/napi-v6',
-    process.platform,
-    process.arch,
-  );
-  const cudaInstalled = existsSync(path.join(ortBin, 'libonnxruntime_providers_cuda.so'));
   test('a provider whose libraries are not installed fails, naming what is missing and the install command', {
     ...SLOW,
-    skip: cudaInstalled ? 'this machine has the CUDA provider installed' : false,
+    skip: GPU_PROVIDERS_INSTALLED ? 'this machine has the CUDA provider installed' : false,
   }, async () => {
     const config = await writeConfig({ model: { bundle: 'auto', execution_providers: ['cuda', 'cpu'] } });
     const run = await doctor(['--config', config]);

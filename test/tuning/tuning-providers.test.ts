@@ -2,18 +2,16 @@
 // re-tune child as --providers): each tuning graph tries them in order, and one that a provider
 // cannot run falls back to the CPU with one log line saying so.
 import assert from 'node:assert/strict';
-import { existsSync, promises as fs } from 'node:fs';
-import { createRequire } from 'node:module';
+import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { GPU_PROVIDERS_INSTALLED } from '../support/gpu-providers.ts';
 import { linewatch } from '../support/linewatch-cli.ts';
 import { buildTinyBundle } from '../support/tiny-bundle.ts';
 import { writeTexture } from '../support/tuning-fixtures.ts';
 
 // With GPU provider libraries installed the fallback cannot be observed (see test/models/session.test.ts).
-const bindingDir = path.join(path.dirname(createRequire(import.meta.url).resolve('onnxruntime-node')), '..', 'bin', 'napi-v6', process.platform, process.arch);
-const gpuProvidersInstalled = existsSync(path.join(bindingDir, 'libonnxruntime_providers_cuda.so'));
 
 let work: string;
 let bundleDir: string;
@@ -28,7 +26,7 @@ before(async () => {
 after(() => fs.rm(work, { recursive: true, force: true }));
 
 test('tune --providers tensorrt,cuda: every tuning graph says which provider failed and runs on the cpu', {
-  skip: gpuProvidersInstalled && 'GPU providers installed',
+  skip: GPU_PROVIDERS_INSTALLED && 'GPU providers installed',
   timeout: 240_000,
 }, async () => {
   const r = await linewatch(
