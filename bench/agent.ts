@@ -16,7 +16,6 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import mqtt from 'mqtt';
-import ort from 'onnxruntime-node';
 import { Agent } from '../agent/agent.ts';
 import { loadConfig } from '../agent/config.ts';
 import type { ResultPayload } from '../agent/contract/payloads.ts';
@@ -26,6 +25,7 @@ import { createSession } from '../models/session.ts';
 import { VIT_B_16 } from '../models/weights/random-weights.ts';
 import { percentile } from '../util/percentile.ts';
 import { randomBundle } from './random-bundle.ts';
+import { visionFeeds } from './vision-feeds.ts';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const framesDir = path.join(repoRoot, 'demo/frames');
@@ -37,19 +37,7 @@ async function bareModelMs(bundleDir: string, seconds: number): Promise<number[]
   if (!bundle.ok) throw new Error(bundle.error);
   const m = bundle.value.manifest;
   const { session } = await createSession(bundle.value.paths.vision, { providers: ['cpu'] });
-  const size = m.vision.imageSize;
-  const feeds = {
-    pixel_values: new ort.Tensor(
-      'float32',
-      new Float32Array(3 * size * size).map(() => Math.random()),
-      [1, 3, size, size],
-    ),
-    text_embeds: new ort.Tensor(
-      'float32',
-      new Float32Array(2 * m.embedDim).map(() => Math.random()),
-      [2, m.embedDim],
-    ),
-  };
+  const feeds = visionFeeds(m, 1);
   await session.run(feeds);
   const times: number[] = [];
   const end = performance.now() + seconds * 1000;

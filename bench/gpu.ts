@@ -17,6 +17,7 @@ import { createSession } from '../models/session.ts';
 import { VIT_B_16 } from '../models/weights/random-weights.ts';
 import { createLogger } from '../util/log.ts';
 import { randomBundle } from './random-bundle.ts';
+import { visionFeeds } from './vision-feeds.ts';
 
 const RUNS = 10;
 /** A tuning step's text graphs: 4 prompts (normal/anomalous x 2 meta prompts) of 16 tokens. */
@@ -36,23 +37,6 @@ async function timeRuns(session: ort.InferenceSession, feeds: Feeds): Promise<{ 
   }
   ms.sort((a, b) => a - b);
   return { best: ms[0], median: ms[Math.floor(ms.length / 2)] };
-}
-
-function visionFeeds(b: Bundle, batch: number): Feeds {
-  const { imageSize: size } = b.manifest.vision;
-  const e = b.manifest.embedDim;
-  return {
-    pixel_values: new ort.Tensor(
-      'float32',
-      Float32Array.from({ length: batch * 3 * size * size }, (_, i) => Math.sin(i * 0.37)),
-      [batch, 3, size, size],
-    ),
-    text_embeds: new ort.Tensor(
-      'float32',
-      Float32Array.from({ length: 2 * e }, (_, i) => Math.sin(i)),
-      [2, e],
-    ),
-  };
 }
 
 function vjpFeeds(b: Bundle): Feeds {
@@ -93,10 +77,10 @@ async function measure(b: Bundle, provider: string, deviceId: number | undefined
   const vision = await opened(b.paths.vision, provider, deviceId);
   const timings = [];
   for (const batch of [1, 4]) {
-    const t = await timeRuns(vision.session, visionFeeds(b, batch));
+    const t = await timeRuns(vision.session, visionFeeds(b.manifest, batch));
     timings.push({ batch, bestMs: t.best / batch, medianMs: t.median / batch });
   }
-  const visionOut = await vision.session.run(visionFeeds(b, 1));
+  const visionOut = await vision.session.run(visionFeeds(b.manifest, 1));
   await vision.session.release();
   const vjp = await opened(b.paths.textVjp, provider, deviceId);
   const vjpTime = await timeRuns(vjp.session, vjpFeeds(b));

@@ -22,6 +22,7 @@ import { linear, type WeightPrecision } from '../models/onnx/transformer.ts';
 import { type ClipDims, VIT_B_16, VIT_L_14_336 } from '../models/weights/random-weights.ts';
 import { randomBundle } from './random-bundle.ts';
 import { bestMs, openSession } from './session-timing.ts';
+import { visionFeeds } from './vision-feeds.ts';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const workDir = path.join(repoRoot, '.bench-out', 'model-speed');
@@ -149,20 +150,7 @@ async function measure(bundleDir: string, int8Dir: string | null, runs: Record<n
     await session.release();
     return ms;
   };
-  const text = new ort.Tensor(
-    'float32',
-    Float32Array.from({ length: 2 * m.embedDim }, (_, i) => Math.sin(i)),
-    [2, m.embedDim],
-  );
-  const size = m.vision.imageSize;
-  const feeds = (batch: number) => ({
-    pixel_values: new ort.Tensor(
-      'float32',
-      Float32Array.from({ length: batch * 3 * size * size }, (_, i) => Math.sin(i * 0.37)),
-      [batch, 3, size, size],
-    ),
-    text_embeds: text,
-  });
+  const feeds = (batch: number) => visionFeeds(m, batch);
   const visionTimings = async (file: string, threads: number): Promise<VisionTiming[]> => {
     const session = await openSession(file, threads);
     const timings: VisionTiming[] = [];

@@ -5,8 +5,10 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
+import type { Manifest } from '../models/bundle/manifest.ts';
 import { VIT_B_16 } from '../models/weights/random-weights.ts';
 import { benchDir, randomBundle } from './random-bundle.ts';
+import { visionFeeds } from './vision-feeds.ts';
 
 interface ProfileEvent {
   cat: string;
@@ -50,20 +52,8 @@ async function main(argv: string[]): Promise<void> {
     logSeverityLevel: 3,
     optimizedModelFilePath: `${prefix}-optimized.onnx`,
   });
-  const manifest = JSON.parse(await fs.readFile(path.join(dir, 'manifest.json'), 'utf8'));
-  const size = manifest.vision.imageSize;
-  const feeds = {
-    pixel_values: new ort.Tensor(
-      'float32',
-      Float32Array.from({ length: batch * 3 * size * size }, (_, i) => Math.sin(i * 0.37)),
-      [batch, 3, size, size],
-    ),
-    text_embeds: new ort.Tensor(
-      'float32',
-      Float32Array.from({ length: 2 * manifest.embedDim }, (_, i) => Math.sin(i)),
-      [2, manifest.embedDim],
-    ),
-  };
+  const manifest: Manifest = JSON.parse(await fs.readFile(path.join(dir, 'manifest.json'), 'utf8'));
+  const feeds = visionFeeds(manifest, batch);
   // warm-up outside the profile: the first run grows the arena and faults pages in
   await session.run(feeds);
   await session.release();
