@@ -62,11 +62,16 @@ export function buildMemoryBank(patchEmbeds: Float32Array, images: number[], lay
  */
 export function normaliseRows(rows: Float32Array, width: number): void {
   for (let o = 0; o < rows.length; o += width) {
-    let s = 0;
-    for (let j = 0; j < width; j++) s += rows[o + j] * rows[o + j];
-    const norm = Math.max(Math.sqrt(s), 1e-12);
+    const norm = Math.max(rowNorm(rows, o, width), 1e-12);
     for (let j = 0; j < width; j++) rows[o + j] /= norm;
   }
+}
+
+/** The L2 norm of the row of `width` values at offset `o`. */
+function rowNorm(rows: Float32Array, o: number, width: number): number {
+  let s = 0;
+  for (let j = 0; j < width; j++) s += rows[o + j] * rows[o + j];
+  return Math.sqrt(s);
 }
 
 /** How far a row's L2 norm may be from 1 (float32 rounding of a normalised row is ~1e-7). */
@@ -75,9 +80,7 @@ const UNIT_TOLERANCE = 1e-4;
 /** The first row of `rows` that is neither of unit length nor zero (as normaliseRows leaves them), or null. */
 export function nonUnitRow(rows: Float32Array, width: number): { row: number; norm: number } | null {
   for (let o = 0; o < rows.length; o += width) {
-    let s = 0;
-    for (let j = 0; j < width; j++) s += rows[o + j] * rows[o + j];
-    const norm = Math.sqrt(s);
+    const norm = rowNorm(rows, o, width);
     if (norm !== 0 && Math.abs(norm - 1) > UNIT_TOLERANCE) return { row: o / width, norm };
   }
   return null;
