@@ -176,17 +176,20 @@ describe('a line of stations on one mosquitto', { skip: mosquitto ? false : 'mos
 
     // Stand-in for an agent that connects without checking (an older linewatch, or one that
     // started at the same moment): it takes the client id over, says online and answers `status`.
-    // Its subscription and `online` are queued before the CONNACK, as the agent's own are.
+    // Its answering side is subscribed before the take-over, as a running agent's subscription
+    // is: the agent's status command would otherwise race the stand-in's SUBSCRIBE to the broker.
+    const answers = mqtt.connect(broker.url, { clientId: 'stand-in-answers', reconnectPeriod: 0 });
+    t.after(() => answers.end(true));
+    await answers.subscribeAsync('lw/cell5/cmd/status', { qos: 1 });
+    answers.on('message', (_topic, payload) => {
+      const { request_id } = JSON.parse(payload.toString()) as { request_id?: string };
+      answers.publish('lw/cell5/cmd/status/reply', JSON.stringify({ ok: true, command: 'status', request_id, result: { cameras: { other: {} } } }), { qos: 1 });
+    });
     const other = mqtt.connect(broker.url, { clientId: 'linewatch-cell5', reconnectPeriod: 0 });
     t.after(() => other.end(true));
     let takenBack = 0;
     other.on('close', () => takenBack++);
-    other.subscribe('lw/cell5/cmd/status', { qos: 1 });
     other.publish('lw/cell5/status', 'online', { qos: 1, retain: true });
-    other.on('message', (_topic, payload) => {
-      const { request_id } = JSON.parse(payload.toString()) as { request_id?: string };
-      other.publish('lw/cell5/cmd/status/reply', JSON.stringify({ ok: true, command: 'status', request_id, result: { cameras: { other: {} } } }), { qos: 1 });
-    });
 
     assert.equal(await exitWithin(agent), 1, agent.log.join('\n'));
     assert.match(agent.log.join('\n'), /another agent with device_id cell5 is connected to the broker/);
