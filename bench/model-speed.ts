@@ -2,14 +2,17 @@
 // Builds ViT-B/16 @224 and ViT-L/14 @336 bundles from random weights (speed does not depend on
 // the values) and prints, for 1 and 2 intra-op threads: vision ms/image at batch 1 and 4, the
 // effective GFLOP/s from an analytic FLOP count, the dense-MatMul GFLOP/s measured in the same
-// process, their ratio, text_vjp and text ms per tuning step at S = 16, and peak RSS; then the
+// process, their ratio (the median over rounds that run the dense chain and the model back to
+// back, each round's pair seeing the same machine: session-timing.ts pairedRuns), text_vjp and
+// text ms per tuning step at S = 16, and peak RSS; then the
 // int8 bundle of the same weights: ms/image, speed-up over float32, its throughput against the
 // same-run int8 ceiling (the dense chain as DynamicQuantizeLinear + MatMulInteger, the way the
 // bundle's int8 Linear layers are built), and how far its outputs move.
 //
 // Each model is measured in a child process so its peak RSS is that of inference alone (the build
 // holds the whole checkpoint in memory several times over), and sessions are opened one at a
-// time: idle onnxruntime thread pools keep spinning and would steal the cores from the next one.
+// time (a model and its dense reference together, run in turn with a pause between): idle
+// onnxruntime thread pools keep spinning and would steal the cores from the next one.
 import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -20,8 +23,9 @@ import { tensorDifference } from '../models/bundle/tensor-difference.ts';
 import { GraphBuilder } from '../models/onnx/graph-builder.ts';
 import { linear, type WeightPrecision } from '../models/onnx/transformer.ts';
 import { type ClipDims, VIT_B_16, VIT_L_14_336 } from '../models/weights/random-weights.ts';
+import { percentile } from '../util/percentile.ts';
 import { randomBundle } from './random-bundle.ts';
-import { bestMs, openSession } from './session-timing.ts';
+import { bestMs, openSession, type Pair, pairedRuns } from './session-timing.ts';
 import { visionFeeds } from './vision-feeds.ts';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -34,13 +38,13 @@ const PROMPT_TOKENS = 16;
 interface ModelCase {
   name: string;
   dims: ClipDims;
-  /** Timed runs per batch size (after warm-up runs): small for the heavy model. */
+  /** Timed rounds (dense chain, then the model) per batch size after warm-up: few for the heavy model. */
   runs: Record<number, number>;
 }
 
 const CASES: ModelCase[] = [
-  { name: 'ViT-B/16@224', dims: VIT_B_16, runs: { 1: 5, 4: 3 } },
-  { name: 'ViT-L/14@336', dims: VIT_L_14_336, runs: { 1: 2, 4: 1 } },
+  { name: 'ViT-B/16@224', dims: VIT_B_16, runs: { 1: 7, 4: 4 } },
+  { name: 'ViT-L/14@336', dims: VIT_L_14_336, runs: { 1: 4, 4: 2 } },
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -75,17 +79,20 @@ export function visionFlops(d: ClipDims, layers: number): FlopCount {
 
 interface VisionTiming {
   batch: number;
+  /** The best round's. */
   msPerImage: number;
   gflops: number;
+  /** Model over dense throughput per round: the median, and the lowest and highest round. */
+  ratio: { median: number; low: number; high: number };
+  /** The best dense round's. */
+  denseGflops: number;
 }
 
 interface Measurement {
   threads: number;
-  denseGflops: number;
   vision: VisionTiming[];
   /** The int8 bundle of the same weights and the int8 dense chain, when an int8 bundle was given. */
   int8Vision: VisionTiming[] | null;
-  int8DenseGops: number | null;
   textVjpMs: number;
   textMs: number;
 }
@@ -144,32 +151,28 @@ async function measure(bundleDir: string, int8Dir: string | null, runs: Record<n
   const denseFlops = await writeDenseGraph(denseFiles.fp32, 'fp32');
   await writeDenseGraph(denseFiles.int8, 'int8');
   const measurements: Measurement[] = [];
-  const denseMs = async (threads: number, precision: WeightPrecision) => {
-    const session = await openSession(denseFiles[precision], threads);
-    const ms = await bestMs(session, { x: new ort.Tensor('float32', new Float32Array(DENSE.m * DENSE.k).fill(0.5), [DENSE.m, DENSE.k]) }, 5, 3);
-    await session.release();
-    return ms;
-  };
-  const feeds = (batch: number) => visionFeeds(m, batch);
-  const visionTimings = async (file: string, threads: number): Promise<VisionTiming[]> => {
+  const denseFeeds = { x: new ort.Tensor('float32', new Float32Array(DENSE.m * DENSE.k).fill(0.5), [DENSE.m, DENSE.k]) };
+  const visionTimings = async (file: string, threads: number, precision: WeightPrecision): Promise<VisionTiming[]> => {
+    const dense = await openSession(denseFiles[precision], threads);
     const session = await openSession(file, threads);
     const timings: VisionTiming[] = [];
     for (const batch of [1, 4]) {
-      const ms = (await bestMs(session, feeds(batch), runs[batch], batch === 1 ? 2 : 1)) / batch;
-      timings.push({ batch, msPerImage: ms, gflops: flopsPerImage / ms / 1e6 });
+      const feeds = visionFeeds(m, batch);
+      const pairs = await pairedRuns(
+        () => dense.run(denseFeeds),
+        () => session.run(feeds),
+        runs[batch],
+        batch === 1 ? 2 : 1,
+      );
+      timings.push(visionTiming(pairs, batch, flopsPerImage, denseFlops));
     }
     await session.release();
+    await dense.release();
     return timings;
   };
   for (const threads of THREADS) {
-    // dense before and after the vision runs, the better of the two: on a shared machine the load
-    // changes over a run, and the ratio should not flatter the model by a dense run that was unlucky
-    const denseBefore = await denseMs(threads, 'fp32');
-    const vision = await visionTimings(bundle.value.paths.vision, threads);
-    const bestDenseMs = Math.min(denseBefore, await denseMs(threads, 'fp32'));
-    const int8DenseBefore = int8 ? await denseMs(threads, 'int8') : null;
-    const int8Vision = int8 ? await visionTimings(int8.paths.vision, threads) : null;
-    const bestInt8DenseMs = int8DenseBefore === null ? null : Math.min(int8DenseBefore, await denseMs(threads, 'int8'));
+    const vision = await visionTimings(bundle.value.paths.vision, threads, 'fp32');
+    const int8Vision = int8 ? await visionTimings(int8.paths.vision, threads, 'int8') : null;
 
     const prompts = {
       prompt_embeds: new ort.Tensor(
@@ -191,11 +194,22 @@ async function measure(bundleDir: string, int8Dir: string | null, runs: Record<n
     const textVjpMs = await bestMs(session, { ...prompts, upstream_grad: upstream }, 10, 3);
     await session.release();
 
-    const int8DenseGops = bestInt8DenseMs === null ? null : denseFlops / bestInt8DenseMs / 1e6;
-    measurements.push({ threads, denseGflops: denseFlops / bestDenseMs / 1e6, vision, int8Vision, int8DenseGops, textVjpMs, textMs });
+    measurements.push({ threads, vision, int8Vision, textVjpMs, textMs });
   }
-  const int8Deviation = int8 ? await deviation(bundle.value.paths.vision, int8.paths.vision, feeds(1)) : null;
+  const int8Deviation = int8 ? await deviation(bundle.value.paths.vision, int8.paths.vision, visionFeeds(m, 1)) : null;
   return { measurements, int8Deviation, peakRssMiB: process.resourceUsage().maxRSS / 1024 };
+}
+
+function visionTiming(pairs: Pair[], batch: number, flopsPerImage: number, denseFlops: number): VisionTiming {
+  const ratios = pairs.map((p) => (flopsPerImage * batch * p.referenceMs) / (p.subjectMs * denseFlops)).sort((a, b) => a - b);
+  const bestMs = Math.min(...pairs.map((p) => p.subjectMs)) / batch;
+  return {
+    batch,
+    msPerImage: bestMs,
+    gflops: flopsPerImage / bestMs / 1e6,
+    ratio: { median: percentile(ratios, 0.5), low: ratios[0], high: ratios[ratios.length - 1] },
+    denseGflops: denseFlops / Math.min(...pairs.map((p) => p.referenceMs)) / 1e6,
+  };
 }
 
 async function visionOutputs(file: string, feeds: Record<string, ort.Tensor>): Promise<{ patches: ort.Tensor; score: number }> {
@@ -225,6 +239,7 @@ function child(args: string[]): Promise<string> {
 }
 
 const fmt = (v: number, digits = 1) => v.toFixed(digits);
+const pct = (v: number) => `${(100 * v).toFixed(0)}%`;
 
 function report(c: ModelCase, flops: FlopCount, layers: number, buildSeconds: number, r: ChildReport): string {
   const g = (v: number) => fmt(v / 1e9, 2);
@@ -232,25 +247,24 @@ function report(c: ModelCase, flops: FlopCount, layers: number, buildSeconds: nu
     `${c.name}  (${c.dims.vision.layers} blocks, width ${c.dims.vision.width}, ${(c.dims.vision.imageSize / c.dims.vision.patchSize) ** 2 + 1} tokens, ${layers} selected layers, LAA on)`,
     `  FLOP/image: ${g(flops.total)} G = blocks ${g(flops.blocks)} + patch embedding ${g(flops.patchEmbedding)} + ln_post/proj ${g(flops.projections)} + anomaly head ${g(flops.head)}`,
     `  bundle build: ${fmt(buildSeconds)} s`,
-    '  threads | dense MatMul | vision b=1: ms/img  GFLOP/s  ratio | vision b=4: ms/img  GFLOP/s  ratio | text S=16 P=4 | text_vjp S=16 P=4',
+    `  threads | dense MatMul | vision b=1: ms/img  GFLOP/s  ratio (rounds' range) | vision b=4: ms/img  GFLOP/s  ratio (rounds' range) | text S=16 P=4 | text_vjp S=16 P=4`,
   ];
+  const ratio = (v: VisionTiming) => `${pct(v.ratio.median).padStart(4)} (${pct(v.ratio.low)}-${pct(v.ratio.high)})`.padEnd(16);
   for (const m of r.measurements) {
-    const cells = m.vision.map(
-      (v) => `${fmt(v.msPerImage).padStart(9)}  ${fmt(v.gflops).padStart(7)}  ${((100 * v.gflops) / m.denseGflops).toFixed(0).padStart(4)}%`,
-    );
+    const cells = m.vision.map((v) => `${fmt(v.msPerImage).padStart(9)}  ${fmt(v.gflops).padStart(7)}  ${ratio(v)}`);
+    const dense = Math.max(...m.vision.map((v) => v.denseGflops));
     lines.push(
-      `  ${String(m.threads).padStart(7)} | ${fmt(m.denseGflops).padStart(7)} GF/s | ${cells[0]} | ${cells[1]} | ${fmt(m.textMs).padStart(8)} ms | ${fmt(m.textVjpMs).padStart(10)} ms`,
+      `  ${String(m.threads).padStart(7)} | ${fmt(dense).padStart(7)} GF/s | ${cells[0]} | ${cells[1]} | ${fmt(m.textMs).padStart(8)} ms | ${fmt(m.textVjpMs).padStart(10)} ms`,
     );
   }
   if (r.int8Deviation) {
     lines.push(
-      "  int8 bundle (same weights; blocks' Linear layers int8): threads | int8 dense | b=1: ms/img  speed-up  GOP/s  ratio | b=4: ms/img  speed-up  GOP/s  ratio",
+      "  int8 bundle (same weights; blocks' Linear layers int8): threads | int8 dense | b=1: ms/img  speed-up  GOP/s  ratio (range) | b=4: ms/img  speed-up  GOP/s  ratio (range)",
     );
     for (const m of r.measurements) {
-      const ceiling = m.int8DenseGops!;
+      const ceiling = Math.max(...m.int8Vision!.map((v) => v.denseGflops));
       const cells = m.int8Vision!.map(
-        (v, i) =>
-          `${fmt(v.msPerImage).padStart(9)}  ${fmt(m.vision[i].msPerImage / v.msPerImage, 2).padStart(7)}x  ${fmt(v.gflops).padStart(5)}  ${((100 * v.gflops) / ceiling).toFixed(0).padStart(4)}%`,
+        (v, i) => `${fmt(v.msPerImage).padStart(9)}  ${fmt(m.vision[i].msPerImage / v.msPerImage, 2).padStart(7)}x  ${fmt(v.gflops).padStart(5)}  ${ratio(v)}`,
       );
       lines.push(`  ${' '.repeat(56)}${String(m.threads).padStart(7)} | ${fmt(ceiling).padStart(5)} GOP/s | ${cells[0]} | ${cells[1]}`);
     }

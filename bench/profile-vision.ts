@@ -1,12 +1,13 @@
-// `npx tsx bench/profile-vision.ts [int8] [threads] [batch]`: where the vision graph's time goes on
-// the CPU provider. Runs the ViT-B/16 @224 random-weight bundle (the one bench:model measures) with
+// `npx tsx bench/profile-vision.ts [vit-l] [int8] [threads] [batch]`: where the vision graph's time
+// goes on the CPU provider. Runs a random-weight bundle (ViT-B/16 @224, or ViT-L/14 @336 with
+// `vit-l`: the ones bench:model measures) with
 // onnxruntime's profiler on and prints the op types of the optimized graph by share of the node
 // time, with their node counts, so a graph change can be judged by which ops it removed or fused.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
 import type { Manifest } from '../models/bundle/manifest.ts';
-import { VIT_B_16 } from '../models/weights/random-weights.ts';
+import { VIT_B_16, VIT_L_14_336 } from '../models/weights/random-weights.ts';
 import { benchDir, randomBundle } from './random-bundle.ts';
 import { visionFeeds } from './vision-feeds.ts';
 
@@ -39,9 +40,12 @@ export function opShares(events: ProfileEvent[]): OpShare[] {
 
 async function main(argv: string[]): Promise<void> {
   const int8 = argv.includes('int8');
+  const model = argv.includes('vit-l')
+    ? { key: 'vit-l-14-336', name: 'ViT-L/14@336', dims: VIT_L_14_336 }
+    : { key: 'vit-b-16-224', name: 'ViT-B/16@224', dims: VIT_B_16 };
   const [threads = 2, batch = 1] = argv.filter((a) => /^\d+$/.test(a)).map(Number);
   const runs = 3;
-  const { dir } = await randomBundle('vit-b-16-224', VIT_B_16, { rebuild: true, ...(int8 ? { precision: 'int8' } : {}) });
+  const { dir } = await randomBundle(model.key, model.dims, { rebuild: true, ...(int8 ? { precision: 'int8' } : {}) });
   const outDir = path.join(benchDir, 'profile');
   await fs.mkdir(outDir, { recursive: true });
   const prefix = path.join(outDir, `vision-${int8 ? 'int8' : 'fp32'}`);
@@ -79,7 +83,7 @@ async function main(argv: string[]): Promise<void> {
   const file = path.join(outDir, files[files.length - 1]);
   const shares = opShares(JSON.parse(await fs.readFile(file, 'utf8')) as ProfileEvent[]);
   const total = shares.reduce((s, o) => s + o.us, 0);
-  process.stdout.write(`vision ${int8 ? 'int8' : 'fp32'} ViT-B/16@224, ${threads} threads, batch ${batch}: ${wallMs.toFixed(1)} ms/run wall (profiler on)\n`);
+  process.stdout.write(`vision ${int8 ? 'int8' : 'fp32'} ${model.name}, ${threads} threads, batch ${batch}: ${wallMs.toFixed(1)} ms/run wall (profiler on)\n`);
   process.stdout.write(`profile: ${path.relative(process.cwd(), file)}; optimized graph: ${path.relative(process.cwd(), `${prefix}-optimized.onnx`)}\n`);
   process.stdout.write('  share   ms/run  nodes  op\n');
   for (const o of shares) {
