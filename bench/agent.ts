@@ -145,7 +145,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       seconds: { type: 'string', default: '20' },
-      rounds: { type: 'string', default: '4' },
+      rounds: { type: 'string', default: '5' },
       cameras: { type: 'string', default: '1' },
       precision: { type: 'string', default: 'fp32' },
     },

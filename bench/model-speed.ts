@@ -38,13 +38,13 @@ const PROMPT_TOKENS = 16;
 interface ModelCase {
   name: string;
   dims: ClipDims;
-  /** Timed rounds (dense chain, then the model) per batch size after warm-up: few for the heavy model. */
+  /** Timed rounds (dense chain, then the model) per batch size after warm-up: odd, so the median is a round; few for the heavy model. */
   runs: Record<number, number>;
 }
 
 const CASES: ModelCase[] = [
-  { name: 'ViT-B/16@224', dims: VIT_B_16, runs: { 1: 7, 4: 4 } },
-  { name: 'ViT-L/14@336', dims: VIT_L_14_336, runs: { 1: 4, 4: 2 } },
+  { name: 'ViT-B/16@224', dims: VIT_B_16, runs: { 1: 7, 4: 5 } },
+  { name: 'ViT-L/14@336', dims: VIT_L_14_336, runs: { 1: 3, 4: 3 } },
 ];
 
 // ---------------------------------------------------------------------------------------------
