@@ -126,8 +126,8 @@ export class CameraRuntime {
     this.startSource();
   }
 
-  /** `set {sensitivity, threshold}`: applies from the next frame. */
-  applyOverrides(o: { sensitivity?: number; threshold?: number }): void {
+  /** `set {sensitivity, threshold}`: applies from the next frame; threshold null drops the override. */
+  applyOverrides(o: { sensitivity?: number; threshold?: number | null }): void {
     if (o.sensitivity !== undefined) {
       this.overrides.sensitivity = o.sensitivity;
       this.detector.setSensitivity(o.sensitivity);

@@ -26,8 +26,8 @@ export const COMMAND_SCHEMAS = {
   reload: command({}),
   /** At least one of threshold / sensitivity / enabled; `enabled` needs `camera` (see validate.ts). */
   set: command({
-    /** On the normalised score. */
-    threshold: Type.Optional(UnitInterval),
+    /** On the normalised score; null drops the override, back to the prompt set's calibrated threshold. */
+    threshold: Type.Optional(Type.Union([UnitInterval, Type.Null()], { description: "a number from 0 to 1, or null for the prompt set's own threshold" })),
     /** As `detector.sensitivity`. */
     sensitivity: Type.Optional(UnitInterval),
     /** Which camera the change applies to; all cameras when absent (threshold, sensitivity). */

@@ -71,6 +71,8 @@ function randomBytes(rand: Rand, count: number): Fuzz[] {
 
 const NOT_A_CAMERA = [5, -1, true, false, null, [], ['line'], {}, { name: 'line' }, '', 'x'.repeat(129), 1e308];
 const NOT_A_UNIT = ['0.5', '', true, null, [], [0.5], {}, { value: 0.5 }, -0.01, 1.0001, 2, -1e308, 1e308];
+/** A threshold may also be null (drops the override), so null is no wrong type for it. */
+const NOT_A_THRESHOLD = NOT_A_UNIT.filter((v) => v !== null);
 const NOT_A_BOOL = ['true', 'false', 0, 1, null, [], {}, 'yes'];
 const NOT_A_REQUEST_ID = [1, true, null, [], {}, '', 'r'.repeat(129)];
 
@@ -79,7 +81,7 @@ function wrongTypes(rand: Rand, mode: Mode, count: number): Fuzz[] {
   const shapes: Array<() => [string, Record<string, unknown>]> = [
     () => ['retune', { camera: rand.pick(NOT_A_CAMERA) }],
     () => ['snapshot', { camera: rand.pick(NOT_A_CAMERA) }],
-    () => ['set', { threshold: rand.pick(NOT_A_UNIT) }],
+    () => ['set', { threshold: rand.pick(NOT_A_THRESHOLD) }],
     () => ['set', { threshold: HOSTILE_THRESHOLD, sensitivity: rand.pick(NOT_A_UNIT) }],
     () => ['set', { threshold: HOSTILE_THRESHOLD, camera: rand.pick(NOT_A_CAMERA) }],
     () => ['set', { threshold: HOSTILE_THRESHOLD, camera: 'line', enabled: rand.pick(NOT_A_BOOL) }],

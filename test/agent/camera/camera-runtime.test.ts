@@ -122,20 +122,27 @@ test('detector.publish_masks decides which frames get a mask', async () => {
   assert.deepEqual(await masksFor('never'), []);
 });
 
-test("a threshold set by command replaces the prompt set's until changed again", async () => {
+test("a threshold set by command replaces the prompt set's until changed again or dropped with null", async () => {
   const { cam, rec, frame } = await runtime();
   await frame(1, 0.7);
   cam.applyOverrides({ threshold: 0.8 });
   await frame(2, 0.7);
   cam.applyOverrides({ threshold: 0.6 });
   await frame(3, 0.7);
+  assert.deepEqual(cam.overrides, { sensitivity: 0.5, threshold: 0.6 });
+  cam.applyOverrides({ sensitivity: 0.5 });
+  await frame(4, 0.7);
+  cam.applyOverrides({ threshold: null });
+  await frame(5, 0.7);
   assert.deepEqual(
     rec.results.map((r) => [r.threshold, r.anomalous]),
     [
       [THRESHOLD, true],
       [0.8, false],
       [0.6, true],
+      [0.6, true],
+      [THRESHOLD, true],
     ],
   );
-  assert.deepEqual(cam.overrides, { sensitivity: 0.5, threshold: 0.6 });
+  assert.deepEqual(cam.overrides, { sensitivity: 0.5, threshold: null });
 });

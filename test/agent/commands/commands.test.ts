@@ -36,6 +36,9 @@ test('a valid command reaches its handler and the reply echoes request_id and th
   const reply = await d.dispatch({ name: 'set', payload: '{"request_id":"r1","camera":"cam1","threshold":0.25,"enabled":false}' });
   assert.deepEqual(reply, { ok: true, command: 'set', request_id: 'r1', result: { camera: 'cam1', threshold: 0.25, enabled: false } });
   assert.deepEqual(calls, [['set', { camera: 'cam1', threshold: 0.25, enabled: false }]]);
+  // threshold null: the override is dropped (back to the prompt set's threshold)
+  assert.equal((await d.dispatch({ name: 'set', payload: '{"threshold":null}' })).ok, true);
+  assert.deepEqual(calls[1], ['set', { threshold: null }]);
   // An empty payload is an empty object.
   assert.deepEqual(await d.dispatch({ name: 'reload', payload: Buffer.alloc(0) }), { ok: true, command: 'reload', result: null });
 });
@@ -50,7 +53,7 @@ test('bad commands get an error reply and never reach a handler', async () => {
     ['retune', Buffer.alloc(64 * 1024 + 1, 0x20), /65537 bytes exceeds the 65536-byte limit/],
     ['retune', '{"camera":"cam1","force":true}', /unknown field "force" for retune \(fields: camera\)/],
     ['set', '{"threshold":1.5}', /"threshold" must be a number from 0 to 1/],
-    ['set', '{"threshold":"0.5"}', /"threshold" must be a number from 0 to 1/],
+    ['set', '{"threshold":"0.5"}', /"threshold" must be a number from 0 to 1, or null for the prompt set's own threshold/],
     ['set', '{"camera":"cam1"}', /at least one of/],
     ['set', '{"enabled":true}', /"enabled" needs "camera"/],
     ['snapshot', '{}', /snapshot needs "camera"/],
