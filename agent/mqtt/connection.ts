@@ -57,13 +57,17 @@ interface MqttConnectionBase {
   connectTimeoutMs?: number;
   keepaliveSeconds?: number;
   /**
-   * Asked each time an established connection is lost, while the client reconnects: an error says
-   * another agent holds this client id now (the broker closed us for it), and the connection then
-   * gives the id up for good instead of taking it back in a loop, and calls `onGiveUp` with the
-   * reason. See device-claim.ts.
+   * Asked each time an established connection is lost, before the client reconnects (a reconnect
+   * would knock the new holder off, and an answer heard while connected could be our own): an
+   * error says another agent holds this client id now (the broker closed us for it), and the
+   * connection then gives the id up for good instead of taking it back in a loop, and calls
+   * `onGiveUp` with the reason. No answer within `claimCheckLimitMs` counts as free. See
+   * device-claim.ts.
    */
   checkClaim?: () => Promise<Result<void>>;
   onGiveUp?: (reason: string) => void;
+  /** How long a claim check may hold the reconnect; default 30 s (device-claim.ts needs at most its connect timeout + answer wait). */
+  claimCheckLimitMs?: number;
 }
 
 export type MqttConnectionOptions = MqttConnectionBase & ({ availability: Availability } | { announcements: SessionAnnouncements });
@@ -109,6 +113,9 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** A reconnect period that outlasts any claim check (setInterval takes at most 2^31 - 1 ms). */
+const HOLD_RECONNECT_MS = 2 ** 31 - 1;
+
 export function connectMqtt(opts: MqttConnectionOptions): MqttConnection {
   const subscriptions: string[] = [];
   const messageHandlers: MessageHandler[] = [];
@@ -123,8 +130,6 @@ export function connectMqtt(opts: MqttConnectionOptions): MqttConnection {
   let connected = false;
   let stopping = false;
   let lastError = '';
-  /** CONNACKs so far: a claim check whose answer spans one of ours may have heard our own agent. */
-  let connects = 0;
 
   const setConnected = (now: boolean) => {
     if (now === connected) return;
@@ -157,7 +162,6 @@ export function connectMqtt(opts: MqttConnectionOptions): MqttConnection {
     c.on('connect', () => {
       if (!current()) return;
       everConnected = true;
-      connects++;
       lastError = '';
       log.info('connected to MQTT broker', { url: opts.url, protocol_version: v });
       c.options.reconnectPeriod = basePeriodMs;
@@ -172,6 +176,12 @@ export function connectMqtt(opts: MqttConnectionOptions): MqttConnection {
       if (!current()) return;
       c.options.will = announce.will();
       if (opts.maxReconnectPeriodMs) c.options.reconnectPeriod = Math.min(opts.maxReconnectPeriodMs, (c.options.reconnectPeriod ?? basePeriodMs) * 2);
+    });
+    // mqtt.js emits `offline` on the first close after a connect, just before it arms its
+    // reconnect timer with `reconnectPeriod`: the one moment a claim check can hold that timer.
+    // The check's end restores the period and reconnects (MqttClient.reconnect clears the timer).
+    c.on('offline', () => {
+      if (current() && connected && !stopping && opts.checkClaim) c.options.reconnectPeriod = HOLD_RECONNECT_MS;
     });
     c.on('close', () => {
       if (!current()) return;
@@ -203,12 +213,19 @@ export function connectMqtt(opts: MqttConnectionOptions): MqttConnection {
 
   const checkClaimAfterLoss = () => {
     if (!opts.checkClaim) return;
-    const seen = connects;
-    void opts.checkClaim().then((claim) => {
-      if (claim.ok || stopping || connected || connects !== seen) return;
+    const held = client;
+    const limitMs = opts.claimCheckLimitMs ?? 30_000;
+    void withTimeout(opts.checkClaim(), limitMs).then((claim) => {
+      if (stopping || held !== client) return;
+      if (claim === 'timeout' || claim.ok) {
+        if (claim === 'timeout') log.warn('the device-id claim check did not answer; reconnecting', { url: opts.url, waited_ms: limitMs });
+        held.options.reconnectPeriod = basePeriodMs;
+        held.reconnect();
+        return;
+      }
       stopping = true;
       log.error(claim.error);
-      client.end(true);
+      held.end(true);
       opts.onGiveUp?.(claim.error);
     });
   };
