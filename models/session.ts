@@ -112,7 +112,7 @@ async function reportTensorrt(start: TensorrtStart, seconds: number, settings: P
   if (dir !== null && !start.cached && (await cachedEngineCount(dir)) === 0) {
     // The npm binding hands TensorRT an options struct, so the ORT_TENSORRT_* cache variables are not read.
     logger.warn(
-      `${start.graph}: no engine was written to ${dir}: this onnxruntime-node passes no engine cache setting to TensorRT, so the next start builds it again (README, GPU execution providers)`,
+      `${start.graph}: no engine was written to ${dir}: this onnxruntime-node binding passed no engine cache setting to TensorRT (the npm package's never does), so the next start builds it again (README, GPU execution providers)`,
     );
   }
 }

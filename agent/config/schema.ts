@@ -153,7 +153,7 @@ export const ConfigSchema = Type.Object(
               {
                 additionalProperties: false,
                 description:
-                  'TensorRT settings, written as the ORT_TENSORRT_* variables; onnxruntime-node 1.30 does not apply them (README, GPU execution providers).',
+                  "TensorRT settings, written as the ORT_TENSORRT_* variables; the npm onnxruntime-node 1.30 binding does not apply them, the Jetson image's does (README, GPU execution providers).",
               },
             ),
           ),

@@ -9,7 +9,8 @@
 // TensorRT options are also written as the ORT_TENSORRT_* environment variables, but the binding
 // always appends TensorRT with an options struct (AppendExecutionProvider_TensorRT_V2), and the
 // TensorRT provider reads those variables only when it is appended without one (has_trt_options is
-// false): with the npm binding they are not applied. See the README, "GPU execution providers".
+// false): with the npm binding they are not applied; the binding deploy/Dockerfile.jetson builds is
+// patched to append it by device id alone, and there they are. See the README, "GPU execution providers".
 //
 // dml (Windows) and coreml (macOS) are not rows: this agent targets Linux, and the Linux build of
 // onnxruntime-node has neither (its binding has no "dml" or "coreml" branch).

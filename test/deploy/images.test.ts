@@ -1,7 +1,8 @@
 // What can be known about the container images without building them (no GPU, no NVIDIA base
 // images here): the GPU images build onnxruntime-node's native part at exactly the version
 // package-lock.json pins, every file they copy and the entrypoint exist in the repository, the
-// Jetson image builds onnxruntime with TensorRT, CUDA and the Node binding, and the check that
+// Jetson image builds onnxruntime with TensorRT, CUDA and a Node binding patched to let TensorRT
+// read its ORT_TENSORRT_* settings, and the check that
 // ends each GPU build fails with a clear message when the providers are not in place.
 
 import assert from 'node:assert/strict';
@@ -123,6 +124,44 @@ test('deploy/Dockerfile.jetson builds onnxruntime at the pinned tag with TensorR
   }
   const binding = all.find((i) => i.keyword === 'COPY' && i.args.startsWith('--from=onnxruntime'));
   assert.equal(binding?.args, '--from=onnxruntime /opt/onnxruntime-node-bin/ node_modules/onnxruntime-node/bin/napi-v6/linux/arm64/');
+});
+
+test('deploy/Dockerfile.jetson patches the Node binding to append TensorRT by device id (so ORT_TENSORRT_* apply) and checks the binding for it', async () => {
+  const all = instructions('deploy/Dockerfile.jetson');
+  const at = (match: (i: Instruction) => boolean) => all.findIndex(match);
+  const patch = 'deploy/onnxruntime-node-tensorrt-env.patch';
+  const copied = at((i) => i.keyword === 'COPY' && i.args === `${patch} /opt/`);
+  const applied = at((i) => i.keyword === 'RUN' && i.args === 'git apply /opt/onnxruntime-node-tensorrt-env.patch');
+  const built = at((i) => i.keyword === 'RUN' && i.args.startsWith('./build.sh'));
+  const checked = at(
+    (i) => i.keyword === 'RUN' && i.args.includes('nm -D --undefined-only') && i.args.includes('OrtSessionOptionsAppendExecutionProvider_Tensorrt'),
+  );
+  assert.ok(
+    copied >= 0 && applied > copied && built > applied && checked > built,
+    'COPY the patch, git apply, build.sh, then the binding check, in that order',
+  );
+
+  // the patch replaces the options-struct append in the binding's tensorrt branch by the device-id entry point
+  const text = readFileSync(path.join(REPO_ROOT, patch), 'utf8');
+  assert.match(text, /^--- a\/js\/node\/src\/session_options_helper\.cc$/m);
+  const removed = text.split('\n').filter((l) => l.startsWith('-') && !l.startsWith('---'));
+  const added = text.split('\n').filter((l) => l.startsWith('+') && !l.startsWith('+++'));
+  assert.ok(
+    removed.some((l) => l.includes('AppendExecutionProvider_TensorRT_V2(*options)')),
+    'removes the options-struct append',
+  );
+  assert.ok(
+    added.some((l) => l.includes('OrtSessionOptionsAppendExecutionProvider_Tensorrt(sessionOptions, deviceId)')),
+    'appends by device id',
+  );
+
+  // that entry point is exported by the pinned onnxruntime (the npm package's linux/x64 library is built with TensorRT)
+  const lib = path.join(REPO_ROOT, 'node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1');
+  if (process.arch !== 'x64' || !existsSync(lib)) return;
+  const symbols = await new Promise<string>((resolve, reject) =>
+    execFile('nm', ['-D', '--defined-only', lib], { maxBuffer: 64 * 2 ** 20 }, (e, out) => (e ? reject(e) : resolve(out))),
+  );
+  assert.match(symbols, new RegExp(`\\bOrtSessionOptionsAppendExecutionProvider_Tensorrt@@VERS_${lockedOnnxruntimeVersion().replaceAll('.', '\\.')}\\b`));
 });
 
 function runCheck(version: string, dir: string): Promise<{ code: number; stdout: string; stderr: string }> {
