@@ -4,7 +4,7 @@
 // again could hear our own agent. A real mosquitto; the claim check is the test's own promise, so
 // the test decides when it answers and what.
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, type TestContext, test } from 'node:test';
 import mqtt from 'mqtt';
 import { connectMqtt, type MqttConnection } from '../../../agent/mqtt/connection.ts';
 import { err, ok, type Result } from '../../../util/result.ts';
@@ -59,6 +59,16 @@ async function until(condition: () => boolean, what: string, ms = 10_000): Promi
   }
 }
 
+/** A mosquitto of the test's own and a held connection to it, connected; both stop after the test. */
+async function connectedOnOwnBroker(t: TestContext, claimCheckLimitMs?: number) {
+  const broker = await startMosquitto(mosquitto!);
+  t.after(() => broker.stop());
+  const held = heldConnection(broker.url, claimCheckLimitMs);
+  t.after(() => held.connection.stop(1000));
+  await until(() => held.connection.connected, 'the first connect');
+  return { broker, held };
+}
+
 /** Another client takes the id over (the broker closes ours for it) and, unless kept, leaves again. */
 async function takeOver(url: string, keep: boolean): Promise<mqtt.MqttClient> {
   const other = await mqtt.connectAsync(url, { clientId: CLIENT_ID, reconnectPeriod: 0 });
@@ -68,11 +78,7 @@ async function takeOver(url: string, keep: boolean): Promise<mqtt.MqttClient> {
 
 describe('the claim check after a lost connection', { skip: mosquitto ? false : 'mosquitto is not installed' }, () => {
   test('holds the reconnect until the check answers that the id is free, then reconnects', async (t) => {
-    const broker = await startMosquitto(mosquitto!);
-    t.after(() => broker.stop());
-    const held = heldConnection(broker.url);
-    t.after(() => held.connection.stop(1000));
-    await until(() => held.connection.connected, 'the first connect');
+    const { broker, held } = await connectedOnOwnBroker(t);
 
     await takeOver(broker.url, false);
     await held.asked;
@@ -87,11 +93,7 @@ describe('the claim check after a lost connection', { skip: mosquitto ? false : 
   });
 
   test('gives the id up without reconnecting when the check finds another holder', async (t) => {
-    const broker = await startMosquitto(mosquitto!);
-    t.after(() => broker.stop());
-    const held = heldConnection(broker.url);
-    t.after(() => held.connection.stop(1000));
-    await until(() => held.connection.connected, 'the first connect');
+    const { broker, held } = await connectedOnOwnBroker(t);
 
     const other = await takeOver(broker.url, true);
     t.after(() => other.end(true));
@@ -107,11 +109,7 @@ describe('the claim check after a lost connection', { skip: mosquitto ? false : 
   });
 
   test('a check that never answers holds the reconnect only for its limit', async (t) => {
-    const broker = await startMosquitto(mosquitto!);
-    t.after(() => broker.stop());
-    const held = heldConnection(broker.url, 1000);
-    t.after(() => held.connection.stop(1000));
-    await until(() => held.connection.connected, 'the first connect');
+    const { broker, held } = await connectedOnOwnBroker(t, 1000);
 
     await takeOver(broker.url, false);
     await held.asked;
